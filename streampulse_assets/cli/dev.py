@@ -1,0 +1,126 @@
+"""`streampulse dev`: embedded services + schema + `dagster dev` on port 3000, torn down on exit."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg2
+import typer
+
+from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
+from streampulse_assets.lib.services.manager import Services
+from streampulse_assets.lib.services.paths import REPO_ROOT, port_is_free, state_dir
+from streampulse_assets.lib.services.postgres import EmbeddedServiceError
+from streampulse_assets.lib.settings import get_settings
+
+
+def prepare_dagster_home() -> Path:
+    """An absolute DAGSTER_HOME holding the repo's dagster.yaml (refreshed every start)."""
+    home = state_dir() / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return home
+
+
+def apply_schemas() -> list[str]:
+    import duckdb
+
+    settings = get_settings()
+    conn = psycopg2.connect(settings.resolved_postgres_url(), connect_timeout=10)
+    try:
+        applied = migrate_postgres(conn)
+    finally:
+        conn.close()
+    path = settings.resolved_duckdb_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as con:
+        applied += migrate_duckdb(con)
+    return applied
+
+
+def platform_env(services: Services) -> dict[str, str]:
+    settings = get_settings()
+    env = dict(os.environ)
+    env.update(services.dagster_pg_env())
+    env["DAGSTER_HOME"] = str(prepare_dagster_home())
+    env["STREAMPULSE_POSTGRES_URL"] = settings.resolved_postgres_url()
+    env["STREAMPULSE_REDIS_URL"] = settings.resolved_redis_url()
+    env["STREAMPULSE_DUCKDB_PATH"] = str(settings.resolved_duckdb_path())
+    env["STREAMPULSE_DEV"] = "1"
+    return env
+
+
+def _take_lock():
+    lock_path = state_dir() / "dev.lock"
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held for the life of the process
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        other = handle.read().strip() or "unknown"
+        typer.secho(
+            f"StreamPulse is already running (pid {other}) with its UI at http://localhost:3000.\n"
+            "Use that one, or stop it with Ctrl-C in its terminal before starting another.",
+            fg="red",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
+def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
+    """Run the platform: embedded Postgres + Redis, schema migrations, and `dagster dev`."""
+    lock = _take_lock()
+    if not port_is_free(port):
+        typer.secho(f"Port {port} is already in use; pass --port or stop that process.", fg="red")
+        raise typer.Exit(1)
+    services = Services(get_settings())
+    started: list[str] = []
+    proc: subprocess.Popen | None = None
+    try:
+        started = services.up()
+        typer.echo(f"services: {', '.join(s.url for s in services.status())}")
+        applied = apply_schemas()
+        if applied:
+            typer.echo(f"schema: applied {', '.join(applied)}")
+        env = platform_env(services)
+        cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml")]
+        cmd += ["-p", str(port)]
+        typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
+        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)
+        signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
+        _wait(proc)
+    except EmbeddedServiceError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            _wait(proc, timeout=60)
+        if started:
+            typer.echo(f"stopping {', '.join(started)} ...")
+            services.down(started)
+        lock.close()
+
+
+def _wait(proc: subprocess.Popen, timeout: float | None = None) -> None:
+    while True:
+        try:
+            proc.wait(timeout=timeout)
+            return
+        except KeyboardInterrupt:
+            continue  # Ctrl-C reaches dagster too (same process group); wait for its shutdown
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            return

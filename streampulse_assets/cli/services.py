@@ -1,0 +1,53 @@
+"""`streampulse services up|down|status`: the embedded servers without the UI."""
+
+from __future__ import annotations
+
+import typer
+
+from streampulse_assets.lib.services.manager import Services
+from streampulse_assets.lib.services.postgres import EmbeddedServiceError
+from streampulse_assets.lib.settings import get_settings
+
+app = typer.Typer(help="Start, stop or inspect the Postgres and Redis servers StreamPulse uses.")
+
+
+def _print_status(services: Services) -> bool:
+    healthy = True
+    for st in services.status():
+        kind = "embedded" if st.embedded else "external"
+        state = "up" if st.running else "DOWN"
+        healthy &= st.running
+        typer.echo(f"{st.name:<9} {state:<5} {kind:<9} {st.url}  ({st.detail})")
+    return healthy
+
+
+@app.command("up")
+def up() -> None:
+    """Start the embedded servers (no-op for those configured by URL) and print their URLs."""
+    services = Services(get_settings())
+    try:
+        started = services.up()
+    except EmbeddedServiceError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"started: {', '.join(started) or 'nothing (already running)'}")
+    healthy = _print_status(services)
+    s = get_settings()
+    typer.echo("\nexport STREAMPULSE_POSTGRES_URL=" + s.resolved_postgres_url())
+    typer.echo("export STREAMPULSE_REDIS_URL=" + s.resolved_redis_url())
+    if not healthy:
+        raise typer.Exit(1)
+
+
+@app.command("down")
+def down() -> None:
+    """Stop the embedded servers; data stays in .streampulse/."""
+    stopped = Services(get_settings()).down()
+    typer.echo(f"stopped: {', '.join(stopped) or 'nothing (not running)'}")
+
+
+@app.command("status")
+def status() -> None:
+    """Show each server, its URL and whether it answers. Exit code 1 when one is down."""
+    if not _print_status(Services(get_settings())):
+        raise typer.Exit(1)

@@ -1,0 +1,54 @@
+"""Runtime settings from environment variables (prefix STREAMPULSE_), with local defaults."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streampulse_assets.lib.services.paths import state_dir
+
+EMBEDDED_PG_PORT = 54329
+EMBEDDED_REDIS_PORT = 6389
+
+
+class Settings(BaseSettings):
+    """Every knob a user may turn; see the README's environment table."""
+
+    model_config = SettingsConfigDict(env_prefix="STREAMPULSE_", extra="ignore")
+
+    postgres_url: str | None = Field(None, description="External Postgres; unset = embedded")
+    redis_url: str | None = Field(None, description="External Redis; unset = embedded")
+    duckdb_path: str | None = Field(None, description="Warehouse file")
+    pg_port: int = EMBEDDED_PG_PORT
+    redis_port: int = EMBEDDED_REDIS_PORT
+    dagster_db: str = Field("dagster", description="Database for Dagster's own storage")
+    sources: str = "simulator"
+    simulator_seed: int = 7
+    simulator_categories: int = 300
+
+    def resolved_duckdb_path(self) -> Path:
+        return Path(self.duckdb_path or state_dir() / "warehouse.duckdb").resolve()
+
+    def resolved_postgres_url(self) -> str:
+        if self.postgres_url:
+            return self.postgres_url
+        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/streampulse"
+
+    def resolved_redis_url(self) -> str:
+        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+
+
+@cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def env_flag(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
