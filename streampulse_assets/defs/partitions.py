@@ -1,0 +1,37 @@
+"""Partitions shared by every domain: hourly (open hour included) for minute data, daily rollups."""
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+PARTITIONS_START = "2025-01-01-00:00"
+MINUTE_TAG = "streampulse/minute"  # set by the minute schedule: the one minute a live tick computes
+
+# Minute rows are upserted into the still-open hour (end_offset=1); never one-minute partitions.
+hourly_partitions = dg.HourlyPartitionsDefinition(
+    start_date=PARTITIONS_START, timezone="UTC", end_offset=1
+)
+daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
+
+single_run = dg.BackfillPolicy.single_run()
+
+
+def _naive(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+    """The run's time window as naive UTC datetimes (warehouse convention), [start, end).
+
+    A live tick (run tagged with `streampulse/minute`) computes exactly that minute; any other run
+    (a manual materialisation or a single-run backfill over many partitions) computes the whole
+    partition window, capped at the current minute so the future is never computed.
+    """
+    window = context.partition_time_window
+    start, end = _naive(window.start), _naive(window.end)
+    minute_tag = context.run.tags.get(MINUTE_TAG)
+    if minute_tag:
+        minute = _naive(datetime.fromisoformat(minute_tag)).replace(second=0, microsecond=0)
+        start, end = max(start, minute), min(end, minute + timedelta(minutes=1))
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return start, min(end, now + timedelta(minutes=1))
