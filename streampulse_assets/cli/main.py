@@ -1,6 +1,7 @@
 """The `streampulse` command line."""
 
-from __future__ import annotations
+import importlib
+import importlib.util
 
 import typer
 
@@ -14,6 +15,13 @@ app = typer.Typer(
 )
 app.command("dev")(dev_cmd.dev)
 app.add_typer(services.app, name="services")
+
+# Each command group lives in its own module exposing `register(app)`.
+COMMAND_MODULES = ["data", "detect", "worker", "evaluate", "label", "alerts"]
+for _name in COMMAND_MODULES:
+    _module = f"streampulse_assets.cli.{_name}"
+    if importlib.util.find_spec(_module) is not None:
+        importlib.import_module(_module).register(app)
 
 
 if __name__ == "__main__":
