@@ -1,0 +1,1 @@
+"""Detection quality: labels, event-level metrics, statistics and the experiment report."""
