@@ -8,11 +8,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import psycopg2
 import typer
 
+from streampulse_assets.cli.bootstrap import launch_bootstrap_backfill
 from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.services.paths import REPO_ROOT, port_is_free, state_dir
@@ -98,6 +100,7 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         cmd += ["-p", str(port)]
         typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)
+        _start_bootstrap(port)
         signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
         _wait(proc)
     except EmbeddedServiceError as exc:
@@ -111,6 +114,26 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
             typer.echo(f"stopping {', '.join(started)} ...")
             services.down(started)
         lock.close()
+
+
+def _start_bootstrap(port: int) -> None:
+    """On the first start with the simulator, backfill its recent history (once)."""
+    settings = get_settings()
+    marker = state_dir() / "bootstrap.json"
+    if settings.bootstrap_days <= 0 or "simulator" not in settings.sources or marker.exists():
+        return
+
+    def run() -> None:
+        try:
+            backfill = launch_bootstrap_backfill(port, settings.bootstrap_days, marker)
+            typer.echo(
+                f"first start: backfilling {settings.bootstrap_days} days of simulated history "
+                f"(backfill {backfill}, see Overview > Backfills)"
+            )
+        except RuntimeError as exc:
+            typer.secho(str(exc), fg="yellow", err=True)
+
+    threading.Thread(target=run, name="bootstrap-backfill", daemon=True).start()
 
 
 def _wait(proc: subprocess.Popen, timeout: float | None = None) -> None:

@@ -5,7 +5,9 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 PARTITIONS_START = "2025-01-01-00:00"
-MINUTE_TAG = "streampulse/minute"  # set by the minute schedule: the one minute a live tick computes
+MINUTE_TAG = "streampulse/minute"  # set by the minute sensor: the newest minute a tick computes
+# First minute of a catch-up tick (absent: the tick computes MINUTE_TAG only).
+MINUTE_START_TAG = "streampulse/minute_start"
 
 # Minute rows are upserted into the still-open hour (end_offset=1); never one-minute partitions.
 hourly_partitions = dg.HourlyPartitionsDefinition(
@@ -23,7 +25,8 @@ def _naive(ts: datetime) -> datetime:
 def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """The run's time window as naive UTC datetimes (warehouse convention), [start, end).
 
-    A live tick (run tagged with `streampulse/minute`) computes exactly that minute; any other run
+    A live tick (run tagged with `streampulse/minute`) computes that minute, or the minutes since
+    the previous tick when it catches up (`streampulse/minute_start`); any other run
     (a manual materialisation or a single-run backfill over many partitions) computes the whole
     partition window, capped at the current minute so the future is never computed.
     """
@@ -32,6 +35,8 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datet
     minute_tag = context.run.tags.get(MINUTE_TAG)
     if minute_tag:
         minute = _naive(datetime.fromisoformat(minute_tag)).replace(second=0, microsecond=0)
-        start, end = max(start, minute), min(end, minute + timedelta(minutes=1))
+        first = context.run.tags.get(MINUTE_START_TAG)
+        first_minute = _naive(datetime.fromisoformat(first)) if first else minute
+        start, end = max(start, first_minute), min(end, minute + timedelta(minutes=1))
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     return start, min(end, now + timedelta(minutes=1))

@@ -93,26 +93,26 @@ def migrate_postgres(conn) -> list[str]:
     """Apply pending operational-store migrations on a psycopg2 connection."""
     migrations = load_migrations("postgres")
     done = []
-    with conn:  # one transaction, serialised across processes by an advisory lock
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+    # One transaction, serialised across processes by an advisory lock.
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
+            "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
+        )
+        cur.execute("SELECT version, name, checksum FROM schema_migrations")
+        applied = {v: (n, c) for v, n, c in cur.fetchall()}
+        _check_applied(applied, migrations)
+        for m in migrations:
+            if m.version in applied:
+                continue
+            try:
+                cur.execute(m.sql)
+            except Exception as exc:
+                raise MigrationError(f"{m.name} failed: {exc}") from exc
             cur.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
-                "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (m.version, m.name, m.checksum),
             )
-            cur.execute("SELECT version, name, checksum FROM schema_migrations")
-            applied = {v: (n, c) for v, n, c in cur.fetchall()}
-            _check_applied(applied, migrations)
-            for m in migrations:
-                if m.version in applied:
-                    continue
-                try:
-                    cur.execute(m.sql)
-                except Exception as exc:
-                    raise MigrationError(f"{m.name} failed: {exc}") from exc
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                    (m.version, m.name, m.checksum),
-                )
-                done.append(m.name)
+            done.append(m.name)
     return done

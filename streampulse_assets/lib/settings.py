@@ -29,9 +29,15 @@ class Settings(BaseSettings):
     sources: str = "simulator"
     simulator_seed: int = 7
     simulator_categories: int = 300
+    replay_path: str | None = Field(None, description="CSV/Parquet file for the replay source")
+    landing_dir: str | None = Field(None, description="Raw API responses archive")
+    bootstrap_days: int = Field(8, description="Simulator history backfilled on first dev start")
 
     def resolved_duckdb_path(self) -> Path:
         return Path(self.duckdb_path or state_dir() / "warehouse.duckdb").resolve()
+
+    def resolved_landing_dir(self) -> Path:
+        return Path(self.landing_dir or state_dir() / "landing").resolve()
 
     def resolved_postgres_url(self) -> str:
         if self.postgres_url:

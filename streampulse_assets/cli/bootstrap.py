@@ -1,0 +1,71 @@
+"""First-start history: launch a Dagster backfill of the last N days of simulated data.
+
+The backfill is launched through the webserver's GraphQL API, exactly as the UI's "Materialize"
+dialog does, so the user sees it under Overview → Backfills. It runs once per state folder.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+BOOTSTRAP_ASSETS = ["raw_snapshots", "rolling_baselines", "seasonal_baselines", "signal_events"]
+
+MUTATION = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+    ... on PartitionSetNotFoundError { message }
+    ... on InvalidStepError { invalidStepKey }
+    ... on InvalidOutputError { stepKey invalidOutputName }
+  }
+}
+"""
+
+
+def hourly_partition_keys(days: int, now: datetime) -> list[str]:
+    """Hourly keys from `days` ago up to and including the current (open) hour."""
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    first = hour - timedelta(days=days)
+    keys = []
+    while first <= hour:
+        keys.append(first.strftime("%Y-%m-%d-%H:00"))
+        first += timedelta(hours=1)
+    return keys
+
+
+def launch_bootstrap_backfill(port: int, days: int, marker: Path, timeout: float = 300) -> str:
+    """Wait for the UI, launch the backfill, record it in `marker`; returns the backfill id."""
+    url = f"http://127.0.0.1:{port}/graphql"
+    params = {
+        "partitionNames": hourly_partition_keys(days, datetime.now(UTC)),
+        "assetSelection": [{"path": [key]} for key in BOOTSTRAP_ASSETS],
+        "fromFailure": False,
+        "tags": [{"key": "streampulse/bootstrap", "value": f"{days}d"}],
+    }
+    deadline = time.monotonic() + timeout
+    last_error = "webserver not reachable"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.post(
+                url, json={"query": MUTATION, "variables": {"params": params}}, timeout=60
+            )
+            body = response.json()
+            result = (body.get("data") or {}).get("launchPartitionBackfill") or {}
+            if result.get("__typename") == "LaunchBackfillSuccess":
+                marker.write_text(
+                    json.dumps({"backfill_id": result["backfillId"], "days": days}) + "\n"
+                )
+                return result["backfillId"]
+            last_error = result.get("message") or json.dumps(body.get("errors") or result)[:500]
+        except (httpx.HTTPError, ValueError) as exc:
+            last_error = str(exc)
+        time.sleep(3)
+    raise RuntimeError(f"could not launch the first-start backfill: {last_error}")

@@ -1,0 +1,62 @@
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG, hourly_partitions
+
+MINUTE_JOB = "minute_pipeline"
+MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+minute_pipeline = dg.define_asset_job(
+    MINUTE_JOB,
+    # raw_snapshots -> rolling_baselines, seasonal_baselines -> signal_events (group "detection")
+    selection=dg.AssetSelection.assets("raw_snapshots") | dg.AssetSelection.groups("detection"),
+    partitions_def=hourly_partitions,
+    description="One minute (or the minutes since the last tick) from ingestion to signal events.",
+)
+
+
+def next_tick(cursor: str | None, now: datetime) -> tuple[datetime, datetime] | None:
+    """(first, last) minute the next run should compute, within one hourly partition."""
+    now_minute = now.replace(second=0, microsecond=0)
+    first = datetime.fromisoformat(cursor) + timedelta(minutes=1) if cursor else now_minute
+    first = max(first, now_minute - MAX_CATCH_UP)
+    if first > now_minute:
+        return None
+    last = min(now_minute, first.replace(minute=59))  # stay inside first's hour partition
+    return first, last
+
+
+@dg.sensor(
+    job=minute_pipeline,
+    minimum_interval_seconds=10,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def minute_sensor(context: dg.SensorEvaluationContext):
+    """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute)."""
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(job_name=MINUTE_JOB, statuses=IN_FLIGHT), limit=1
+    )
+    if in_flight:
+        return dg.SkipReason(f"run {in_flight[0].dagster_run.run_id} of the last tick is running")
+    tick = next_tick(context.cursor, datetime.now(UTC).replace(tzinfo=None))
+    if tick is None:
+        return dg.SkipReason("this minute was launched already")
+    first, last = tick
+    context.update_cursor(last.isoformat())
+    return dg.RunRequest(
+        run_key=last.isoformat(),
+        partition_key=first.strftime("%Y-%m-%d-%H:00"),
+        tags={MINUTE_TAG: last.isoformat(), MINUTE_START_TAG: first.isoformat()},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[minute_pipeline], sensors=[minute_sensor])

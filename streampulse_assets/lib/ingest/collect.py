@@ -1,0 +1,109 @@
+"""Collect canonical snapshot rows for a time window from the configured sources.
+
+History sources (simulator, replay) answer for any window. Live APIs (CHZZK, SOOP) answer only for
+the current minute: their responses are archived in the landing area first, and any other minute is
+re-parsed from that archive, or reported as a gap. One failing platform never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.snapshots import empty_frame
+from streampulse_assets.lib.sources.base import SourceError
+
+log = logging.getLogger(__name__)
+LIVE_PLATFORMS = ("chzzk", "soop")
+
+
+@dataclass
+class CollectResult:
+    frames: dict[str, pd.DataFrame] = field(default_factory=dict)  # source name -> rows
+    errors: dict[str, str] = field(default_factory=dict)  # source name -> why it failed
+    warnings: list[str] = field(default_factory=list)
+    gaps: dict[str, int] = field(default_factory=dict)  # live platform -> minutes without data
+
+    def frame(self) -> pd.DataFrame:
+        frames = [f for f in self.frames.values() if len(f)]
+        return pd.concat(frames, ignore_index=True) if frames else empty_frame()
+
+
+def parse_source_names(text: str) -> list[str]:
+    names = [n.strip().lower() for n in text.split(",") if n.strip()]
+    if not names:
+        raise SourceError("STREAMPULSE_SOURCES is empty; use e.g. 'simulator' or 'chzzk,soop'")
+    unknown = sorted(set(names) - {"simulator", "replay", *LIVE_PLATFORMS})
+    if unknown:
+        raise SourceError(
+            f"unknown source(s) {unknown} in STREAMPULSE_SOURCES; "
+            "known: simulator, replay, chzzk, soop"
+        )
+    return names
+
+
+def _minutes(start: datetime, end: datetime) -> list[datetime]:
+    count = int((end - start) / timedelta(minutes=1))
+    return [start + timedelta(minutes=i) for i in range(count)]
+
+
+def collect_live(
+    source, landing: Landing, start: datetime, end: datetime, now_minute: datetime
+) -> tuple[pd.DataFrame, list[str], int]:
+    """Rows of one live platform for [start, end): fetch `now_minute`, re-parse archived minutes."""
+    frames, warnings, gaps = [], [], 0
+    archived = set(landing.minutes(source.platform, start, end))
+    for minute in _minutes(start, end):
+        if minute in archived:
+            payloads = landing.read(source.platform, minute) or []
+            frames.append(source.parse_payloads(minute, payloads))
+        elif minute == now_minute:
+            result = source.fetch(minute)
+            landing.write(source.platform, minute, result.payloads)
+            frames.append(result.frame)
+            warnings += [f"{source.platform}: {w}" for w in result.warnings]
+        else:
+            gaps += 1
+    if gaps and not frames:
+        raise SourceError(
+            f"{source.platform} is a live API and cannot answer for the past: no archived "
+            f"responses in {landing.root / source.platform} for {start:%Y-%m-%d %H:%M} to "
+            f"{end:%Y-%m-%d %H:%M} UTC. Backfill it from a replay file instead "
+            "(STREAMPULSE_SOURCES=replay, STREAMPULSE_REPLAY_PATH=...)."
+        )
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame()
+    return frame, warnings, gaps
+
+
+def collect(
+    names: list[str],
+    start: datetime,
+    end: datetime,
+    *,
+    landing: Landing,
+    now_minute: datetime,
+    build_history,
+    build_live,
+) -> CollectResult:
+    """Rows for [start, end) from every named source; failures are recorded per source."""
+    result = CollectResult()
+    for name in names:
+        try:
+            if name in LIVE_PLATFORMS:
+                frame, warnings, gaps = collect_live(
+                    build_live(name), landing, start, end, now_minute
+                )
+                result.warnings += warnings
+                if gaps:
+                    result.gaps[name] = gaps
+            else:
+                frame = build_history(name).frame(start, end)
+            result.frames[name] = frame
+        except SourceError as exc:
+            log.warning("source %s failed: %s", name, exc)
+            result.errors[name] = str(exc)
+    return result

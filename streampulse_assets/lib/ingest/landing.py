@@ -1,0 +1,76 @@
+"""The landing area: raw API responses kept per platform and minute, zstd-compressed JSON.
+
+Responses are written before they are parsed, so a parser fix can be replayed over history and a
+malformed payload is never lost. Layout: `<root>/<platform>/<YYYY-MM-DD>/<HHMM>.json.zst`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import zstandard
+
+from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.sources.base import RawPayload
+
+
+class Landing:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def path(self, platform: str, minute: datetime) -> Path:
+        minute = floor_minute(minute)
+        return self.root / platform / f"{minute:%Y-%m-%d}" / f"{minute:%H%M}.json.zst"
+
+    def write(self, platform: str, minute: datetime, payloads: list[RawPayload]) -> Path:
+        """Atomically store one minute's responses (replacing an earlier copy of that minute)."""
+        path = self.path(platform, minute)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            "platform": platform,
+            "minute": floor_minute(minute).isoformat(),
+            "payloads": [
+                {
+                    "request": p.request,
+                    "status": p.status,
+                    "content_type": p.content_type,
+                    "body_b64": base64.b64encode(p.body).decode("ascii"),
+                }
+                for p in payloads
+            ],
+        }
+        data = zstandard.ZstdCompressor(level=6).compress(json.dumps(document).encode())
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+        return path
+
+    def read(self, platform: str, minute: datetime) -> list[RawPayload] | None:
+        path = self.path(platform, minute)
+        if not path.exists():
+            return None
+        document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+        return [
+            RawPayload(
+                platform=platform,
+                request=item["request"],
+                status=item["status"],
+                body=base64.b64decode(item["body_b64"]),
+                content_type=item.get("content_type", ""),
+            )
+            for item in document["payloads"]
+        ]
+
+    def minutes(self, platform: str, start: datetime, end: datetime) -> list[datetime]:
+        """Archived minutes in [start, end)."""
+        found = []
+        minute = floor_minute(start)
+        while minute < end:
+            if self.path(platform, minute).exists():
+                found.append(minute)
+            minute += timedelta(minutes=1)
+        return found
