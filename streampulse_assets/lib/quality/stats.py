@@ -71,7 +71,8 @@ def _day_matrix(per_day: list[pd.DataFrame], expo: Exposure) -> tuple[list, np.n
     """One row per day (union of all days); columns: counts of each frame, then category-days."""
     days = sorted(set(expo.day_fractions).union(*(set(f.index) for f in per_day)))
     blocks = [f.reindex(days, fill_value=0)[_COUNTS].to_numpy(float) for f in per_day]
-    exposure = np.array([[expo.category_days_on(d)] for d in days], dtype=float)
+    blocks = [b.reshape(-1, len(_COUNTS)) for b in blocks]
+    exposure = np.array([expo.category_days_on(d) for d in days], dtype=float).reshape(-1, 1)
     return days, np.hstack([*blocks, exposure])
 
 
@@ -95,26 +96,40 @@ def _clean(x) -> float | None:
 
 
 def _bootstrap(matrix: np.ndarray, statistic, seed: int, n_resamples: int) -> Interval:
+    """BCa interval from scipy; when some resampled statistics are undefined (e.g. F1 of a
+    resample with neither alerts nor windows), a numpy percentile interval over the defined
+    resamples, with the same seed."""
     point = _clean(statistic(np.arange(len(matrix))))
     if point is None:
         return Interval(None, None, None, "none (undefined)")
     if len(matrix) < 2:
         return Interval(point, None, None, "none (fewer than 2 days)")
-    for method in ("BCa", "percentile"):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sps.DegenerateDataWarning)
-            res = sps.bootstrap(
-                (np.arange(len(matrix)),),
-                statistic,
-                n_resamples=n_resamples,
-                vectorized=True,
-                method=method,
-                rng=np.random.default_rng(seed),
-            )
-        low, high = _clean(res.confidence_interval.low), _clean(res.confidence_interval.high)
-        if low is not None and high is not None:
-            return Interval(point, low, high, f"day-block bootstrap ({method})")
-    return Interval(point, None, None, "none (degenerate resamples)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        res = sps.bootstrap(
+            (np.arange(len(matrix)),),
+            statistic,
+            n_resamples=n_resamples,
+            vectorized=True,
+            method="BCa",
+            rng=np.random.default_rng(seed),
+        )
+    low, high = _clean(res.confidence_interval.low), _clean(res.confidence_interval.high)
+    if low is not None and high is not None:
+        return Interval(point, low, high, "day-block bootstrap (BCa)")
+    draws = np.random.default_rng(seed).integers(0, len(matrix), (n_resamples, len(matrix)))
+    values = np.asarray(statistic(draws), dtype=float)
+    defined = values[~np.isnan(values)]
+    if not len(defined):
+        return Interval(point, None, None, "none (degenerate resamples)")
+    low, high = np.percentile(defined, [2.5, 97.5])
+    dropped = len(values) - len(defined)
+    return Interval(
+        point,
+        float(low),
+        float(high),
+        f"day-block bootstrap (percentile, {dropped} undefined resamples dropped)",
+    )
 
 
 def bootstrap_f1(
