@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG, hourly_partitions
+from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
@@ -17,7 +17,6 @@ minute_pipeline = dg.define_asset_job(
     MINUTE_JOB,
     # raw_snapshots -> rolling_baselines, seasonal_baselines -> signal_events (group "detection")
     selection=dg.AssetSelection.assets("raw_snapshots") | dg.AssetSelection.groups("detection"),
-    partitions_def=hourly_partitions,
     description="One minute (or the minutes since the last tick) from ingestion to signal events.",
 )
 

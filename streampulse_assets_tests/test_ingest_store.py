@@ -1,0 +1,113 @@
+"""Landing area and warehouse upserts: idempotent, and a failure never loses stored rows."""
+
+from datetime import datetime, timedelta
+
+import duckdb
+import pandas as pd
+
+from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.ingest.quality import (
+    category_collapse,
+    duplicate_keys,
+    hour_completeness,
+)
+from streampulse_assets.lib.ingest.store import upsert_snapshots
+from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.snapshots import CategorySnapshot, Streamer, to_frame
+from streampulse_assets.lib.sources.base import RawPayload
+
+T0 = datetime(2026, 11, 20, 12, 0)
+
+
+def _rows(platform, minutes, categories=3, viewers=100):
+    snaps = [
+        CategorySnapshot(
+            platform, f"c{c}", f"Cat {c}", T0 + timedelta(minutes=m), viewers + c, 2,
+            (Streamer("s1", "스트리머", "제목", viewers),),
+        )
+        for m in minutes
+        for c in range(categories)
+    ]  # fmt: skip
+    return to_frame(snaps)
+
+
+def _con(tmp_path):
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    migrate_duckdb(con)
+    return con
+
+
+def _count(con, where="TRUE"):
+    return con.execute(f"SELECT count(*) FROM raw_snapshots WHERE {where}").fetchone()[0]
+
+
+def test_landing_round_trip_keeps_bytes_exactly(tmp_path):
+    landing = Landing(tmp_path / "landing")
+    payloads = [
+        RawPayload("chzzk", "GET /open/v1/lives?size=20", 200, '{"a": "한글"}'.encode(), "json"),
+        RawPayload("chzzk", "GET /open/v1/lives?next=x", 500, b"\x00\xffnot json", "text/html"),
+    ]
+    minute = datetime(2026, 11, 20, 12, 34, 56)
+    path = landing.write("chzzk", minute, payloads)
+    assert path.name == "1234.json.zst" and path.parent.name == "2026-11-20"
+    assert landing.read("chzzk", minute) == payloads
+    assert landing.read("chzzk", minute + timedelta(minutes=1)) is None
+    assert landing.minutes("chzzk", T0, T0 + timedelta(hours=1)) == [minute.replace(second=0)]
+
+
+def test_upsert_is_idempotent(tmp_path):
+    con = _con(tmp_path)
+    frame = _rows("chzzk", range(5))
+    assert upsert_snapshots(con, frame, "simulator") == 15
+    assert upsert_snapshots(con, frame, "simulator") == 15
+    assert _count(con) == 15
+    assert duplicate_keys(con, T0, T0 + timedelta(hours=1)) == 0
+
+
+def test_upsert_replaces_only_minutes_it_has_rows_for(tmp_path):
+    con = _con(tmp_path)
+    upsert_snapshots(con, _rows("chzzk", range(5)), "simulator")
+    upsert_snapshots(con, _rows("soop", range(5)), "simulator")
+    # A later re-run where soop answered nothing and chzzk only for minute 2 with fewer categories:
+    upsert_snapshots(con, _rows("chzzk", [2], categories=1, viewers=999), "simulator")
+    assert _count(con, "platform = 'soop'") == 15  # the failed platform lost nothing
+    assert _count(con, "platform = 'chzzk'") == 13  # minute 2 replaced: 3 rows -> 1
+    assert con.execute(
+        "SELECT viewers FROM raw_snapshots WHERE platform = 'chzzk' AND ts = ?",
+        [T0 + timedelta(minutes=2)],
+    ).fetchall() == [(999,)]
+
+
+def test_duplicate_keys_in_input_keep_the_last_row(tmp_path):
+    con = _con(tmp_path)
+    frame = _rows("chzzk", [0], categories=1)
+    later = frame.assign(viewers=frame["viewers"] + 50)
+    assert upsert_snapshots(con, pd.concat([frame, later]), "replay") == 1
+    assert con.execute("SELECT viewers FROM raw_snapshots").fetchone()[0] == 150
+
+
+def test_failed_insert_rolls_back_and_keeps_old_rows(tmp_path):
+    con = _con(tmp_path)
+    upsert_snapshots(con, _rows("chzzk", [0]), "simulator")
+    bad = _rows("chzzk", [0]).astype({"viewers": "float64"})
+    bad.loc[0, "viewers"] = None  # violates NOT NULL
+    try:
+        upsert_snapshots(con, bad, "simulator")
+    except duckdb.Error:
+        pass
+    else:
+        raise AssertionError("the NOT NULL violation should have raised")
+    assert _count(con) == 3
+
+
+def test_hour_completeness_and_collapse(tmp_path):
+    con = _con(tmp_path)
+    minutes = [m for m in range(60) if m != 17]
+    upsert_snapshots(con, _rows("chzzk", minutes, categories=10), "simulator")
+    upsert_snapshots(con, _rows("soop", range(60), categories=10), "simulator")
+    assert hour_completeness(con, T0) == {"chzzk": 1}
+    assert category_collapse(con, T0 + timedelta(hours=1)) == []
+    # A minute where chzzk returns half its categories:
+    upsert_snapshots(con, _rows("chzzk", [60], categories=4), "simulator")
+    found = category_collapse(con, T0 + timedelta(minutes=61))
+    assert any(f.startswith("chzzk: 4 categories") for f in found)

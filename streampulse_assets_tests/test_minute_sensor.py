@@ -1,0 +1,69 @@
+"""The minute sensor: one run per minute, catch-up after a pause, skip while a tick is running."""
+
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor, next_tick
+from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+
+NOW = datetime(2026, 11, 20, 12, 34, 41)
+
+
+def test_first_tick_computes_the_current_minute():
+    assert next_tick(None, NOW) == (datetime(2026, 11, 20, 12, 34),) * 2
+
+
+def test_same_minute_is_not_launched_twice():
+    assert next_tick("2026-11-20T12:34:00", NOW) is None
+
+
+def test_catch_up_covers_missed_minutes_within_one_hour_partition():
+    assert next_tick("2026-11-20T12:24:00", NOW) == (
+        datetime(2026, 11, 20, 12, 25),
+        datetime(2026, 11, 20, 12, 34),
+    )
+    # Crossing an hour boundary: finish the previous hour first, the rest comes next tick.
+    first, last = next_tick("2026-11-20T11:50:00", NOW)
+    assert (first, last) == (datetime(2026, 11, 20, 11, 51), datetime(2026, 11, 20, 11, 59))
+    assert next_tick(last.isoformat(), NOW) == (
+        datetime(2026, 11, 20, 12, 0),
+        NOW.replace(second=0),
+    )
+
+
+def test_catch_up_is_bounded_after_a_long_outage():
+    first, _ = next_tick("2026-11-19T00:00:00", NOW)
+    assert NOW - first <= timedelta(minutes=61)
+
+
+def _defs():
+    from streampulse_assets.definitions import defs
+
+    return defs()
+
+
+def test_sensor_requests_a_partitioned_run_with_minute_tags(dagster_instance):
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=_defs())
+    result = minute_sensor.evaluate_tick(context)
+    assert len(result.run_requests) == 1
+    request = result.run_requests[0]
+    minute = datetime.fromisoformat(request.tags[MINUTE_TAG])
+    assert request.run_key == request.tags[MINUTE_TAG]
+    assert request.tags[MINUTE_START_TAG] == request.tags[MINUTE_TAG]
+    assert request.partition_key == minute.strftime("%Y-%m-%d-%H:00")
+    assert result.cursor == request.tags[MINUTE_TAG]
+
+
+def test_sensor_skips_while_the_previous_tick_runs(dagster_instance):
+    defs = _defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    run = dagster_instance.create_run_for_job(job, run_config={})  # NOT_STARTED: in flight
+    assert dagster_instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.NOT_STARTED
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    assert not result.run_requests
+    assert "is running" in (result.skip_message or "")
+    dagster_instance.report_run_canceled(run)
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    assert len(minute_sensor.evaluate_tick(context).run_requests) == 1
