@@ -1,0 +1,1 @@
+"""Alerts: notification sinks, the alert gate, message rendering and idempotent delivery."""

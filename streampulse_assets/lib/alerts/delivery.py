@@ -1,0 +1,212 @@
+"""Deliver alerts exactly once per (event, sink), recorded in Postgres `alert_deliveries`.
+
+One pass: (1) eligible events (per the gate) get a PENDING row per configured sink, inserted
+ON CONFLICT DO NOTHING, with the rendered message frozen in `payload`; (2) due PENDING rows are
+claimed one at a time with FOR UPDATE SKIP LOCKED (concurrent passes never share a row), sent, and
+marked SENT, or rescheduled with exponential backoff (honouring a server's retry-after), or marked
+FAILED after `max_attempts` or a permanent (4xx) error.
+
+Exactly-once boundary: the row lock is held while sending and released by the commit that marks it
+SENT. If the process dies after the sink accepted the message but before that commit, the row is
+still PENDING and the next pass sends it again: a crash can cause at most one re-send of the one
+message in flight, never a loss. The webhook sink carries a stable `Idempotency-Key`
+(`streampulse-<event_id>-<sink>`) so its receiver can drop that duplicate; Telegram and Slack offer
+no such key. An HTTP timeout after the server accepted the message has the same effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from psycopg2.extras import Json
+
+from streampulse_assets.lib.alerts.gate import AlertGate
+from streampulse_assets.lib.alerts.message import build_message
+from streampulse_assets.lib.alerts.sinks import AlertMessage, Sink, SinkError
+
+MAX_BACKOFF_SECONDS = 3600.0
+_EVENT_COLUMNS = (
+    "e.id, e.platform, e.category_id, e.category_name, e.ts, e.cause, e.evidence, e.result, "
+    "e.analysis_status"
+)
+
+
+@dataclass
+class DeliveryStats:
+    enqueued: int = 0  # new delivery rows
+    sent: int = 0
+    sent_after_retry: int = 0  # of `sent`, those that had failed before
+    retried: int = 0  # failed attempts rescheduled for a later pass
+    failed: int = 0  # given up on in this pass (permanent error or attempts exhausted)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "enqueued": self.enqueued,
+            "sent": self.sent,
+            "sent_after_retry": self.sent_after_retry,
+            "retried": self.retried,
+            "failed": self.failed,
+        }
+
+
+def idempotency_key(event_id: int, sink: str) -> str:
+    return f"streampulse-{event_id}-{sink}"
+
+
+def enqueue_deliveries(
+    pg_conn, sinks: Sequence[Sink], gate: AlertGate, *, limit: int = 1000
+) -> int:
+    """Insert a PENDING row per (eligible event, sink) not yet recorded; returns rows inserted."""
+    where, params = gate.where_sql()
+    inserted = 0
+    with pg_conn.cursor() as cur:
+        for sink in sinks:
+            cur.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM signal_events e WHERE {where} AND NOT EXISTS "
+                "(SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id AND d.sink = %(sink)s)"
+                " ORDER BY e.id LIMIT %(limit)s",
+                {**params, "sink": sink.name, "limit": limit},
+            )
+            names = [c.name.removeprefix("e.") for c in cur.description]
+            for row in cur.fetchall():
+                event = dict(zip(names, row, strict=True))
+                message = build_message(event)
+                cur.execute(
+                    "INSERT INTO alert_deliveries (event_id, sink, payload) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (event_id, sink) DO NOTHING",
+                    (
+                        event["id"],
+                        sink.name,
+                        Json({"text": message.text, "fields": message.fields}),
+                    ),
+                )
+                inserted += cur.rowcount
+    pg_conn.commit()
+    return inserted
+
+
+def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> int:
+    """Events waiting for a delivery row plus rows due now, for the configured sinks (read only)."""
+    if not sink_names:
+        return 0
+    where, params = gate.where_sql()
+    params = {**params, "sinks": list(sink_names)}
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            f"SELECT count(*) FROM signal_events e WHERE {where} AND EXISTS (SELECT 1 FROM "
+            "unnest(%(sinks)s::text[]) s(name) WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries d"
+            " WHERE d.event_id = e.id AND d.sink = s.name))",
+            params,
+        )
+        missing = cur.fetchone()[0]
+        cur.execute(
+            "SELECT count(*) FROM alert_deliveries WHERE status = 'PENDING' "
+            "AND sink = ANY(%(sinks)s) AND next_attempt_at <= now()",
+            params,
+        )
+        due = cur.fetchone()[0]
+    pg_conn.rollback()
+    return int(missing + due)
+
+
+def _backoff(attempts: int, base: float, retry_after: float | None) -> float:
+    delay = min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return max(delay, retry_after or 0.0)
+
+
+def _deliver_one(
+    pg_conn,
+    sinks: dict[str, Sink],
+    stats: DeliveryStats,
+    seen: set[int],
+    *,
+    max_attempts: int,
+    backoff_seconds: float,
+) -> bool:
+    """Claim, send and mark one due row in its own transaction; False when none is due."""
+    with pg_conn.cursor() as cur:
+        cur.execute(
+            "SELECT id, event_id, sink, payload, attempts FROM alert_deliveries "
+            "WHERE status = 'PENDING' AND sink = ANY(%s) AND next_attempt_at <= now() "
+            "AND NOT (id = ANY(%s)) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            (list(sinks), list(seen)),
+        )
+        row = cur.fetchone()
+        if row is None:
+            pg_conn.rollback()
+            return False
+        row_id, event_id, sink_name, payload, attempts = row
+        seen.add(row_id)  # a failed row is retried in a later pass, never in this one
+        message = AlertMessage(text=payload["text"], fields=payload.get("fields") or {})
+        attempts += 1
+        try:
+            sinks[sink_name].send(message, idempotency_key(event_id, sink_name))
+        except Exception as exc:  # a sink bug must not stop the other deliveries
+            error = exc if isinstance(exc, SinkError) else SinkError(f"{type(exc).__name__}: {exc}")
+            give_up = error.permanent or attempts >= max_attempts
+            delay = _backoff(attempts, backoff_seconds, error.retry_after)
+            cur.execute(
+                "UPDATE alert_deliveries SET attempts = %s, last_error = %s, updated_at = now(), "
+                "status = %s, next_attempt_at = now() + make_interval(secs => %s) WHERE id = %s",
+                (attempts, str(error)[:2000], "FAILED" if give_up else "PENDING", delay, row_id),
+            )
+            stats.errors.append(f"event {event_id} -> {sink_name}: {error}")
+            if give_up:
+                stats.failed += 1
+            else:
+                stats.retried += 1
+        else:
+            cur.execute(
+                "UPDATE alert_deliveries SET attempts = %s, status = 'SENT', sent_at = now(), "
+                "updated_at = now() WHERE id = %s",
+                (attempts, row_id),
+            )
+            stats.sent += 1
+            stats.sent_after_retry += attempts > 1
+    pg_conn.commit()
+    return True
+
+
+def deliver_alerts(
+    pg_conn,
+    sinks: Sequence[Sink],
+    gate: AlertGate,
+    *,
+    limit: int = 100,
+    max_attempts: int = 5,
+    backoff_seconds: float = 30.0,
+) -> DeliveryStats:
+    """One delivery pass (enqueue, then send up to `limit` due rows). Commits on `pg_conn`."""
+    stats = DeliveryStats()
+    if not sinks:
+        return stats
+    by_name = {s.name: s for s in sinks}
+    if len(by_name) != len(sinks):
+        raise ValueError(f"sink names must be unique: {[s.name for s in sinks]}")
+    autocommit = pg_conn.autocommit
+    if autocommit:
+        pg_conn.autocommit = False  # the row lock must live until the SENT mark is committed
+    try:
+        stats.enqueued = enqueue_deliveries(pg_conn, sinks, gate)
+        seen: set[int] = set()
+        for _ in range(limit):
+            if not _deliver_one(
+                pg_conn,
+                by_name,
+                stats,
+                seen,
+                max_attempts=max_attempts,
+                backoff_seconds=backoff_seconds,
+            ):
+                break
+    except BaseException:
+        with contextlib.suppress(Exception):
+            pg_conn.rollback()
+        raise
+    finally:
+        if autocommit:
+            pg_conn.autocommit = True
+    return stats

@@ -1,0 +1,74 @@
+"""Which analysed events deserve an alert, as a SQL condition over Postgres `signal_events` (e).
+
+- "confirmed" (default): V3 SPIKEs whose analysis is DONE with verdict CONFIRMED.
+- "delta": every V3 SPIKE with evidence delta >= `min_delta` once its analysis is finished
+  (DONE, FAILED or SKIPPED, so CATEGORY_ADOPTION is included), or once it has waited
+  `analysis_wait_minutes` for an analysis that never came (a stopped worker must not mute alerts).
+Either way only events younger than `max_age_hours` are alerted, so configuring a sink on an old
+installation does not replay its whole history (and pruned delivery rows are never re-sent).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+MODES = ("confirmed", "delta")
+
+
+@dataclass(frozen=True)
+class AlertGate:
+    mode: str = "confirmed"
+    min_delta: float = 0.0
+    max_age_hours: float = 24.0
+    analysis_wait_minutes: float = 10.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"alert gate mode must be one of {MODES}, got {self.mode!r}")
+        if self.max_age_hours <= 0:
+            raise ValueError("alert max age must be > 0 hours")
+
+    def where_sql(self) -> tuple[str, dict[str, float]]:
+        """A WHERE condition on alias `e` and its named psycopg2 parameters."""
+        params = {"gate_max_age_h": float(self.max_age_hours)}
+        base = (
+            "e.detector = 'V3' AND e.level = 'SPIKE' "
+            "AND e.ts >= now() - make_interval(secs => %(gate_max_age_h)s * 3600)"
+        )
+        if self.mode == "confirmed":
+            return (
+                base + " AND e.analysis_status = 'DONE' AND e.result->>'verdict' = 'CONFIRMED'",
+                params,
+            )
+        params |= {
+            "gate_min_delta": float(self.min_delta),
+            "gate_wait_m": float(self.analysis_wait_minutes),
+        }
+        return (
+            base
+            + " AND COALESCE((e.evidence->>'delta')::double precision, 0) >= %(gate_min_delta)s"
+            " AND (e.analysis_status IN ('DONE', 'FAILED', 'SKIPPED')"
+            " OR e.created_at <= now() - make_interval(secs => %(gate_wait_m)s * 60))",
+            params,
+        )
+
+
+def gate_from_env(env: Mapping[str, str] | None = None) -> AlertGate:
+    """STREAMPULSE_ALERT_GATE, _MIN_DELTA, _MAX_AGE_HOURS, _ANALYSIS_WAIT_MINUTES."""
+    env = os.environ if env is None else env
+
+    def number(key: str, default: float) -> float:
+        raw = (env.get(f"STREAMPULSE_ALERT_{key}") or "").strip()
+        try:
+            return float(raw) if raw else default
+        except ValueError as exc:
+            raise ValueError(f"STREAMPULSE_ALERT_{key} must be a number, got {raw!r}") from exc
+
+    return AlertGate(
+        mode=(env.get("STREAMPULSE_ALERT_GATE") or "confirmed").strip().lower(),
+        min_delta=number("MIN_DELTA", 0.0),
+        max_age_hours=number("MAX_AGE_HOURS", 24.0),
+        analysis_wait_minutes=number("ANALYSIS_WAIT_MINUTES", 10.0),
+    )

@@ -1,0 +1,429 @@
+"""Alerts: sinks on real loopback HTTP servers, the gate, once-only delivery in Postgres."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg2
+import pytest
+from psycopg2.extras import Json
+from werkzeug import Response
+
+from streampulse_assets.lib.alerts.delivery import (
+    count_deliverable,
+    deliver_alerts,
+    enqueue_deliveries,
+    idempotency_key,
+)
+from streampulse_assets.lib.alerts.gate import AlertGate, gate_from_env
+from streampulse_assets.lib.alerts.message import build_message
+from streampulse_assets.lib.alerts.sinks import (
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    SlackSink,
+    TelegramSink,
+    WebhookSink,
+    sign,
+    sinks_from_env,
+)
+from streampulse_assets.lib.services.paths import REPO_ROOT
+
+CATEGORY = "리그 오브 레전드"
+STREAMER = "페이커"
+
+
+def insert_event(
+    conn,
+    *,
+    category_id="c1",
+    minutes_ago=5,
+    detector="V3",
+    level="SPIKE",
+    cause="PERSON_ISSUE",
+    status="DONE",
+    verdict="CONFIRMED",
+    delta=5000.0,
+    created_minutes_ago=0,
+):
+    ts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
+    evidence = {
+        "category_name": CATEGORY,
+        "current": 15000,
+        "baseline_short": 9800.0,
+        "baseline_season": 10000.0,
+        "delta": delta,
+        "top_streamers": [
+            {
+                "channel_id": "ch1",
+                "channel_name": STREAMER,
+                "title": "솔랭 <1위>",
+                "viewers": 8000,
+                "viewers_before": 1000,
+            }
+        ],
+    }
+    result = None
+    if status == "DONE":
+        result = {
+            "verdict": verdict,
+            "summary": "페이커 복귀 방송으로 시청자 급증",
+            "confidence": 0.9,
+        }
+    with conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO signal_events (detector, platform, category_id, category_name, ts, level, "
+            "cause, evidence, analysis_status, result, created_at) VALUES (%s, 'chzzk', %s, %s, %s,"
+            " %s, %s, %s, %s, %s, now() - make_interval(mins => %s)) RETURNING id",
+            (
+                detector,
+                category_id,
+                CATEGORY,
+                ts,
+                level,
+                cause,
+                Json(evidence),
+                status,
+                Json(result) if result else None,
+                created_minutes_ago,
+            ),
+        )
+        event_id = cur.fetchone()[0]
+    conn.commit()
+    return event_id
+
+
+@pytest.fixture
+def conn(pg_url):
+    connection = psycopg2.connect(pg_url)
+    yield connection
+    connection.close()
+
+
+def deliveries(conn):
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT event_id, sink, status, attempts, last_error, sent_at IS NOT NULL "
+            "FROM alert_deliveries ORDER BY id"
+        )
+        rows = cur.fetchall()
+    conn.rollback()
+    return rows
+
+
+def test_telegram_send_message_shape(conn, httpserver):
+    httpserver.expect_request("/botT0KEN/sendMessage", method="POST").respond_with_json(
+        {"ok": True, "result": {"message_id": 1}}
+    )
+    event_id = insert_event(conn)
+    sink = TelegramSink("T0KEN", "-100123", base_url=httpserver.url_for("/"))
+    stats = deliver_alerts(conn, [sink], AlertGate())
+    assert (stats.enqueued, stats.sent, stats.failed) == (1, 1, 0)
+    [(request, _)] = httpserver.log
+    body = json.loads(request.data.decode("utf-8"))
+    assert body["chat_id"] == "-100123"
+    text = body["text"]
+    for expected in (
+        CATEGORY,
+        STREAMER,
+        "CHZZK",
+        "15,000",
+        "10,000",
+        "+5,000",
+        "CONFIRMED",
+        "페이커 복귀 방송으로 시청자 급증",
+        f"#{event_id}",
+    ):
+        assert expected in text
+    assert deliveries(conn) == [(event_id, "telegram", "SENT", 1, None, True)]
+
+
+def test_telegram_not_ok_and_token_redacted(conn, httpserver):
+    httpserver.expect_request("/botSECRET/sendMessage").respond_with_json(
+        {"ok": False, "description": "chat not found"}, status=400
+    )
+    insert_event(conn)
+    sink = TelegramSink("SECRET", "1", base_url=httpserver.url_for("/"))
+    stats = deliver_alerts(conn, [sink], AlertGate())
+    assert (stats.sent, stats.failed, stats.retried) == (0, 1, 0)  # 400 is permanent
+    [(_, _, status, attempts, error, _)] = deliveries(conn)
+    assert (status, attempts) == ("FAILED", 1) and "chat not found" in error
+
+
+def test_slack_webhook(conn, httpserver):
+    httpserver.expect_request("/services/T/B/X", method="POST").respond_with_data("ok")
+    insert_event(conn)
+    stats = deliver_alerts(conn, [SlackSink(httpserver.url_for("/services/T/B/X"))], AlertGate())
+    assert stats.sent == 1
+    [(request, _)] = httpserver.log
+    text = request.get_json()["text"]
+    assert CATEGORY in text and "솔랭 &lt;1위&gt;" in text  # Slack control characters escaped
+
+
+def test_generic_webhook_with_signature(conn, httpserver):
+    httpserver.expect_request("/hook", method="POST").respond_with_data("", status=204)
+    event_id = insert_event(conn)
+    sink = WebhookSink(httpserver.url_for("/hook"), secret="s3cret")
+    assert deliver_alerts(conn, [sink], AlertGate()).sent == 1
+    [(request, _)] = httpserver.log
+    assert request.headers[SIGNATURE_HEADER] == sign("s3cret", request.data)
+    assert request.headers[SIGNATURE_HEADER] != sign("other", request.data)
+    assert request.headers[IDEMPOTENCY_HEADER] == idempotency_key(event_id, "webhook")
+    body = json.loads(request.data)
+    assert body["event_id"] == event_id and body["category_name"] == CATEGORY
+    assert body["top_streamer"] == STREAMER and body["verdict"] == "CONFIRMED"
+    assert (body["current"], body["baseline"], body["delta"]) == (15000, 10000, 5000)
+
+
+def test_500_then_success_across_two_passes(conn, httpserver):
+    httpserver.expect_ordered_request("/hook").respond_with_data("boom", status=500)
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    event_id = insert_event(conn)
+    sink = WebhookSink(httpserver.url_for("/hook"))
+    first = deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=0)
+    assert (first.sent, first.retried, first.failed) == (0, 1, 0)  # not retried within a pass
+    assert "HTTP 500" in first.errors[0]
+    second = deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=0)
+    assert (second.enqueued, second.sent, second.sent_after_retry) == (0, 1, 1)
+    third = deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=0)
+    assert (third.enqueued, third.sent, third.retried) == (0, 0, 0)
+    assert len(httpserver.log) == 2
+    [(eid, _, status, attempts, error, sent)] = deliveries(conn)
+    assert (eid, status, attempts, sent) == (event_id, "SENT", 2, True) and "500" in error
+
+
+def test_backoff_defers_the_retry(conn, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("down", status=503)
+    insert_event(conn)
+    sink = WebhookSink(httpserver.url_for("/hook"))
+    assert deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=3600).retried == 1
+    again = deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=3600)
+    assert (again.sent, again.retried) == (0, 0)
+    assert len(httpserver.log) == 1
+    assert count_deliverable(conn, ["webhook"], AlertGate()) == 0  # nothing due: sensor skips
+    with conn.cursor() as cur:
+        cur.execute("SELECT next_attempt_at - now() > interval '50 minutes' FROM alert_deliveries")
+        assert cur.fetchone()[0] is True
+
+
+def test_retry_after_from_telegram_429_is_honoured(conn, httpserver):
+    httpserver.expect_request("/botT/sendMessage").respond_with_json(
+        {"ok": False, "error_code": 429, "parameters": {"retry_after": 7200}}, status=429
+    )
+    insert_event(conn)
+    sink = TelegramSink("T", "1", base_url=httpserver.url_for("/"))
+    assert deliver_alerts(conn, [sink], AlertGate(), backoff_seconds=0).retried == 1
+    with conn.cursor() as cur:
+        cur.execute("SELECT next_attempt_at - now() > interval '110 minutes' FROM alert_deliveries")
+        assert cur.fetchone()[0] is True
+
+
+def test_attempts_are_bounded(conn, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("boom", status=500)
+    insert_event(conn)
+    sink = WebhookSink(httpserver.url_for("/hook"))
+    kwargs = {"max_attempts": 2, "backoff_seconds": 0}
+    assert deliver_alerts(conn, [sink], AlertGate(), **kwargs).retried == 1
+    assert deliver_alerts(conn, [sink], AlertGate(), **kwargs).failed == 1
+    assert deliver_alerts(conn, [sink], AlertGate(), **kwargs).failed == 0
+    assert len(httpserver.log) == 2
+    assert deliveries(conn)[0][2:4] == ("FAILED", 2)
+
+
+def test_unreachable_sink_is_retried_and_other_sinks_still_deliver(conn, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    insert_event(conn)
+    dead = SlackSink("http://127.0.0.1:9/nothing-listens-here")
+    stats = deliver_alerts(conn, [dead, WebhookSink(httpserver.url_for("/hook"))], AlertGate())
+    assert (stats.enqueued, stats.sent, stats.retried) == (2, 1, 1)
+    assert {(r[1], r[2]) for r in deliveries(conn)} == {("slack", "PENDING"), ("webhook", "SENT")}
+
+
+def _pass_in_subprocess(pg_url, env_extra, *, wait=True):
+    script = (
+        "import json, psycopg2\n"
+        "from streampulse_assets.lib.alerts.delivery import deliver_alerts\n"
+        "from streampulse_assets.lib.alerts.gate import gate_from_env\n"
+        "from streampulse_assets.lib.alerts.sinks import sinks_from_env\n"
+        f"conn = psycopg2.connect({pg_url!r})\n"
+        "stats = deliver_alerts(conn, sinks_from_env(), gate_from_env())\n"
+        "print(json.dumps(stats.as_dict()))\n"
+    )
+    env = {**os.environ, **env_extra}
+    cmd = [sys.executable, "-c", script]
+    if not wait:
+        return subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE)
+    done = subprocess.run(cmd, env=env, cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_restart_never_sends_twice(conn, pg_url, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    insert_event(conn, category_id="a")
+    insert_event(conn, category_id="b")
+    env = {"STREAMPULSE_ALERT_WEBHOOK_URL": httpserver.url_for("/hook")}
+    first = _pass_in_subprocess(pg_url, env)
+    assert (first["enqueued"], first["sent"]) == (2, 2)
+    second = _pass_in_subprocess(pg_url, env)  # a new process, same Postgres
+    assert (second["enqueued"], second["sent"]) == (0, 0)
+    insert_event(conn, category_id="c")  # a new event after the restart is delivered
+    assert _pass_in_subprocess(pg_url, env)["sent"] == 1
+    keys = [r.headers[IDEMPOTENCY_HEADER] for r, _ in httpserver.log]
+    assert len(keys) == 3 == len(set(keys))
+
+
+def _wait_for_no_other_backends(conn, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    with conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                " AND pid <> pg_backend_pid()"
+            )
+            if cur.fetchone()[0] == 0:
+                conn.rollback()
+                return
+            conn.rollback()
+            time.sleep(0.05)
+    raise AssertionError("the killed process's Postgres session did not end")
+
+
+def test_crash_between_send_and_mark_resends_at_most_once(conn, pg_url, httpserver):
+    """The documented window: killed after the sink accepted, before the SENT mark committed."""
+    holder = {}
+
+    def kill_sender(request):
+        holder["proc"].send_signal(signal.SIGKILL)
+        holder["proc"].wait()
+        return Response("ok")
+
+    httpserver.expect_ordered_request("/hook").respond_with_handler(kill_sender)
+    httpserver.expect_ordered_request("/hook").respond_with_data("ok")
+    event_id = insert_event(conn)
+    env = {"STREAMPULSE_ALERT_WEBHOOK_URL": httpserver.url_for("/hook")}
+    holder["proc"] = _pass_in_subprocess(pg_url, env, wait=False)
+    holder["proc"].wait(timeout=60)
+    assert holder["proc"].returncode == -signal.SIGKILL
+    _wait_for_no_other_backends(conn)
+    [(_, _, status, attempts, _, _)] = deliveries(conn)
+    assert (status, attempts) == ("PENDING", 0)  # the claim rolled back with the dead session
+    stats = deliver_alerts(conn, sinks_from_env(env), AlertGate())
+    assert stats.sent == 1
+    assert deliver_alerts(conn, sinks_from_env(env), AlertGate()).sent == 0
+    keys = [r.headers[IDEMPOTENCY_HEADER] for r, _ in httpserver.log]
+    assert keys == [idempotency_key(event_id, "webhook")] * 2  # one re-send, same key
+
+
+def test_concurrent_passes_never_share_a_row(conn, pg_url, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    insert_event(conn, category_id="a")
+    insert_event(conn, category_id="b")
+    sink = WebhookSink(httpserver.url_for("/hook"))
+    assert enqueue_deliveries(conn, [sink], AlertGate()) == 2
+    holder = psycopg2.connect(pg_url)  # another worker mid-send on the first row
+    try:
+        with holder.cursor() as cur:
+            cur.execute("SELECT id FROM alert_deliveries ORDER BY id LIMIT 1 FOR UPDATE")
+        assert deliver_alerts(conn, [sink], AlertGate()).sent == 1
+    finally:
+        holder.rollback()
+        holder.close()
+    assert deliver_alerts(conn, [sink], AlertGate()).sent == 1
+    assert deliver_alerts(conn, [sink], AlertGate()).sent == 0
+    assert len(httpserver.log) == 2
+
+
+def test_gate_modes(conn):
+    confirmed = insert_event(conn, category_id="confirmed")
+    no_event = insert_event(conn, category_id="no_event", verdict="NO_EVENT")
+    adoption = insert_event(conn, category_id="adopt", cause="CATEGORY_ADOPTION", status="SKIPPED")
+    small = insert_event(conn, category_id="small", delta=200.0, status="FAILED")
+    insert_event(conn, category_id="candidate", level="CANDIDATE")
+    insert_event(conn, category_id="v1", detector="V1")
+    insert_event(conn, category_id="old", minutes_ago=60 * 30)
+    insert_event(conn, category_id="waiting", status="PENDING")
+    stuck = insert_event(conn, category_id="stuck", status="IN_PROGRESS", created_minutes_ago=30)
+    sink = WebhookSink("http://127.0.0.1:9/never-called")
+
+    def eligible(gate):
+        with conn.cursor() as cur:
+            cur.execute("DELETE FROM alert_deliveries")
+        conn.commit()
+        enqueue_deliveries(conn, [sink], gate)
+        return {row[0] for row in deliveries(conn)}
+
+    assert eligible(AlertGate()) == {confirmed}
+    assert eligible(AlertGate("delta", min_delta=1000)) == {confirmed, no_event, adoption, stuck}
+    assert eligible(AlertGate("delta")) == {confirmed, no_event, adoption, small, stuck}
+    assert eligible(AlertGate(max_age_hours=48)) == {confirmed, *[r[0] for r in _ids(conn, "old")]}
+    assert count_deliverable(conn, ["webhook"], AlertGate()) == 2  # two rows due
+    with conn.cursor() as cur:
+        cur.execute("UPDATE alert_deliveries SET status = 'SENT'")
+    conn.commit()
+    assert count_deliverable(conn, ["webhook"], AlertGate()) == 0  # recorded and sent
+    assert count_deliverable(conn, ["webhook", "slack"], AlertGate()) == 1  # slack never had it
+    assert count_deliverable(conn, [], AlertGate()) == 0
+
+
+def _ids(conn, category_id):
+    with conn.cursor() as cur:
+        cur.execute("SELECT id FROM signal_events WHERE category_id = %s", (category_id,))
+        return cur.fetchall()
+
+
+def test_gate_and_sinks_from_env():
+    assert gate_from_env({}) == AlertGate()
+    gate = gate_from_env({"STREAMPULSE_ALERT_GATE": "Delta", "STREAMPULSE_ALERT_MIN_DELTA": "500"})
+    assert (gate.mode, gate.min_delta) == ("delta", 500.0)
+    with pytest.raises(ValueError, match="gate mode"):
+        gate_from_env({"STREAMPULSE_ALERT_GATE": "everything"})
+    with pytest.raises(ValueError, match="MIN_DELTA"):
+        gate_from_env({"STREAMPULSE_ALERT_MIN_DELTA": "lots"})
+    assert sinks_from_env({}) == []
+    assert sinks_from_env({"STREAMPULSE_TELEGRAM_BOT_TOKEN": "t"}) == []  # chat id missing
+    sinks = sinks_from_env(
+        {
+            "STREAMPULSE_TELEGRAM_BOT_TOKEN": "t",
+            "STREAMPULSE_TELEGRAM_CHAT_ID": "9",
+            "STREAMPULSE_SLACK_WEBHOOK_URL": "http://s",
+            "STREAMPULSE_ALERT_WEBHOOK_URL": "http://w",
+            "STREAMPULSE_ALERT_WEBHOOK_SECRET": "k",
+        }
+    )
+    assert [s.name for s in sinks] == ["telegram", "slack", "webhook"]
+    assert sinks[0].base_url == "https://api.telegram.org" and sinks[2].secret == "k"
+
+
+def test_no_sinks_means_nothing_recorded(conn):
+    insert_event(conn)
+    assert deliver_alerts(conn, [], AlertGate()).as_dict()["sent"] == 0
+    assert deliveries(conn) == []
+
+
+def test_message_tolerates_sparse_events():
+    message = build_message(
+        {
+            "id": 3,
+            "platform": "soop",
+            "category_id": "x",
+            "ts": "2025-01-01",
+            "evidence": {},
+            "result": None,
+            "analysis_status": "SKIPPED",
+        }
+    )
+    assert "SOOP · x" in message.text and "not analysed (SKIPPED)" in message.text
+    long = build_message(
+        {
+            "id": 1,
+            "platform": "chzzk",
+            "category_id": "x",
+            "ts": "t",
+            "evidence": {"current": 10, "baseline_season": 5, "delta": 0},
+            "result": {"verdict": "CONFIRMED", "summary": "가" * 10_000},
+        }
+    )
+    assert len(long.text) < 4096 and "+0" in long.text
