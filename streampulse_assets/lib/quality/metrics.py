@@ -99,22 +99,30 @@ class Exposure:
         return self.n_categories * self.day_fractions.get(day, 0.0)
 
 
-def exposure(snapshots: pd.DataFrame) -> Exposure:
-    """Distinct platform+category pairs, and per UTC day the share of its minutes covered
-    (from the first to the last snapshot minute, inclusive)."""
-    if snapshots.empty:
-        return Exposure(0, {})
-    n = int(snapshots[_KEY].astype(str).drop_duplicates().shape[0])
-    ts = _naive_utc(snapshots["ts"])
-    first, last = ts.min(), ts.max() + pd.Timedelta(minutes=1)
+def exposure_from_span(n_categories: int, first, last) -> Exposure:
+    """Exposure of `n_categories` observed from minute `first` to minute `last` (inclusive):
+    per UTC day, the share of its minutes inside that span."""
+    if not n_categories or first is None or pd.isna(first):
+        return Exposure(int(n_categories or 0), {})
+    first = pd.Timestamp(first).floor("min")
+    last = pd.Timestamp(last).floor("min") + pd.Timedelta(minutes=1)
     fractions: dict[date, float] = {}
     day = first.normalize()
     while day < last:
         nxt = day + pd.Timedelta(days=1)
-        covered = (min(nxt, last) - max(day, first)) / pd.Timedelta(days=1)
-        fractions[day.date()] = float(covered)
+        fractions[day.date()] = float((min(nxt, last) - max(day, first)) / pd.Timedelta(days=1))
         day = nxt
-    return Exposure(n, fractions)
+    return Exposure(int(n_categories), fractions)
+
+
+def exposure(snapshots: pd.DataFrame) -> Exposure:
+    """Distinct platform+category pairs in a snapshot frame, observed from its first to its
+    last minute."""
+    if snapshots.empty:
+        return Exposure(0, {})
+    n = int(snapshots[_KEY].astype(str).drop_duplicates().shape[0])
+    ts = _naive_utc(snapshots["ts"])
+    return exposure_from_span(n, ts.min(), ts.max())
 
 
 def f1_from_counts(alerts, true_alerts, windows, caught):

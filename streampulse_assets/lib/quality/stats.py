@@ -106,6 +106,7 @@ def _bootstrap(matrix: np.ndarray, statistic, seed: int, n_resamples: int) -> In
         return Interval(point, None, None, "none (fewer than 2 days)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # BCa acceleration of constant data
         res = sps.bootstrap(
             (np.arange(len(matrix)),),
             statistic,
