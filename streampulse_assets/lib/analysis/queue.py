@@ -1,0 +1,178 @@
+"""The Postgres work queue of `signal_events` rows awaiting analysis.
+
+- `claim` takes up to `batch` PENDING rows (SPIKE before CANDIDATE, then oldest first) with
+  `FOR UPDATE SKIP LOCKED` in one statement and marks them IN_PROGRESS with a lease (claimed_at,
+  worker_id) and attempts + 1. Any number of workers on any number of machines share the queue.
+- `release_expired` returns rows whose lease expired (a crashed worker) to PENDING, or FAILED when
+  their attempts are used up; `claim` calls it first.
+- `complete` writes the result only while the caller still holds the lease; `fail` records the
+  error and retries later with exponential back-off, or marks FAILED after `max_attempts`.
+Connections are psycopg2 connections in autocommit mode (every call is a single statement).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from streampulse_assets.lib.analysis.models import AnalysisResult, QueueEvent
+
+LEASE_S = 120.0
+MAX_ATTEMPTS = 3
+RETRY_BACKOFF_S = 5.0
+
+_COLUMNS = (
+    "id, detector, platform, category_id, category_name, ts, level, cause, evidence, "
+    "created_at, attempts"
+)
+
+
+def _event(row: tuple) -> QueueEvent:
+    evidence = row[8] if isinstance(row[8], dict) else json.loads(row[8] or "{}")
+    return QueueEvent(*row[:8], evidence, row[9], row[10])
+
+
+def release_expired(conn, *, lease_s: float = LEASE_S, max_attempts: int = MAX_ATTEMPTS) -> int:
+    """Expired leases back to PENDING (or FAILED when out of attempts); returns rows touched."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE signal_events SET
+                 analysis_status = CASE WHEN attempts >= %(max)s THEN 'FAILED' ELSE 'PENDING' END,
+                 last_error = 'lease expired: worker ' || coalesce(worker_id, '?')
+                              || ' did not finish within ' || %(lease)s || ' s',
+                 claimed_at = NULL, next_attempt_at = NULL
+               WHERE analysis_status = 'IN_PROGRESS'
+                 AND claimed_at < now() - make_interval(secs => %(lease)s)""",
+            {"max": max_attempts, "lease": lease_s},
+        )
+        return cur.rowcount
+
+
+def claim(
+    conn,
+    worker_id: str,
+    *,
+    batch: int = 10,
+    lease_s: float = LEASE_S,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> list[QueueEvent]:
+    release_expired(conn, lease_s=lease_s, max_attempts=max_attempts)
+    with conn.cursor() as cur:
+        cur.execute(
+            f"""UPDATE signal_events s SET analysis_status = 'IN_PROGRESS', claimed_at = now(),
+                   worker_id = %(worker)s, attempts = s.attempts + 1
+               FROM (SELECT id FROM signal_events
+                     WHERE analysis_status = 'PENDING'
+                       AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+                     ORDER BY (level <> 'SPIKE'), id
+                     LIMIT %(batch)s
+                     FOR UPDATE SKIP LOCKED) picked
+               WHERE s.id = picked.id
+               RETURNING {", ".join("s." + c.strip() for c in _COLUMNS.split(","))}""",
+            {"worker": worker_id, "batch": batch},
+        )
+        rows = cur.fetchall()
+    return sorted((_event(r) for r in rows), key=lambda e: (e.level != "SPIKE", e.id))
+
+
+def complete(
+    conn, worker_id: str, done: list[tuple[int, AnalysisResult]]
+) -> dict[int, tuple[float, float]]:
+    """Write results for events this worker still holds.
+
+    Returns {id: (seconds from created_at to analysed_at, seconds from the end of the event's
+    minute to analysed_at)} for the rows written; a missing id means the lease was lost.
+    """
+    if not done:
+        return {}
+    values = [(eid, r.model_dump_json(), r.lead_channel_id) for eid, r in done]
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE signal_events s SET analysis_status = 'DONE', result = v.result::jsonb,
+                   lead_channel_id = v.lead, analysed_at = now(), last_error = NULL,
+                   next_attempt_at = NULL
+               FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, result, lead)
+               WHERE s.id = v.id AND s.worker_id = %s AND s.analysis_status = 'IN_PROGRESS'
+               RETURNING s.id, extract(epoch FROM s.analysed_at - s.created_at),
+                         extract(epoch FROM s.analysed_at - s.ts) - 60""",
+            ([v[0] for v in values], [v[1] for v in values], [v[2] for v in values], worker_id),
+        )
+        rows = cur.fetchall()
+    return {r[0]: (float(r[1]), float(r[2])) for r in rows}
+
+
+def fail(
+    conn,
+    worker_id: str,
+    event_id: int,
+    error: str,
+    *,
+    max_attempts: int = MAX_ATTEMPTS,
+    backoff_s: float = RETRY_BACKOFF_S,
+) -> str | None:
+    """Record an error; PENDING with back-off, or FAILED when out of attempts. New status."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE signal_events SET
+                 analysis_status = CASE WHEN attempts >= %(max)s THEN 'FAILED' ELSE 'PENDING' END,
+                 last_error = %(error)s, claimed_at = NULL,
+                 next_attempt_at = now() + make_interval(secs => %(backoff)s * 2 ^ (attempts - 1))
+               WHERE id = %(id)s AND worker_id = %(worker)s AND analysis_status = 'IN_PROGRESS'
+               RETURNING analysis_status""",
+            {
+                "max": max_attempts,
+                "error": error[:2000],
+                "backoff": backoff_s,
+                "id": event_id,
+                "worker": worker_id,
+            },
+        )
+        row = cur.fetchone()
+    return row[0] if row else None
+
+
+def release(conn, worker_id: str, event_ids: list[int]) -> int:
+    """Give back claimed, unprocessed events (graceful shutdown); the attempt is not counted."""
+    if not event_ids:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE signal_events SET analysis_status = 'PENDING', claimed_at = NULL,
+                 attempts = greatest(attempts - 1, 0)
+               WHERE id = ANY(%s) AND worker_id = %s AND analysis_status = 'IN_PROGRESS'""",
+            (list(event_ids), worker_id),
+        )
+        return cur.rowcount
+
+
+@dataclass
+class QueueStats:
+    counts: dict[str, int]
+    oldest_pending_age_s: float | None
+    max_pending_id: int | None
+    min_pending_id: int | None
+
+    @property
+    def pending(self) -> int:
+        return self.counts.get("PENDING", 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **{k.lower(): v for k, v in self.counts.items()},
+            "oldest_pending_age_s": self.oldest_pending_age_s,
+            "max_pending_id": self.max_pending_id,
+        }
+
+
+def stats(conn) -> QueueStats:
+    with conn.cursor() as cur:
+        cur.execute("SELECT analysis_status, count(*) FROM signal_events GROUP BY 1")
+        counts = {s: 0 for s in ("PENDING", "IN_PROGRESS", "DONE", "FAILED", "SKIPPED")}
+        counts.update(dict(cur.fetchall()))
+        cur.execute(
+            """SELECT extract(epoch FROM now() - min(created_at)), max(id), min(id)
+               FROM signal_events WHERE analysis_status = 'PENDING'"""
+        )
+        age, max_id, min_id = cur.fetchone()
+    return QueueStats(counts, None if age is None else float(age), max_id, min_id)
