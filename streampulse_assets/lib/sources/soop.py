@@ -317,24 +317,29 @@ class SoopSource:
 
     def fetch(self, minute: datetime) -> FetchResult:
         cfg = self.config
-        errors: list[SourceError] = []
+        errors: list[tuple[SourceError, str]] = []
         with JsonHttp(PLATFORM, cfg.http, headers=HEADERS, sleep=self.sleep, clock=self.clock) as h:
-            for stage in (self._walk_categories, self._walk_details):
+            stages = (
+                (self._walk_categories, "category list failed, totals from the broadcast list"),
+                (self._walk_details, "live lists failed, open_lives/top streamers unknown"),
+            )
+            for stage, consequence in stages:
                 try:
                     stage(h)
                 except SourceError as exc:
-                    errors.append(exc)
+                    errors.append((exc, consequence))
             payloads = list(h.payloads)
         parsed = Parse(payloads, cfg.keep_zero_categories)
+        messages = [str(e).removeprefix("soop: ") for e, _ in errors]
         if not parsed.usable():
-            kind = (
-                SourceConfigError
-                if errors and all(isinstance(e, SourceConfigError) for e in errors)
-                else SourceError
-            )
-            detail = "; ".join(str(e) for e in errors) or "; ".join(parsed.notes())
+            config_only = errors and all(isinstance(e, SourceConfigError) for e, _ in errors)
+            kind = SourceConfigError if config_only else SourceError
+            detail = "; ".join(messages) or "; ".join(parsed.notes())
             raise kind(f"soop: neither the category list nor the broadcast list answered: {detail}")
-        warnings = [f"soop: partial outage: {e}" for e in errors] + parsed.notes()
+        warnings = [
+            f"soop: partial outage ({why}): {msg}"
+            for (_, why), msg in zip(errors, messages, strict=True)
+        ] + parsed.notes()
         frame = to_frame(parsed.rows(minute))
         return FetchResult(PLATFORM, floor_minute(minute), frame, payloads, warnings)
 
