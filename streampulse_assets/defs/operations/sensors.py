@@ -1,0 +1,44 @@
+import dagster as dg
+
+from streampulse_assets.defs.operations.jobs import ALERT_JOB, alert_delivery_job
+from streampulse_assets.defs.resources import PostgresResource
+from streampulse_assets.lib.alerts.delivery import count_deliverable
+from streampulse_assets.lib.alerts.gate import gate_from_env
+from streampulse_assets.lib.alerts.sinks import sinks_from_env
+
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dg.sensor(
+    job=alert_delivery_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    """Launch an alert delivery pass when Postgres holds alerts to send (reads Postgres only)."""
+    sinks = sinks_from_env()
+    if not sinks:
+        return dg.SkipReason(
+            "no alert sink configured (STREAMPULSE_TELEGRAM_BOT_TOKEN + _CHAT_ID, "
+            "STREAMPULSE_SLACK_WEBHOOK_URL or STREAMPULSE_ALERT_WEBHOOK_URL)"
+        )
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(job_name=ALERT_JOB, statuses=IN_FLIGHT), limit=1
+    )
+    if in_flight:
+        return dg.SkipReason(f"delivery run {in_flight[0].dagster_run.run_id} is in progress")
+    with postgres.connect() as conn:
+        waiting = count_deliverable(conn, [s.name for s in sinks], gate_from_env())
+    if not waiting:
+        return dg.SkipReason("no alert to deliver")
+    return dg.RunRequest(tags={"streampulse/alerts_waiting": str(waiting)})
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(sensors=[alert_delivery_sensor])

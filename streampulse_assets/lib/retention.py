@@ -1,0 +1,177 @@
+"""Retention: prune warehouse tables, landing payload files and Postgres rows older than N days.
+
+Pure functions, each returning the counts it removed. A retention of 0 days (or less) means "keep
+forever". `raw_snapshots` must keep at least 8 days: the seasonal baseline reads the same minute
+7 days earlier with a 2-hour window, so shorter retention silently degrades detection to fallbacks.
+Environment: STREAMPULSE_RETENTION_<TABLE>_DAYS for each warehouse table (e.g.
+STREAMPULSE_RETENTION_RAW_SNAPSHOTS_DAYS), STREAMPULSE_RETENTION_LANDING_DAYS,
+STREAMPULSE_RETENTION_PG_EVENTS_DAYS, STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS and
+STREAMPULSE_RUN_RETENTION_DAYS (Dagster runs, applied by the maintenance job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+WAREHOUSE_RETENTION_DAYS = {
+    "raw_snapshots": 35,
+    "rolling_baselines": 14,
+    "seasonal_baselines": 14,
+    "signal_events": 365,
+    "analysed_events": 365,
+}
+MIN_RAW_SNAPSHOT_DAYS = 8  # 7 days + 2 hours for the seasonal baseline, rounded up
+_DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _env_days(env: Mapping[str, str], key: str, default: int) -> int:
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{key} must be a whole number of days, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    warehouse_days: dict[str, int] = field(default_factory=lambda: dict(WAREHOUSE_RETENTION_DAYS))
+    landing_days: int = 14
+    pg_events_days: int = 365
+    alert_deliveries_days: int = 90
+    run_days: int = 7
+
+    def __post_init__(self) -> None:
+        raw = self.warehouse_days.get("raw_snapshots", 0)
+        if 0 < raw < MIN_RAW_SNAPSHOT_DAYS:
+            raise ValueError(
+                f"raw_snapshots retention {raw} d is shorter than the {MIN_RAW_SNAPSHOT_DAYS} d "
+                "the seasonal baseline (7 d + 2 h) needs"
+            )
+        for table in self.warehouse_days:
+            if not _IDENT.match(table):
+                raise ValueError(f"not a table name: {table!r}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionPolicy:
+        env = os.environ if env is None else env
+        tables = {
+            table: _env_days(env, f"STREAMPULSE_RETENTION_{table.upper()}_DAYS", days)
+            for table, days in WAREHOUSE_RETENTION_DAYS.items()
+        }
+        return cls(
+            warehouse_days=tables,
+            landing_days=_env_days(env, "STREAMPULSE_RETENTION_LANDING_DAYS", 14),
+            pg_events_days=_env_days(env, "STREAMPULSE_RETENTION_PG_EVENTS_DAYS", 365),
+            alert_deliveries_days=_env_days(env, "STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS", 90),
+            run_days=_env_days(env, "STREAMPULSE_RUN_RETENTION_DAYS", 7),
+        )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _naive(ts: datetime) -> datetime:
+    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
+
+
+def prune_warehouse(
+    con, days_by_table: Mapping[str, int], *, now: datetime | None = None, ts_column: str = "ts"
+) -> dict[str, int]:
+    """DELETE rows with `ts` older than each table's retention; returns rows removed per table.
+
+    Tables (or the `ts` column) that do not exist yet are left out of the result; 0 days = keep.
+    """
+    now = _naive(now or _utcnow())
+    removed: dict[str, int] = {}
+    for table, days in days_by_table.items():
+        if days <= 0 or not _IDENT.match(table):
+            continue
+        found = con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
+            "AND column_name = ? AND table_schema = current_schema()",
+            [table, ts_column],
+        ).fetchone()[0]
+        if not found:
+            continue
+        cutoff = (now - timedelta(days=days)).replace(second=0, microsecond=0)
+        row = con.execute(f'DELETE FROM "{table}" WHERE "{ts_column}" < ?', [cutoff]).fetchone()
+        removed[table] = int(row[0]) if row else 0
+    if any(removed.values()):
+        # Lets DuckDB reuse the freed blocks; if another transaction is open, a later one does it.
+        with contextlib.suppress(Exception):
+            con.execute("CHECKPOINT")
+    return removed
+
+
+def prune_landing(root: Path | str, days: int, *, now: datetime | None = None) -> dict[str, int]:
+    """Remove landing date folders (`.../YYYY-MM-DD/`) whose whole day is older than `days`.
+
+    Only folders named like a date are touched, at any depth under `root` (layout
+    `<root>/<platform>/<YYYY-MM-DD>/<HHMM>.json.zst`). Returns files, bytes and folders removed.
+    """
+    result = {"files": 0, "bytes": 0, "folders": 0}
+    root = Path(root)
+    if days <= 0 or not root.is_dir():
+        return result
+    cutoff = (_naive(now or _utcnow()) - timedelta(days=days)).date()
+    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
+        if not _DATE_DIR.match(folder.name) or not folder.exists():
+            continue
+        try:
+            day = date.fromisoformat(folder.name)
+        except ValueError:
+            continue
+        if day + timedelta(days=1) > cutoff:  # some minute of that day is still within retention
+            continue
+        for file in folder.rglob("*"):
+            if file.is_file():
+                result["files"] += 1
+                result["bytes"] += file.stat().st_size
+        shutil.rmtree(folder)
+        result["folders"] += 1
+    return result
+
+
+def prune_postgres(
+    pg_conn, *, events_days: int, deliveries_days: int, now: datetime | None = None
+) -> dict[str, int]:
+    """Delete finished queue rows and alert deliveries older than their retention; commits.
+
+    `signal_events` rows go only when DONE, FAILED or SKIPPED (never PENDING/IN_PROGRESS work);
+    their delivery rows go with them (FK cascade). A delivery row goes when it and its event are
+    older than `deliveries_days`; keep that longer than the alert gate's max age so a pruned
+    delivery can never make its event look undelivered.
+    """
+    now_sql = None
+    if now is not None:
+        now_sql = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+    removed = {"alert_deliveries": 0, "signal_events": 0}
+    with pg_conn.cursor() as cur:
+        if deliveries_days > 0:
+            cur.execute(
+                "DELETE FROM alert_deliveries d USING signal_events e WHERE d.event_id = e.id "
+                "AND d.created_at < COALESCE(%(now)s, now()) - make_interval(days => %(days)s) "
+                "AND e.ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)",
+                {"now": now_sql, "days": deliveries_days},
+            )
+            removed["alert_deliveries"] = cur.rowcount
+        if events_days > 0:
+            cur.execute(
+                "DELETE FROM signal_events WHERE analysis_status IN ('DONE', 'FAILED', 'SKIPPED') "
+                "AND ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)",
+                {"now": now_sql, "days": events_days},
+            )
+            removed["signal_events"] = cur.rowcount
+    pg_conn.commit()
+    return removed
