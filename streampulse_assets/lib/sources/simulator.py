@@ -1,0 +1,172 @@
+"""The offline simulator: a deterministic CHZZK/SOOP-like history for any past window.
+
+Every value is a function of (seed, category or streamer, minute), so any minute can be
+regenerated on its own: `frame(a, c)` equals `frame(a, b)` followed by `frame(b, c)` row for row.
+Events (spikes, surges, adoptions, organic growth, data faults) are planned per (platform, UTC
+day) and exported as ground-truth labels by `labels()`. See simulator_* modules for the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS, empty_frame
+from streampulse_assets.lib.sources.simulator_catalog import Catalog, build_catalog
+from streampulse_assets.lib.sources.simulator_engine import TOP, clean_levels, compute_chunk
+from streampulse_assets.lib.sources.simulator_events import Event, plan_day
+from streampulse_assets.lib.sources.simulator_season import DAY
+
+_US_PER_MIN = 60_000_000
+_PLAN_CACHE = 256
+
+
+def to_minute(value: datetime | str | pd.Timestamp, ceil: bool = True) -> int:
+    """Minute index since the epoch of a UTC instant (naive = UTC), rounded up by default."""
+    ts = pd.Timestamp(value)
+    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
+    seconds = (ts - pd.Timestamp(0, tz=UTC)) / pd.Timedelta(seconds=1)
+    return int(np.ceil(seconds / 60.0)) if ceil else int(np.floor(seconds / 60.0))
+
+
+def _top_json(fragments: pa.Array, frag: np.ndarray, viewers: np.ndarray) -> pa.Array:
+    """JSON lists built column-wise in Arrow: fragment prefix + viewers + '}' per rank."""
+    elems = []
+    for k in range(TOP):
+        valid = frag[:, k] >= 0
+        prefix = fragments.take(pa.array(np.where(valid, frag[:, k], 0), mask=~valid))
+        count = pc.cast(pa.array(viewers[:, k]), pa.string())
+        elems.append(pc.binary_join_element_wise(prefix, count, "}", ""))
+    body = pc.binary_join_element_wise(*elems, ", ", null_handling="skip")
+    return pc.binary_join_element_wise("[", body, "]", "")
+
+
+class Simulator:
+    """HistorySource producing canonical snapshot frames and ground-truth labels."""
+
+    name = "simulator"
+
+    def __init__(
+        self,
+        seed: int = 7,
+        categories_per_platform: int = 300,
+        platforms: tuple[str, ...] = ("chzzk", "soop"),
+    ) -> None:
+        if categories_per_platform < 1:
+            raise ValueError("categories_per_platform must be at least 1")
+        self.seed = int(seed)
+        self.categories_per_platform = int(categories_per_platform)
+        self.platforms = tuple(platforms)
+        self.catalog: Catalog = build_catalog(
+            self.seed, self.categories_per_platform, self.platforms
+        )
+        cat = self.catalog
+        self._fragments = pa.array(cat.fragments, pa.string())
+        self._platform = pa.array([self.platforms[p] for p in cat.cat_platform], pa.string())
+        self._cat_id = pa.array(cat.cat_id, pa.string())
+        self._cat_name = pa.array(cat.cat_name, pa.string())
+        self._plans: dict[tuple[int, int], list[Event]] = {}
+
+    @classmethod
+    def from_settings(cls, settings=None) -> Simulator:
+        if settings is None:
+            from streampulse_assets.lib.settings import get_settings
+
+            settings = get_settings()
+        return cls(
+            seed=settings.simulator_seed, categories_per_platform=settings.simulator_categories
+        )
+
+    def categories(self) -> pd.DataFrame:
+        """The simulated catalogue: platform, category_id, category_name, peak viewers."""
+        cat = self.catalog
+        return pd.DataFrame(
+            {
+                "platform": [self.platforms[p] for p in cat.cat_platform],
+                "category_id": cat.cat_id,
+                "category_name": cat.cat_name,
+                "peak_viewers": np.round(cat.peak).astype(np.int64),
+            }
+        )
+
+    # -- events -------------------------------------------------------------------------
+    def _levels(self, cats: np.ndarray, minutes: np.ndarray):
+        return clean_levels(self.catalog, self.seed, cats, minutes)
+
+    def day_events(self, day: int) -> list[Event]:
+        events: list[Event] = []
+        for p in range(len(self.platforms)):
+            key = (p, day)
+            if key not in self._plans:
+                if len(self._plans) >= _PLAN_CACHE:
+                    self._plans.clear()
+                self._plans[key] = plan_day(self.catalog, self.seed, p, day, self._levels)
+            events += self._plans[key]
+        return events
+
+    def events(self, start, end) -> list[Event]:
+        """Events whose window overlaps [start, end)."""
+        m0, m1 = to_minute(start), to_minute(end)
+        out = []
+        for day in range(m0 // DAY, (m1 - 1) // DAY + 1 if m1 > m0 else m0 // DAY):
+            out += [e for e in self.day_events(day) if e.start < m1 and e.end >= m0]
+        return sorted(out, key=lambda e: (e.start, e.platform, e.cat, e.kind))
+
+    def labels(self, start, end) -> list[dict]:
+        """Ground-truth labels (contracts.md format) of the events overlapping [start, end).
+
+        Windows are not clipped to the request; platform-wide faults use category_id "*".
+        """
+        return [e.label(self.catalog) for e in self.events(start, end)]
+
+    # -- frames -------------------------------------------------------------------------
+    def _chunk_frame(self, m0: int, m1: int) -> pd.DataFrame:
+        minutes = np.arange(m0, m1, dtype=np.int64)
+        events = [e for e in self.day_events(m0 // DAY) if e.start <= m1 and e.end >= m0 - 200]
+        ch = compute_chunk(self.catalog, self.seed, minutes, events)
+        n_c = ch.viewers.shape[0]
+        keep = ch.keep.T.reshape(-1)
+        rows = np.nonzero(keep)[0]
+        cat_idx = pa.array((rows % n_c).astype(np.int64))
+        minute = minutes[rows // n_c]
+        frag = ch.top_frag.transpose(1, 0, 2).reshape(-1, TOP)[rows]
+        top_v = ch.top_viewers.transpose(1, 0, 2).reshape(-1, TOP)[rows]
+        data = {
+            "platform": self._platform.take(cat_idx),
+            "category_id": self._cat_id.take(cat_idx),
+            "ts": (minute * _US_PER_MIN).astype("datetime64[us]"),
+            "category_name": self._cat_name.take(cat_idx),
+            "viewers": ch.viewers.T.reshape(-1)[rows],
+            "open_lives": ch.open_lives.T.reshape(-1)[rows],
+            "top_streamers": _top_json(self._fragments, frag, top_v),
+        }
+        frame = pd.DataFrame(
+            {
+                k: pd.Series(pd.arrays.ArrowStringArray(v)) if isinstance(v, pa.Array) else v
+                for k, v in data.items()
+            }
+        )
+        frame["open_lives"] = frame["open_lives"].astype("Int64")
+        return frame[SNAPSHOT_COLUMNS]
+
+    def iter_frames(self, start, end, max_minutes: int = DAY) -> Iterator[pd.DataFrame]:
+        """Canonical frames for [start, end) in chunks that never cross a UTC day."""
+        m0, m1 = to_minute(start), to_minute(end)
+        while m0 < m1:
+            stop = min(m1, (m0 // DAY + 1) * DAY, m0 + max_minutes)
+            yield self._chunk_frame(m0, stop)
+            m0 = stop
+
+    def frame(self, start, end) -> pd.DataFrame:
+        """Canonical rows with start <= ts < end (naive UTC minutes), by ts then category."""
+        parts = list(self.iter_frames(start, end))
+        if not parts:
+            return empty_frame()
+        if len(parts) == 1:
+            return parts[0]
+        return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,119 @@
+"""The simulator's static world: categories, their popularity and their named streamers.
+
+Built once per (seed, categories_per_platform, platforms) from a seeded generator; nothing here
+depends on time. Popularity is heavy-tailed (Zipf-like with a steeper tail); every category has a
+few named streamers (slots) with an audience, a usual start time and session length, plus one
+spare "guest" slot used when a streamer moves in from another category (adoption events).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from streampulse_assets.lib.sources import simulator_names as names
+
+MAX_NAMED = 14
+SLOTS = MAX_NAMED + 1  # the last slot is the guest slot
+GUEST = MAX_NAMED
+N_BASE_TITLES = 4
+V_SPIKE, V_ADOPT, V_SURGE = 4, 5, 6
+N_VARIANTS = 7
+PLATFORM_TOP = {"chzzk": 90_000.0, "soop": 76_000.0}
+
+
+@dataclass
+class Catalog:
+    platforms: tuple[str, ...]
+    cat_platform: np.ndarray  # [C] int index into platforms
+    cat_id: list[str]
+    cat_name: list[str]
+    peak: np.ndarray  # [C] typical viewers at the daily peak
+    named_share: np.ndarray  # [C] share of the peak carried by named streamers
+    shift: np.ndarray  # [C] minutes the daily curve is shifted by
+    weekend: np.ndarray  # [C] weekend afternoon boost
+    bg_lives: np.ndarray  # [C] background live count at peak
+    aud: np.ndarray  # [C, SLOTS] audience of each named streamer at peak (0 = empty slot)
+    p_live: np.ndarray  # [C, SLOTS] chance of a session on a given KST day
+    pref_start: np.ndarray  # [C, SLOTS] usual start, minutes after KST midnight
+    duration: np.ndarray  # [C, SLOTS] usual session length, minutes
+    fragments: list[str]  # JSON prefix per (c, slot, variant), see fragment_index
+
+    @property
+    def n(self) -> int:
+        return len(self.cat_id)
+
+
+def fragment_index(c, s, v):
+    return (np.asarray(c) * SLOTS + np.asarray(s)) * N_VARIANTS + np.asarray(v)
+
+
+def _peaks(platform: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    rank = np.arange(1, n + 1, dtype=np.float64)
+    level = PLATFORM_TOP[platform] * rank**-1.2
+    level *= np.where(rank > 120, (rank / 120.0) ** -1.6, 1.0)
+    level *= np.exp(rng.normal(0.0, 0.2, n))
+    level[0] = PLATFORM_TOP[platform]
+    return np.maximum(level, 2.0)
+
+
+def _slot_params(peak: float, share: float, rng: np.random.Generator):
+    n_named = int(np.clip(round(2 + 2.2 * np.log10(peak + 1)), 2, MAX_NAMED))
+    w = np.arange(1, n_named + 1, dtype=np.float64) ** -1.1 * np.exp(rng.normal(0, 0.3, n_named))
+    w = np.sort(w)[::-1] / w.sum()
+    aud = np.minimum(share * peak * 1.5 * w, 0.3 * peak)
+    kind = rng.choice(4, n_named, p=[0.55, 0.2, 0.15, 0.1])
+    start = np.choose(kind, [19 * 60, 13 * 60, 23 * 60, 9 * 60]) + rng.normal(0, 75, n_named)
+    dur = np.clip(np.exp(rng.normal(np.log(240), 0.35, n_named)), 90, 600)
+    return n_named, aud, rng.uniform(0.55, 0.9, n_named), start % 1440, dur
+
+
+def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> Catalog:
+    rng = np.random.default_rng([seed, 1009])
+    cols: dict[str, list] = {k: [] for k in ("plat", "id", "name", "peak")}
+    for p_idx, platform in enumerate(platforms):
+        if platform not in PLATFORM_TOP:
+            raise ValueError(f"unknown simulated platform {platform!r} (chzzk or soop)")
+        pairs = names.category_names(platform, per_platform, rng)
+        cols["plat"] += [p_idx] * per_platform
+        cols["id"] += [p[0] for p in pairs]
+        cols["name"] += [p[1] for p in pairs]
+        cols["peak"].append(_peaks(platform, per_platform, rng))
+    peak = np.concatenate(cols["peak"]) if cols["peak"] else np.zeros(0)
+    c_total = len(cols["id"])
+    share = rng.uniform(0.35, 0.55, c_total)
+    aud = np.zeros((c_total, SLOTS))
+    p_live = np.zeros((c_total, SLOTS))
+    pref = np.zeros((c_total, SLOTS))
+    dur = np.full((c_total, SLOTS), 60.0)
+    fragments: list[str] = []
+    taken: set[str] = set()
+    for c in range(c_total):
+        k, a, pl, st, du = _slot_params(peak[c], share[c], rng)
+        aud[c, :k], p_live[c, :k], pref[c, :k], dur[c, :k] = a, pl, st, du
+        platform = platforms[cols["plat"][c]]
+        for _slot in range(SLOTS):
+            cid, nick = names.channel_id(platform, rng), names.nickname(rng, taken)
+            titles = names.base_titles(cols["name"][c], rng, N_BASE_TITLES)
+            titles += [str(rng.choice(names.SPIKE_TITLES)), names.ADOPTION_TITLE, names.SURGE_TITLE]
+            head = f'{{"channel_id": {json.dumps(cid)}, "channel_name": {json.dumps(nick, ensure_ascii=False)}, "title": '  # noqa: E501
+            fragments += [f'{head}{json.dumps(t, ensure_ascii=False)}, "viewers": ' for t in titles]
+    avg_view = np.clip(np.exp(rng.normal(np.log(45), 0.5, c_total)), 8, 300)
+    return Catalog(
+        platforms=tuple(platforms),
+        cat_platform=np.asarray(cols["plat"], dtype=np.int64),
+        cat_id=cols["id"],
+        cat_name=cols["name"],
+        peak=peak,
+        named_share=share,
+        shift=np.clip(rng.normal(0, 45, c_total), -120, 120),
+        weekend=rng.uniform(1.0, 1.3, c_total),
+        bg_lives=peak * (1 - share) / avg_view,
+        aud=aud,
+        p_live=p_live,
+        pref_start=pref,
+        duration=dur,
+        fragments=fragments,
+    )
