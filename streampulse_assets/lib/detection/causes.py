@@ -1,0 +1,112 @@
+"""Why a category rose: contribution of its top streamers, dominance, market proof -> cause.
+
+- contribution_ratio = increase of the current top-5 streamers (vs. their viewers in this
+  category 60 minutes ago, 0 if absent then) / increase of the category over the same hour;
+  >= 0.5 -> PERSON_ISSUE, else STRUCTURE_ISSUE.
+- dominance_index = top streamer's viewers / category viewers. >= 0.85 without market proof
+  (open lives up >= 3, or streamers 2-5 up >= 20 % and >= 500) -> CATEGORY_ADOPTION (one streamer
+  brought the category; not sent to paid analysis).
+- A PERSON_ISSUE SPIKE needs growth >= 2.0 and delta >= max(1500, 0.5 x baseline), else it stays
+  a CANDIDATE.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from streampulse_assets.lib.detection.config import DetectionConfig
+
+PERSON = "PERSON_ISSUE"
+STRUCTURE = "STRUCTURE_ISSUE"
+ADOPTION = "CATEGORY_ADOPTION"
+
+
+def parse_streamers(text) -> list[dict]:
+    """Top streamers as dicts sorted by viewers (desc); bad or empty JSON gives []."""
+    if text is None or (isinstance(text, float) and pd.isna(text)) or text is pd.NA:
+        return []
+    try:
+        items = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    good = [i for i in items if isinstance(i, dict) and "channel_id" in i]
+    for i in good:
+        i["viewers"] = int(i.get("viewers") or 0)
+    return sorted(good, key=lambda i: -i["viewers"])
+
+
+def _known(value) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def classify_row(row: dict, cfg: DetectionConfig) -> dict:
+    now = parse_streamers(row.get("top_streamers"))[:5]
+    before = parse_streamers(row.get("top_streamers_before"))[:5]
+    before_viewers = {str(s["channel_id"]): s["viewers"] for s in before}
+    current = float(row["current"])
+    increase = current - float(row["viewers_60_ago"]) if _known(row.get("viewers_60_ago")) else 0
+    contribution = dominance = None
+    if now and increase > 0:
+        gained = sum(s["viewers"] - before_viewers.get(str(s["channel_id"]), 0) for s in now)
+        contribution = gained / increase
+    if now and current > 0:
+        dominance = now[0]["viewers"] / current
+    proof = False
+    lives, lives_before = row.get("open_lives"), row.get("open_lives_before")
+    if _known(lives) and _known(lives_before) and lives - lives_before >= cfg.proof_open_lives:
+        proof = True
+    if now:
+        top_id = str(now[0]["channel_id"])
+        others_now = sum(s["viewers"] for s in now[1:5])
+        others_before = sum([s["viewers"] for s in before if str(s["channel_id"]) != top_id][:4])
+        gain = others_now - others_before
+        if gain >= cfg.proof_others_delta * float(row.get("unit", 1.0)) and (
+            others_now >= (1 + cfg.proof_others_growth) * others_before
+        ):
+            proof = True
+    if dominance is not None and dominance >= cfg.dominance_min and not proof:
+        cause = ADOPTION
+    elif contribution is not None and contribution >= cfg.person_contribution_min:
+        cause = PERSON
+    else:
+        cause = STRUCTURE
+    return {
+        "contribution_ratio": contribution,
+        "dominance_index": dominance,
+        "market_proof": proof,
+        "cause": cause,
+    }
+
+
+def classify(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """Add contribution_ratio, dominance_index, market_proof, cause, level, candidate_reasons."""
+    out = rows.copy()
+    classes = [classify_row(r, cfg) for r in rows.to_dict("records")]
+    for key in ("contribution_ratio", "dominance_index", "market_proof", "cause"):
+        out[key] = [c[key] for c in classes]
+    levels, reasons = [], []
+    for r, c in zip(rows.to_dict("records"), classes, strict=True):
+        spike = bool(r["spike_ok"])
+        why = []
+        if spike and c["cause"] == PERSON:
+            strong = r["growth_ratio"] >= cfg.person_growth and (
+                r["delta"] >= r["person_required_delta"]
+            )
+            if not strong:
+                spike = False
+                why.append("person_gate")
+        if spike:
+            why.append("spike")
+        if r["rise_ok"]:
+            why.append("rise")
+        if r["top_delta"]:
+            why.append("top_delta")
+        if r["top_ratio"]:
+            why.append("top_ratio")
+        levels.append("SPIKE" if spike else "CANDIDATE")
+        reasons.append(json.dumps(why))
+    out["level"] = levels
+    out["candidate_reasons"] = reasons
+    return out

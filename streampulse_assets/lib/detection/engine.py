@@ -1,0 +1,175 @@
+"""The detection engine: baselines -> V3 and V1 -> causes -> cooldown -> signal_events.
+
+Public API (see .notes/contracts.md):
+- refresh_rolling_baselines / refresh_seasonal_baselines / refresh_signal_events(con, start, end,
+  config) on a DuckDB connection holding raw_snapshots: delete-window-then-insert over [start, end).
+- detect_frame(snapshots, config) runs all of it over a canonical snapshot frame in memory.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from streampulse_assets.lib.detection.baselines import (
+    refresh_rolling_baselines,
+    refresh_seasonal_baselines,
+)
+from streampulse_assets.lib.detection.causes import classify
+from streampulse_assets.lib.detection.config import DetectionConfig, get_config
+from streampulse_assets.lib.detection.context import streamer_context
+from streampulse_assets.lib.detection.cooldown import apply_cooldown
+from streampulse_assets.lib.detection.frame import infer_step, load_raw, normalise
+from streampulse_assets.lib.detection.v1 import v1_triggers
+from streampulse_assets.lib.detection.v3 import v3_triggers
+from streampulse_assets.lib.schema import migrate_duckdb
+
+__all__ = [
+    "EVENT_COLUMNS",
+    "detect_frame",
+    "refresh_rolling_baselines",
+    "refresh_seasonal_baselines",
+    "refresh_signal_events",
+]
+
+EVENT_COLUMNS = [
+    "detector", "platform", "category_id", "ts", "category_name", "level", "cause", "current",
+    "baseline_short", "baseline_season", "season_source", "growth_ratio", "season_ratio", "delta",
+    "required_delta", "is_major", "contribution_ratio", "dominance_index", "market_proof",
+    "candidate_reasons", "top_streamers", "open_lives", "open_lives_before", "profile",
+]  # fmt: skip
+
+_CONTEXT_COLUMNS = [
+    "category_name", "open_lives", "top_streamers", "open_lives_before", "top_streamers_before",
+]  # fmt: skip
+
+_RAW_CONTEXT = """
+SELECT t.row_id, x.category_name, x.open_lives, x.top_streamers,
+       a.open_lives AS open_lives_before, a.top_streamers AS top_streamers_before
+FROM _detection_triggered t
+JOIN raw_snapshots x
+  ON x.platform = t.platform AND x.category_id = t.category_id AND x.ts = t.ts
+LEFT JOIN raw_snapshots a
+  ON a.platform = t.platform AND a.category_id = t.category_id AND a.ts = t.ago_ts
+ AND a.ts >= $lo AND a.ts < $hi
+WHERE x.ts >= $lo AND x.ts < $hi
+"""
+
+
+def _with_raw_context(con, rows: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+    """Join category name, open lives and top streamers now and 60 minutes ago."""
+    rows = rows.reset_index(drop=True)
+    rows["row_id"] = np.arange(len(rows))
+    keys = rows[["row_id", "platform", "category_id", "ts", "ago_ts"]]
+    con.register("_detection_triggered", keys)
+    try:
+        lo = start - timedelta(days=1)  # ago_ts is at most the short window before ts
+        extra = con.execute(_RAW_CONTEXT, {"lo": lo, "hi": end}).df()
+    finally:
+        con.unregister("_detection_triggered")
+    return rows.merge(extra, on="row_id", how="left").drop(columns="row_id")
+
+
+def _seeds(con, start: datetime, cfg: DetectionConfig) -> pd.DataFrame:
+    lo = start - timedelta(minutes=cfg.lookback_minutes)
+    return con.execute(
+        "SELECT detector, platform, category_id, ts, level FROM signal_events "
+        "WHERE ts >= ? AND ts < ?",
+        [lo, start],
+    ).df()
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
+
+
+def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
+    """Emitted V3 and V1 events of [start, end) from the stored baselines (nothing written)."""
+    v3 = v3_triggers(con, start, end, cfg)
+    if not v3.empty:
+        v3 = classify(_with_raw_context(con, v3, start, end), cfg)
+    v3["detector"] = "V3"
+    v1 = v1_triggers(con, start, end, cfg)
+    v1["detector"] = "V1"
+    triggered = pd.concat([t for t in (v3, v1) if not t.empty], ignore_index=True)
+    if triggered.empty:
+        return _empty_events()
+    emitted = apply_cooldown(triggered, _seeds(con, start, cfg), cfg)
+    if emitted.empty:
+        return _empty_events()
+    v1_rows = emitted["detector"] == "V1"
+    if v1_rows.any():  # V1 needs no streamers to decide: fetch them for its emitted rows only
+        v1e = emitted[v1_rows].drop(columns=_CONTEXT_COLUMNS, errors="ignore")
+        v1e = _with_raw_context(con, v1e, start, end)
+        emitted = pd.concat([emitted[~v1_rows], v1e], ignore_index=True)
+    emitted["top_streamers"] = streamer_context(con, emitted)
+    emitted["profile"] = cfg.profile
+    for col in ("cause", "contribution_ratio", "dominance_index", "market_proof", "is_major"):
+        if col not in emitted:
+            emitted[col] = None
+    events = emitted[EVENT_COLUMNS].sort_values(["ts", "detector", "platform", "category_id"])
+    return events.reset_index(drop=True)
+
+
+def write_events(con, events: pd.DataFrame, start: datetime, end: datetime) -> int:
+    """Replace the events of [start, end) in the warehouse table signal_events."""
+    con.register("_detection_events", events)
+    cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+    try:
+        con.execute("BEGIN TRANSACTION")
+        con.execute("DELETE FROM signal_events WHERE ts >= ? AND ts < ?", [start, end])
+        if len(events):
+            con.execute(f"INSERT INTO signal_events ({cols}) SELECT {cols} FROM _detection_events")
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("_detection_events")
+    return len(events)
+
+
+def refresh_signal_events(
+    con, start: datetime, end: datetime, config: DetectionConfig | str | None = None
+) -> pd.DataFrame:
+    """Detect over [start, end) from the stored baselines, store and return the emitted events.
+
+    Cooldowns are seeded from events stored before `start`, so refreshing minute by minute and
+    refreshing the whole range at once store identical events.
+    """
+    cfg = get_config(config)
+    events = compute_events(con, start, end, cfg)
+    write_events(con, events, start, end)
+    return events
+
+
+def refresh_all(con, start: datetime, end: datetime, config=None) -> pd.DataFrame:
+    """Both baselines, then the events, for [start, end)."""
+    cfg = get_config(config)
+    refresh_rolling_baselines(con, start, end, cfg)
+    refresh_seasonal_baselines(con, start, end, cfg)
+    return refresh_signal_events(con, start, end, cfg)
+
+
+def detect_frame(
+    snapshots: pd.DataFrame, config: DetectionConfig | str = "default"
+) -> pd.DataFrame:
+    """Run both detectors over a canonical snapshot frame (in-memory DuckDB); all events."""
+    cfg = get_config(config)
+    frame = normalise(snapshots)
+    if frame.empty:
+        return _empty_events()
+    if cfg.step_minutes is None:
+        cfg = get_config(cfg, step_minutes=infer_step(frame))
+    con = duckdb.connect()
+    try:
+        migrate_duckdb(con)
+        load_raw(con, frame)
+        start = frame["ts"].min().to_pydatetime()
+        end = frame["ts"].max().to_pydatetime() + timedelta(minutes=1)
+        return refresh_all(con, start, end, cfg)
+    finally:
+        con.close()

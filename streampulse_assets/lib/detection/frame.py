@@ -1,0 +1,66 @@
+"""Canonical snapshot frames -> an in-memory warehouse the engine can run on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+REQUIRED = ["platform", "category_id", "ts", "viewers"]
+
+
+class SnapshotFrameError(ValueError):
+    """The snapshot frame cannot be used; the message says why."""
+
+
+def normalise(snapshots: pd.DataFrame) -> pd.DataFrame:
+    """Canonical columns, naive UTC minutes, one row per key (the last one wins)."""
+    missing = [c for c in REQUIRED if c not in snapshots.columns]
+    if missing:
+        raise SnapshotFrameError(f"snapshot frame lacks column(s): {', '.join(missing)}")
+    frame = snapshots.copy()
+    ts = pd.to_datetime(frame["ts"], utc=True, errors="coerce")
+    if ts.isna().any():
+        raise SnapshotFrameError(f"{int(ts.isna().sum())} row(s) have an unreadable ts")
+    frame["ts"] = ts.dt.tz_convert(None).dt.floor("min").astype("datetime64[us]")
+    viewers = pd.to_numeric(frame["viewers"], errors="coerce")
+    if viewers.isna().any():
+        raise SnapshotFrameError(f"{int(viewers.isna().sum())} row(s) have no numeric viewers")
+    frame["viewers"] = viewers.round().astype("int64")
+    frame["platform"] = frame["platform"].astype(str)
+    frame["category_id"] = frame["category_id"].astype(str)
+    if "category_name" not in frame:
+        frame["category_name"] = frame["category_id"]
+    frame["open_lives"] = (
+        pd.to_numeric(frame["open_lives"], errors="coerce").astype("Int64")
+        if "open_lives" in frame
+        else pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    )
+    if "top_streamers" not in frame:
+        frame["top_streamers"] = None
+    frame = frame.drop_duplicates(["platform", "category_id", "ts"], keep="last")
+    cols = ["platform", "category_id", "ts", "category_name", "viewers", "open_lives"]
+    return frame[[*cols, "top_streamers"]].sort_values(["ts", "platform", "category_id"])
+
+
+def infer_step(frame: pd.DataFrame) -> int:
+    """Typical sampling step in minutes (median gap between a series' consecutive rows)."""
+    ordered = frame.sort_values(["platform", "category_id", "ts"])
+    gaps = ordered.groupby(["platform", "category_id"])["ts"].diff().dropna()
+    if gaps.empty:
+        return 1
+    return max(1, int(np.round(gaps.median() / pd.Timedelta(minutes=1))))
+
+
+def load_raw(con, frame: pd.DataFrame, source: str = "frame") -> int:
+    """Insert a normalised frame into raw_snapshots."""
+    con.register("_detection_frame", frame)
+    try:
+        con.execute(
+            "INSERT INTO raw_snapshots (platform, category_id, ts, category_name, viewers, "
+            "open_lives, top_streamers, source) SELECT platform, category_id, ts, category_name, "
+            "viewers, open_lives, top_streamers, ? FROM _detection_frame",
+            [source],
+        )
+    finally:
+        con.unregister("_detection_frame")
+    return len(frame)

@@ -1,0 +1,38 @@
+"""V1, the control detector: current >= 1.5 x the previous minute and delta >= 1000.
+
+Run on every window beside V3, on identical data, so the two can be compared. "Previous" is the
+newest row of the previous 60 minutes: after a missing minute it is the minute before the gap,
+never a zero. V1 emits SPIKEs only; `growth_ratio` and `delta` are relative to that previous row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from streampulse_assets.lib.detection.config import DetectionConfig
+from streampulse_assets.lib.detection.features import features_sql
+
+
+def v1_sql(cfg: DetectionConfig) -> str:
+    return f"""
+    WITH m AS ({features_sql(cfg)})
+    SELECT platform, category_id, ts, "current", median_60 AS baseline_short, baseline_season,
+           season_source, "current" / prev_viewers AS growth_ratio,
+           "current" / nullif(baseline_season, 0) AS season_ratio,
+           "current" - prev_viewers AS delta, {cfg.v1_min_delta} * unit AS required_delta,
+           ago_ts
+    FROM m
+    WHERE prev_viewers IS NOT NULL
+      AND "current" >= {cfg.v1_growth} * prev_viewers
+      AND "current" - prev_viewers >= {cfg.v1_min_delta} * unit
+    """
+
+
+def v1_triggers(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
+    """Rows of [start, end) where V1 fires (before cooldown)."""
+    frame = con.execute(v1_sql(cfg), {"start": start, "end": end}).df()
+    frame["level"] = "SPIKE"
+    frame["candidate_reasons"] = '["v1_previous_minute"]'
+    return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)
