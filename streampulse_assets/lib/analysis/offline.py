@@ -209,6 +209,11 @@ def _person(event: QueueEvent, lead: Streamer, found: list[Streamer]) -> tuple[s
     return said or "STREAMER_SURGE", what, 0.6 if said else 0.5
 
 
+def _keywords(names: list[str | None], titles: list[str], tail: list[str | None]) -> list[str]:
+    words = [n for n in names if n] + title_words(*titles, limit=5) + [t for t in tail if t]
+    return list(dict.fromkeys(words))[:8]
+
+
 def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutput:
     """Verdict, kind, keywords, reason and confidence from the evidence alone."""
     ev = event.evidence
@@ -224,7 +229,7 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
         f"{fmt(_num(ev.get('current')))} viewers (x{_num(ev.get('growth_ratio')):.2f}, "
         f"+{fmt(delta)}; required +{fmt(required)})."
     )
-    history = f" History: {' '.join(context[:2])}" if context else ""
+    history = f" Context: {' '.join(context[:3])}" if context else ""
     if not found:
         return AnalystOutput(
             verdict="INSUFFICIENT",
@@ -260,7 +265,7 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
             f"{lead.name} alone {dominance:.0%}."
         )
         limits += ", so why viewers followed (an announcement, a clip, a raid) is not confirmed."
-        keywords = title_words(lead.name, lead.title, lead.category_before, event.name, limit=8)
+        keywords = _keywords([lead.name], [lead.title], [lead.category_before, event.name])
     else:
         said = _kind_from_words(*(s.title for s in found))
         kind = said or "CATEGORY_SURGE"
@@ -273,7 +278,7 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
         )
         conf = 0.7 if market or more_lives else 0.4
         limits += ", so the shared trigger (a release, a broadcast, an event) is unknown."
-        keywords = title_words(event.name, *(s.title for s in found[:3]), limit=8)
+        keywords = _keywords([event.name], [s.title for s in found[:3]], [])
     verdict = "CONFIRMED"
     if event.level == "CANDIDATE" and delta < required and conf < 0.6:
         verdict, conf = "INSUFFICIENT", min(conf, 0.35)
@@ -295,21 +300,21 @@ def edit(event: QueueEvent, watcher: WatcherOutput, analyst: AnalystOutput) -> E
         f"{event.name} at {fmt(_num(ev.get('current')))} viewers "
         f"(x{_num(ev.get('growth_ratio')):.1f}, +{fmt(_num(ev.get('delta')))})"
     )
-    lead = lead_streamer(event)
+    lead = lead_streamer(event) if person_driven(event) else None
     kind = analyst.event_kind
     if analyst.verdict == "NO_EVENT":
         text = f"{numbers}, but no stream shows the rise; likely not a real audience event."
     elif analyst.verdict == "INSUFFICIENT":
         text = f"{numbers}; the evidence does not show what drove it."
-    elif kind == "CATEGORY_MOVE" and lead:
+    elif lead is None:
+        text = f"broad rise across streams: {numbers}; the trigger is not known offline."
+    elif kind == "CATEGORY_MOVE":
         text = f"moved in from {lead.category_before}, lifting {numbers}."
     elif kind == "STREAM_START":
         text = f"went live, lifting {numbers}."
     elif kind == "COLLAB_OR_RAID":
         text = f"several top streams rose together, lifting {numbers}."
-    elif kind in {"CATEGORY_SURGE", "TOURNAMENT_OR_BROADCAST", "GAME_RELEASE_OR_UPDATE"}:
-        text = f"broad rise across streams: {numbers}; the trigger is not known offline."
-    elif lead and lead.title_changed:
+    elif lead.title_changed:
         text = f'new title "{lead.title}" drew viewers: {numbers}.'
     else:
         text = f"audience surge: {numbers}; the trigger is not known offline."
