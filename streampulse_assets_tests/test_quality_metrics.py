@@ -183,3 +183,10 @@ def test_exposure_counts_categories_times_days_covered():
     assert exposure(pd.DataFrame()).category_days == 0
     one_day = exposure_from_span(300, datetime(2025, 3, 1), datetime(2025, 3, 1, 23, 59))
     assert one_day.category_days == pytest.approx(300.0)
+
+
+def test_platform_wide_labels_apply_to_every_category_of_that_platform():
+    outage = window("*", T0 + timedelta(minutes=60), minutes=1, kind="partial_outage")
+    ev = events(("a", 60), ("b", 61), ("c", 60, "SPIKE", "soop"), ("d", 62))
+    s = score_detector(ev, [outage], "V3", 1)
+    assert s.false_alarms_by_kind == {"partial_outage": 2, "unlabelled": 2}

@@ -6,6 +6,7 @@ Definitions (pinned by streampulse_assets_tests/test_quality_metrics.py):
   platform and category, unless it lies in an `operator_false` label (the operator's verdict on
   that minute wins); every other alert is a false alarm, reported by the kind of the non-spike
   label it overlaps ([start, end]) or as "unlabelled";
+- a label with category_id "*" applies to every category of its platform;
 - positive windows of one platform+category that overlap are merged into one window;
 - recall = windows with >= 1 true alert / windows; precision = true alerts / alerts;
   F1 = 2PR / (P + R), 0 when nothing is right, None when there are neither alerts nor windows;
@@ -27,6 +28,7 @@ POSITIVE_KINDS = frozenset(
 NEGATIVE_KINDS = frozenset({"organic_growth", "missing_minute", "partial_outage", "operator_false"})
 TOLERANCE = timedelta(minutes=5)
 UNLABELLED = "unlabelled"
+PLATFORM_WIDE = "*"  # category_id of platform-wide labels (missing minutes, partial outages)
 _KEY = ["platform", "category_id"]
 _LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")
 
@@ -198,14 +200,21 @@ def _events(events: pd.DataFrame, detector: str) -> pd.DataFrame:
 
 
 def _pairs(rows: pd.DataFrame, spans: pd.DataFrame, before: timedelta) -> pd.DataFrame:
-    """(row index, span index) for every row whose ts lies in [span start - before, span end]."""
+    """(row index, span index) for every row whose ts lies in [span start - before, span end]
+    on the span's platform and category (category "*" = every category of the platform)."""
     if rows.empty or spans.empty:
         return pd.DataFrame({"row": pd.Series(dtype=int), "span": pd.Series(dtype=int)})
     left = rows[[*_KEY, "ts"]].assign(row=np.arange(len(rows)))
     right = spans[[*_KEY, "start", "end"]].assign(span=np.arange(len(spans)))
-    m = left.merge(right, on=_KEY)
+    wide = right["category_id"] == PLATFORM_WIDE
+    m = pd.concat(
+        [
+            left.merge(right[~wide], on=_KEY),
+            left.merge(right[wide].drop(columns="category_id"), on="platform"),
+        ]
+    )
     m = m[(m["ts"] >= m["start"] - before) & (m["ts"] <= m["end"])]
-    return m[["row", "span"]]
+    return m[["row", "span"]].astype(int).reset_index(drop=True)
 
 
 def score_detector(
