@@ -1,0 +1,109 @@
+"""raw_snapshots through Dagster: a live tick archives responses; a backfill re-parses them."""
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+from werkzeug import Request, Response
+
+from streampulse_assets.defs.ingest.assets import raw_snapshots
+from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.defs.resources import WarehouseResource
+from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.settings import get_settings
+
+FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
+PAGES = {None: "lives_p1.json", "cur-2": "lives_p2.json", "cur-3": "lives_p3.json"}
+
+
+@pytest.fixture
+def chzzk_env(httpserver, tmp_path, monkeypatch):
+    def handler(request: Request) -> Response:
+        body = (FIXTURES / PAGES[request.args.get("next")]).read_text()
+        return Response(body, content_type="application/json")
+
+    httpserver.expect_request("/open/v1/lives").respond_with_handler(handler)
+    env = {
+        "STREAMPULSE_SOURCES": "chzzk",
+        "STREAMPULSE_CHZZK_CLIENT_ID": "cid",
+        "STREAMPULSE_CHZZK_CLIENT_SECRET": "secret",
+        "STREAMPULSE_CHZZK_BASE_URL": httpserver.url_for("").rstrip("/"),
+        "STREAMPULSE_LANDING_DIR": str(tmp_path / "landing"),
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    yield tmp_path / "landing"
+    get_settings.cache_clear()
+
+
+def _materialize(duckdb_path, partition_key=None, tags=None, raise_on_error=True):
+    return dg.materialize(
+        [raw_snapshots],
+        partition_key=partition_key,
+        tags=tags or {},
+        resources={"duckdb": WarehouseResource(database=duckdb_path)},
+        raise_on_error=raise_on_error,
+    )
+
+
+def _rows(duckdb_path):
+    with duckdb.connect(duckdb_path) as con:
+        return con.execute(
+            "SELECT platform, category_id, ts, viewers, open_lives, source FROM raw_snapshots "
+            "ORDER BY category_id"
+        ).fetchall()
+
+
+def test_live_tick_archives_then_backfill_reparses_identically(chzzk_env, duckdb_path):
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    partition = now.strftime("%Y-%m-%d-%H:00")
+    tags = {MINUTE_TAG: now.isoformat(), MINUTE_START_TAG: now.isoformat()}
+    result = _materialize(duckdb_path, partition, tags)
+    assert result.success
+    live_rows = _rows(duckdb_path)
+    assert live_rows and {r[0] for r in live_rows} == {"chzzk"}
+    assert {r[2] for r in live_rows} == {now}
+    assert Landing(chzzk_env).read("chzzk", now)  # responses were archived
+    metadata = result.asset_materializations_for_node("raw_snapshots")[0].metadata
+    assert metadata["dagster/row_count"].value == len(live_rows)
+
+    # A backfill of the same hour: no minute tag, so the whole hour is re-parsed from the archive;
+    # minutes without an archive are gaps (reported by the check), stored rows stay identical.
+    result = _materialize(duckdb_path, partition)
+    assert result.success
+    assert _rows(duckdb_path) == live_rows
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["has_no_duplicate_keys"].passed
+    assert not checks["all_sources_answered"].passed  # the other minutes are gaps
+    assert "minute(s) without data" in checks["all_sources_answered"].description
+
+
+def test_backfill_of_a_live_api_without_archive_fails_clearly(chzzk_env, duckdb_path):
+    past = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d-%H:00")
+    result = _materialize(duckdb_path, past, raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    text = str(failure.event_specific_data.error)
+    assert "live API and cannot answer for the past" in text
+    assert "Every source failed" in text
+
+
+def test_a_failing_platform_does_not_stop_the_other(chzzk_env, duckdb_path, monkeypatch):
+    # soop points at a closed port: chzzk rows land, soop's failure is a WARN check, not a crash.
+    monkeypatch.setenv("STREAMPULSE_SOURCES", "chzzk,soop")
+    monkeypatch.setenv("STREAMPULSE_SOOP_SEARCH_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("STREAMPULSE_SOOP_LIVE_BASE_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("STREAMPULSE_SOOP_SEARCH_FALLBACK_URLS", "")
+    monkeypatch.setenv("STREAMPULSE_SOOP_LIVE_FALLBACK_URLS", "")
+    get_settings.cache_clear()
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    tags = {MINUTE_TAG: now.isoformat()}
+    result = _materialize(duckdb_path, now.strftime("%Y-%m-%d-%H:00"), tags)
+    assert result.success
+    assert {r[0] for r in _rows(duckdb_path)} == {"chzzk"}
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["all_sources_answered"].passed
+    assert "soop" in checks["all_sources_answered"].description
