@@ -107,3 +107,42 @@ def test_a_failing_platform_does_not_stop_the_other(chzzk_env, duckdb_path, monk
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert not checks["all_sources_answered"].passed
     assert "soop" in checks["all_sources_answered"].description
+
+
+@pytest.fixture
+def simulator_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("STREAMPULSE_SOURCES", "simulator")
+    monkeypatch.setenv("STREAMPULSE_SIMULATOR_CATEGORIES", "15")
+    monkeypatch.setenv("STREAMPULSE_LANDING_DIR", str(tmp_path / "landing"))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_simulator_backfill_of_an_hour_range_is_one_idempotent_run(simulator_env, duckdb_path):
+    from streampulse_assets.lib.sources.simulator import Simulator
+
+    start = datetime(2026, 11, 2, 10)
+    tags = {
+        "dagster/asset_partition_range_start": "2026-11-02-10:00",
+        "dagster/asset_partition_range_end": "2026-11-02-12:00",
+    }
+    result = _materialize(duckdb_path, tags=tags)
+    assert result.success
+    assert len(result.asset_materializations_for_node("raw_snapshots")) == 3  # one per hour
+    expected = Simulator(seed=7, categories_per_platform=15).frame(
+        start, start + timedelta(hours=3)
+    )
+    with duckdb.connect(duckdb_path) as con:
+        stored = con.execute(
+            "SELECT count(*), sum(viewers), min(ts), max(ts) FROM raw_snapshots"
+        ).fetchone()
+    assert stored == (
+        len(expected),
+        int(expected["viewers"].sum()),
+        expected["ts"].min().to_pydatetime(),
+        expected["ts"].max().to_pydatetime(),
+    )
+    assert _materialize(duckdb_path, tags=tags).success  # re-run: same rows, no duplicates
+    with duckdb.connect(duckdb_path) as con:
+        assert con.execute("SELECT count(*) FROM raw_snapshots").fetchone()[0] == len(expected)
