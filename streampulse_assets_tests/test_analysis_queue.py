@@ -1,0 +1,135 @@
+"""The Postgres queue on the real embedded server: SKIP LOCKED, leases, retries, shutdown."""
+
+import threading
+
+import psycopg2
+import pytest
+
+from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings
+from streampulse_assets.lib.analysis.worker import drain
+from streampulse_assets.lib.services.paths import free_port
+
+
+@pytest.fixture
+def conn(pg_url):
+    c = psycopg2.connect(pg_url)
+    c.autocommit = True
+    yield c
+    c.close()
+
+
+def rows(conn, sql: str, *args):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return cur.fetchall() if cur.description else cur.rowcount
+
+
+def test_two_workers_drain_50_events_without_double_work(pg_url, redis_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(50))
+    results, barrier = {}, threading.Barrier(2)
+
+    def work(name: str) -> None:
+        barrier.wait()
+        results[name] = drain(pg_url, redis_url, worker_id=name, concurrency=2, batch=3)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    a, b = results["a"], results["b"]
+    assert a.claimed + b.claimed == 50  # a second claim of any event would make this > 50
+    assert a.analysed + b.analysed == 50 and a.lost_leases == b.lost_leases == 0
+    assert rows(conn, "SELECT analysis_status, min(attempts), max(attempts), count(*) "
+                "FROM signal_events GROUP BY 1") == [("DONE", 1, 1, 50)]  # fmt: skip
+    owners = {w.split("-")[0] for (w,) in rows(conn, "SELECT worker_id FROM signal_events")}
+    assert owners <= {"a", "b"}
+    assert rows(conn, "SELECT count(*) FROM signal_events WHERE result IS NULL "
+                "OR analysed_at IS NULL OR lead_channel_id IS NULL")[0][0] == 0  # fmt: skip
+
+
+def test_spikes_are_claimed_before_candidates(conn):
+    samples.insert_rows(conn, samples.sample_rows(12))
+    claimed = queue.claim(conn, "w", batch=10)
+    assert [e.level for e in claimed] == ["SPIKE"] * 10
+    assert all(e.attempts == 1 and isinstance(e.evidence, dict) for e in claimed)
+
+
+def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(3))
+    crashed = queue.claim(conn, "crashed", batch=1)
+    assert len(crashed) == 1
+    # While the lease is valid nobody else takes the event.
+    assert drain(pg_url, None, worker_id="healthy").analysed == 2
+    rows(conn, "UPDATE signal_events SET claimed_at = now() - interval '10 minutes' "
+         "WHERE worker_id = 'crashed' RETURNING id")  # fmt: skip
+    stats = drain(pg_url, None, worker_id="healthy", lease_s=60)
+    assert stats.analysed == 1
+    ((status, attempts, worker, error),) = rows(
+        conn,
+        "SELECT analysis_status, attempts, worker_id, last_error FROM signal_events WHERE id = %s",
+        crashed[0].id,
+    )
+    assert (status, attempts, worker) == ("DONE", 2, "healthy")
+    assert error is None  # cleared on success
+    # The crashed worker waking up late cannot overwrite the result.
+    from streampulse_assets.lib.analysis.graph import SpikeAnalyser
+
+    late = SpikeAnalyser().analyse(crashed[0])
+    assert queue.complete(conn, "crashed", [(crashed[0].id, late)]) == {}
+
+
+def test_expired_lease_on_the_last_attempt_fails_the_event(conn):
+    samples.insert_rows(conn, samples.sample_rows(1))
+    rows(conn, "UPDATE signal_events SET analysis_status = 'IN_PROGRESS', attempts = 3, "
+         "worker_id = 'ghost', claimed_at = now() - interval '1 hour'")  # fmt: skip
+    assert queue.release_expired(conn, lease_s=60, max_attempts=3) == 1
+    ((status, error),) = rows(conn, "SELECT analysis_status, last_error FROM signal_events")
+    assert status == "FAILED" and "lease expired: worker ghost" in error
+
+
+def test_bounded_retries_then_failed_with_the_last_error(pg_url, conn):
+    (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
+    dead = LLMClient(
+        LLMSettings(api_key="k", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
+    )
+    # No back-off: the drain takes the event again at once, until its attempts are used up.
+    stats = drain(pg_url, None, worker_id="w", llm=dead, backoff_s=0, max_attempts=3)
+    assert (stats.claimed, stats.retried, stats.failed, stats.analysed) == (3, 2, 1, 0)
+    ((status, attempts, error),) = rows(
+        conn, "SELECT analysis_status, attempts, last_error FROM signal_events WHERE id = %s",
+        event_id,
+    )  # fmt: skip
+    assert (status, attempts) == ("FAILED", 3) and error.startswith("APIConnectionError")
+    assert drain(pg_url, None, worker_id="w", llm=dead).claimed == 0  # FAILED stays put
+
+
+def test_backoff_delays_the_retry(pg_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(1))
+    (event,) = queue.claim(conn, "w")
+    assert queue.fail(conn, "w", event.id, "boom", backoff_s=3600) == "PENDING"
+    assert queue.claim(conn, "w") == []
+    assert queue.stats(conn).pending == 1
+
+
+def test_stop_releases_claimed_events_without_counting_an_attempt(pg_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(5))
+    stop = threading.Event()
+    stop.set()
+    events = queue.claim(conn, "w", batch=5)
+    assert queue.release(conn, "w", [e.id for e in events]) == 5
+    assert rows(conn, "SELECT DISTINCT analysis_status, attempts FROM signal_events") == [
+        ("PENDING", 0)
+    ]
+    assert drain(pg_url, None, worker_id="w", stop=stop).claimed == 0
+    stats = queue.stats(conn)
+    assert stats.pending == 5 and stats.oldest_pending_age_s >= 0
+    assert stats.max_pending_id == max(e.id for e in events)
+
+
+def test_deadline_and_budget_bound_a_drain(pg_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(25))
+    assert drain(pg_url, None, worker_id="w", max_events=7, batch=5).analysed == 7
+    assert drain(pg_url, None, worker_id="w", deadline_s=0).claimed == 0
+    assert queue.stats(conn).pending == 18
