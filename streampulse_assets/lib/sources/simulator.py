@@ -34,16 +34,22 @@ def to_minute(value: datetime | str | pd.Timestamp, ceil: bool = True) -> int:
     return int(np.ceil(seconds / 60.0)) if ceil else int(np.floor(seconds / 60.0))
 
 
+_SEPARATORS = pa.array(["}, ", "}"], pa.string())
+
+
 def _top_json(fragments: pa.Array, frag: np.ndarray, viewers: np.ndarray) -> pa.Array:
-    """JSON lists built column-wise in Arrow: fragment prefix + viewers + '}' per rank."""
-    elems = []
+    """JSON lists built column-wise in one Arrow join: per rank, the fragment prefix (id, name,
+    title), the viewer count and a closing separator; absent ranks are null and skipped."""
+    pieces: list = ["["]
+    valid = frag >= 0
     for k in range(TOP):
-        valid = frag[:, k] >= 0
-        prefix = fragments.take(pa.array(np.where(valid, frag[:, k], 0), mask=~valid))
-        count = pc.cast(pa.array(viewers[:, k]), pa.string())
-        elems.append(pc.binary_join_element_wise(prefix, count, "}", ""))
-    body = pc.binary_join_element_wise(*elems, ", ", null_handling="skip")
-    return pc.binary_join_element_wise("[", body, "]", "")
+        mask = ~valid[:, k]
+        pieces.append(fragments.take(pa.array(np.where(mask, 0, frag[:, k]), mask=mask)))
+        pieces.append(pc.cast(pa.array(viewers[:, k], mask=mask), pa.string()))
+        last = ~valid[:, k + 1] if k + 1 < TOP else np.ones(len(frag), bool)
+        pieces.append(_SEPARATORS.take(pa.array(last.astype(np.int8), mask=mask)))
+    pieces.append("]")
+    return pc.binary_join_element_wise(*pieces, "", null_handling="skip")
 
 
 class Simulator:

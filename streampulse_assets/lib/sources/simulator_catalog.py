@@ -2,8 +2,9 @@
 
 Built once per (seed, categories_per_platform, platforms) from a seeded generator; nothing here
 depends on time. Popularity is heavy-tailed (Zipf-like with a steeper tail); every category has a
-few named streamers (slots) with an audience, a usual start time and session length, plus one
-spare "guest" slot used when a streamer moves in from another category (adoption events).
+few named streamers (slots) with an audience, a usual start time and session length, one spare
+"guest" slot used when a streamer moves in from another category (adoption events), and five
+"tail" slots naming the biggest of the many small background streams.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import numpy as np
 from streampulse_assets.lib.sources import simulator_names as names
 
 MAX_NAMED = 14
-SLOTS = MAX_NAMED + 1  # the last slot is the guest slot
-GUEST = MAX_NAMED
+GUEST = MAX_NAMED  # slot of a streamer visiting from another category (adoption)
+TAIL0, N_TAIL = MAX_NAMED + 1, 5  # slots of the biggest unnamed ("background") streams
+SLOTS = TAIL0 + N_TAIL
 N_BASE_TITLES = 4
 V_SPIKE, V_ADOPT, V_SURGE = 4, 5, 6
 N_VARIANTS = 7
