@@ -65,9 +65,12 @@ def _slot_params(peak: float, share: float, rng: np.random.Generator):
     n_named = int(np.clip(round(2 + 2.2 * np.log10(peak + 1)), 2, MAX_NAMED))
     w = np.arange(1, n_named + 1, dtype=np.float64) ** -1.1 * np.exp(rng.normal(0, 0.3, n_named))
     w = np.sort(w)[::-1] / w.sum()
-    aud = np.minimum(share * peak * 1.5 * w, 0.3 * peak)
+    cap = 0.3 * min(
+        1.0, (peak / 2000.0) ** -0.15
+    )  # one streamer is a smaller share of a big category
+    aud = np.minimum(share * peak * 1.5 * w, cap * peak)
     kind = rng.choice(4, n_named, p=[0.55, 0.2, 0.15, 0.1])
-    start = np.choose(kind, [19 * 60, 13 * 60, 23 * 60, 9 * 60]) + rng.normal(0, 75, n_named)
+    start = np.choose(kind, [19 * 60, 13 * 60, 23 * 60, 9 * 60]) + rng.normal(0, 100, n_named)
     dur = np.clip(np.exp(rng.normal(np.log(240), 0.35, n_named)), 90, 600)
     return n_named, aud, rng.uniform(0.55, 0.9, n_named), start % 1440, dur
 
@@ -85,7 +88,7 @@ def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> C
         cols["peak"].append(_peaks(platform, per_platform, rng))
     peak = np.concatenate(cols["peak"]) if cols["peak"] else np.zeros(0)
     c_total = len(cols["id"])
-    share = rng.uniform(0.35, 0.55, c_total)
+    share = rng.uniform(0.3, 0.5, c_total)
     aud = np.zeros((c_total, SLOTS))
     p_live = np.zeros((c_total, SLOTS))
     pref = np.zeros((c_total, SLOTS))

@@ -281,7 +281,7 @@ def compute_chunk(cat: Catalog, seed: int, minutes: np.ndarray, events: list[Eve
     sigma = 0.03 + (0.03 + 0.10 * night) * small + 0.7 / np.sqrt(bg + 1)
     bg *= np.exp(np.minimum(sigma, 0.5) * normal(seed, S_BG, key))
     bg = np.where(lives > 0, bg, 0)
-    dip = _dips(seed, cats, minutes, (0.0008 + 0.006 * night * small).astype(np.float32))
+    dip = _dips(seed, cats, minutes, (0.0008 + 0.010 * night * small).astype(np.float32))
     # named streamers (sparse cells)
     cells = w.cells
     c = cells.row // SLOTS

@@ -1,0 +1,99 @@
+"""Numenta Anomaly Benchmark files as replay data: one series per file, labels from windows.
+
+A NAB file has `timestamp,value` rows (naive UTC, usually every 5 minutes). It becomes the
+canonical snapshot shape with platform "NAB", category_id = the file stem, viewers = value
+(rounded), open_lives unknown, no top streamers; steps are kept as they are (timestamps floored
+to the minute). combined_windows.json maps "folder/file.csv" to [[start, end], ...] windows,
+which become labels of kind "nab_anomaly".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
+from streampulse_assets.lib.sources.base import SourceError
+
+PLATFORM = "NAB"
+KIND = "nab_anomaly"
+
+
+def _iso(value: str) -> str:
+    return pd.Timestamp(value).floor("min").strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def read_series(path: Path) -> pd.DataFrame:
+    """One NAB csv as a canonical snapshot frame."""
+    try:
+        raw = pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read NAB file ({exc})") from exc
+    if not {"timestamp", "value"} <= set(raw.columns):
+        raise SourceError(f"{path}: a NAB file needs columns timestamp,value")
+    ts = pd.to_datetime(raw["timestamp"], errors="coerce")
+    value = pd.to_numeric(raw["value"], errors="coerce")
+    bad = ts.isna() | value.isna()
+    if bad.any():
+        raise SourceError(f"{path}: unparseable rows {list(raw.index[bad][:5])}")
+    n = len(raw)
+    frame = pd.DataFrame(
+        {
+            "platform": pd.Series([PLATFORM] * n, dtype="string"),
+            "category_id": pd.Series([path.stem] * n, dtype="string"),
+            "ts": ts.dt.floor("min").astype("datetime64[us]"),
+            "category_name": pd.Series([path.stem] * n, dtype="string"),
+            "viewers": value.round().astype("int64"),
+            "open_lives": pd.Series([pd.NA] * n, dtype="Int64"),
+            "top_streamers": pd.Series(["[]"] * n, dtype="string"),
+        }
+    )
+    return frame.drop_duplicates(["ts"], keep="last")[SNAPSHOT_COLUMNS]
+
+
+def load_windows(windows_json: Path) -> dict[str, list[list[str]]]:
+    try:
+        data = json.loads(Path(windows_json).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{windows_json}: cannot read windows ({exc})") from exc
+    if not isinstance(data, dict):
+        raise SourceError(f"{windows_json}: expected an object of file -> windows")
+    return data
+
+
+def import_nab(data_dir: str | Path, windows_json: str | Path) -> tuple[pd.DataFrame, list[dict]]:
+    """All NAB csv files under data_dir (recursively) plus their labelled windows.
+
+    Windows are matched to files by their relative path ("realTweets/x.csv") or, failing that,
+    by file name; windows of files that are not present are ignored.
+    """
+    root = Path(data_dir)
+    files = sorted(p for p in root.rglob("*.csv") if p.is_file())
+    if not files:
+        raise SourceError(f"{root}: no NAB csv files found")
+    windows = load_windows(Path(windows_json))
+    by_name = {Path(k).name: v for k, v in windows.items()}
+    frames, labels = [], []
+    for path in files:
+        frames.append(read_series(path))
+        rel = path.relative_to(root).as_posix()
+        found = windows.get(rel)
+        if found is None:
+            found = next((v for k, v in windows.items() if k.endswith("/" + rel)), None)
+        if found is None:
+            found = by_name.get(path.name, [])
+        for start, end in found:
+            labels.append(
+                {
+                    "platform": PLATFORM,
+                    "category_id": path.stem,
+                    "start": _iso(start),
+                    "end": _iso(end),
+                    "kind": KIND,
+                }
+            )
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.sort_values(["ts", "category_id"], kind="stable").reset_index(drop=True)
+    return frame, labels

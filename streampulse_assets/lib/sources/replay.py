@@ -1,0 +1,212 @@
+"""Replay files: canonical snapshots and labels read from / written to CSV or Parquet.
+
+Input columns: ts (UTC; naive = UTC), platform, category_id, viewers, and optionally
+category_name, open_lives, top_streamers (JSON list of {channel_id, channel_name, title,
+viewers}). Any time step is accepted; timestamps are floored to the minute (warehouse
+convention). Bad input raises SourceError naming the file, the rows and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
+from streampulse_assets.lib.sources.base import SourceError
+from streampulse_assets.lib.sources.simulator import to_minute
+
+REQUIRED = ("ts", "platform", "category_id", "viewers")
+KEY = ["platform", "category_id", "ts"]
+LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")
+PARQUET_SCHEMA = pa.schema(
+    [
+        ("platform", pa.string()),
+        ("category_id", pa.string()),
+        ("ts", pa.timestamp("us")),
+        ("category_name", pa.string()),
+        ("viewers", pa.int64()),
+        ("open_lives", pa.int64()),
+        ("top_streamers", pa.string()),
+    ]
+)
+
+
+def _kind(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    raise SourceError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
+
+
+def _rows(mask: pd.Series, limit: int = 5) -> str:
+    idx = list(mask[mask].index[:limit])
+    more = int(mask.sum()) - len(idx)
+    return ", ".join(str(i) for i in idx) + (f" and {more} more" if more > 0 else "")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise SourceError(f"replay file {path} does not exist")
+    try:
+        if _kind(path) == "parquet":
+            return pq.read_table(path).to_pandas()
+        return pd.read_csv(path, dtype={"platform": str, "category_id": str}, keep_default_na=False,
+                           na_values={"open_lives": [""], "viewers": [""], "ts": [""]})  # fmt: skip
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise SourceError(f"{path}: cannot read ({exc})") from exc
+
+
+def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
+    if pd.api.types.is_datetime64_any_dtype(raw):
+        ts = raw
+    else:
+        ts = pd.to_datetime(raw.astype("string"), errors="coerce", utc=True, format="mixed")
+    bad = ts.isna()
+    if bad.any():
+        examples = ", ".join(repr(v) for v in raw[bad].head(3).tolist())
+        raise SourceError(f"{path}: unparseable timestamps in rows {_rows(bad)}: {examples}")
+    if getattr(ts.dt, "tz", None) is not None:
+        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
+    return ts.dt.floor("min").astype("datetime64[us]")
+
+
+def canonical(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
+    """Validate a replay table and return it as a canonical snapshot frame plus warnings."""
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise SourceError(f"{path}: missing required column(s): {', '.join(missing)}")
+    ts = _timestamps(df["ts"], path)
+    viewers = pd.to_numeric(df["viewers"], errors="coerce")
+    if viewers.isna().any():
+        raise SourceError(f"{path}: non-numeric viewers in rows {_rows(viewers.isna())}")
+    if (viewers < 0).any():
+        raise SourceError(f"{path}: negative viewers in rows {_rows(viewers < 0)}")
+    out = pd.DataFrame(
+        {
+            "platform": df["platform"].astype("string"),
+            "category_id": df["category_id"].astype("string"),
+            "ts": ts,
+            "category_name": (
+                df["category_name"] if "category_name" in df else df["category_id"]
+            ).astype("string"),
+            "viewers": viewers.round().astype("int64"),
+            "open_lives": (
+                pd.to_numeric(df["open_lives"], errors="coerce")
+                if "open_lives" in df
+                else pd.Series(pd.NA, index=df.index)
+            ).astype("Int64"),
+            "top_streamers": (
+                df["top_streamers"].astype("string").fillna("[]").replace("", "[]")
+                if "top_streamers" in df
+                else pd.Series("[]", index=df.index)
+            ).astype("string"),
+        }
+    )
+    if out[["platform", "category_id"]].isna().any(axis=None):
+        raise SourceError(f"{path}: empty platform or category_id values")
+    bad_json = ~out["top_streamers"].str.startswith("[")
+    if bad_json.any():
+        raise SourceError(f"{path}: top_streamers is not a JSON list in rows {_rows(bad_json)}")
+    notes = []
+    dup = out.duplicated(KEY, keep="last")
+    if dup.any():
+        notes.append(
+            f"{path}: {int(dup.sum())} duplicated (platform, category_id, ts) rows, kept the last"
+        )
+        out = out[~dup]
+    out = out.sort_values(["ts", "platform", "category_id"], kind="stable").reset_index(drop=True)
+    return out[SNAPSHOT_COLUMNS], notes
+
+
+class ReplaySource:
+    """HistorySource over a CSV or Parquet file of snapshots (read once, validated)."""
+
+    name = "replay"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.data, self.warnings = canonical(_read(self.path), self.path)
+        for note in self.warnings:
+            warnings.warn(note, stacklevel=2)
+
+    def frame(self, start, end) -> pd.DataFrame:
+        lo = pd.Timestamp(to_minute(start, ceil=True) * 60, unit="s")
+        hi = pd.Timestamp(to_minute(end, ceil=True) * 60, unit="s")
+        ts = self.data["ts"]
+        return self.data[(ts >= lo) & (ts < hi)].reset_index(drop=True)
+
+    def span(self) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """(first minute, last minute + 1 minute) of the file, or None when empty."""
+        if self.data.empty:
+            return None
+        return self.data["ts"].min(), self.data["ts"].max() + pd.Timedelta(minutes=1)
+
+    def labels(self, start, end) -> list[dict]:
+        return []
+
+
+def write_snapshots(frames: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path) -> int:
+    """Write canonical frames (one frame or an iterable of chunks) to .parquet or .csv."""
+    path = Path(path)
+    kind = _kind(path)
+    parts = [frames] if isinstance(frames, pd.DataFrame) else frames
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    rows = 0
+    writer = None
+    try:
+        for i, frame in enumerate(parts):
+            frame = frame[SNAPSHOT_COLUMNS]
+            rows += len(frame)
+            if kind == "parquet":
+                table = pa.Table.from_pandas(frame, schema=PARQUET_SCHEMA, preserve_index=False)
+                writer = writer or pq.ParquetWriter(tmp, PARQUET_SCHEMA, compression="zstd")
+                writer.write_table(table)
+            else:
+                frame.to_csv(tmp, mode="w" if i == 0 else "a", header=i == 0, index=False,
+                             date_format="%Y-%m-%dT%H:%M:%S")  # fmt: skip
+        if kind == "parquet" and writer is None:
+            pq.write_table(PARQUET_SCHEMA.empty_table(), tmp)
+        elif kind == "csv" and rows == 0 and not tmp.exists():
+            pd.DataFrame(columns=SNAPSHOT_COLUMNS).to_csv(tmp, index=False)
+    finally:
+        if writer is not None:
+            writer.close()
+    tmp.replace(path)
+    return rows
+
+
+def labels_from_file(path: str | Path) -> list[dict]:
+    """Labels [{platform, category_id, start, end, kind}] from a JSON file, validated."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SourceError(f"{path}: cannot read labels ({exc})") from exc
+    if not isinstance(data, list):
+        raise SourceError(f"{path}: labels must be a JSON list")
+    for i, item in enumerate(data):
+        lacks = [f for f in LABEL_FIELDS if not isinstance(item, dict) or item.get(f) in (None, "")]
+        if lacks:
+            raise SourceError(f"{path}: label #{i} lacks {', '.join(lacks)}")
+        for f in ("start", "end"):
+            try:
+                pd.Timestamp(item[f])
+            except ValueError as exc:
+                raise SourceError(f"{path}: label #{i} has a bad {f} {item[f]!r}") from exc
+    return data
+
+
+def write_labels(labels: list[dict], path: str | Path) -> int:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(labels, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return len(labels)
