@@ -133,8 +133,8 @@ class Simulator:
     # -- frames -------------------------------------------------------------------------
     def _chunk_frame(self, m0: int, m1: int) -> pd.DataFrame:
         minutes = np.arange(m0, m1, dtype=np.int64)
-        events = [e for e in self.day_events(m0 // DAY) if e.start <= m1 and e.end >= m0 - 200]
-        ch = compute_chunk(self.catalog, self.seed, minutes, events)
+        # every event (and its lead-in) lies inside its UTC day, and a chunk never crosses one
+        ch = compute_chunk(self.catalog, self.seed, minutes, self.day_events(m0 // DAY))
         n_c = ch.viewers.shape[0]
         keep = ch.keep.T.reshape(-1)
         rows = np.nonzero(keep)[0]

@@ -214,11 +214,14 @@ _APPLY = {
 }
 
 
-def _dips(seed: int, cats: np.ndarray, minutes: np.ndarray, prob: np.ndarray) -> np.ndarray:
-    """Short undercounts (a reconnecting top stream, a glitchy count): 1-2 minutes at 35-65%."""
-    prev = np.concatenate([[minutes[0] - 1], minutes])
+def _dips(seed: int, cats: np.ndarray, prev: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """Short undercounts (a reconnecting top stream, a glitchy count): 1-2 minutes at 35-65%.
+
+    `prev` is the chunk's minutes preceded by the minute before it and `prob` the dip chance
+    for each of those, so a dip that starts just before a chunk still carries into it.
+    """
     key = combine(cats[:, None], prev[None, :])
-    starts = uniform(seed, S_DIP, key) < np.concatenate([prob[:, :1], prob], axis=1)
+    starts = uniform(seed, S_DIP, key) < prob
     depth = (0.35 + 0.3 * uniform(seed, S_DEPTH, key)).astype(np.float32)
     two = uniform(seed, S_DIPLEN, key) < 0.4
     out = np.where(starts[:, 1:], depth[:, 1:], np.float32(1.0))
@@ -281,7 +284,10 @@ def compute_chunk(cat: Catalog, seed: int, minutes: np.ndarray, events: list[Eve
     sigma = 0.03 + (0.03 + 0.10 * night) * small + 0.7 / np.sqrt(bg + 1)
     bg *= np.exp(np.minimum(sigma, 0.5) * normal(seed, S_BG, key))
     bg = np.where(lives > 0, bg, 0)
-    dip = _dips(seed, cats, minutes, (0.0008 + 0.010 * night * small).astype(np.float32))
+    prev = np.concatenate([[minutes[0] - 1], minutes])
+    _, curve_prev = seasonal_factor(cat.shift, cat.weekend, prev[:1])
+    night_prev = np.concatenate([night_weight(curve_prev), night], axis=1)
+    dip = _dips(seed, cats, prev, (0.0008 + 0.010 * night_prev * small).astype(np.float32))
     # named streamers (sparse cells)
     cells = w.cells
     c = cells.row // SLOTS

@@ -156,7 +156,7 @@ class _Planner:
         if self.rng.random() < 0.5:
             t = self.day0 + int(self.rng.integers(0, DAY))
             out.append(Event("missing_minute", self.p, -1, t, t))
-        if self.rng.random() < 0.35:
+        if self.rng.random() < 0.5:
             t = self.day0 + int(self.rng.integers(0, DAY - 2))
             out.append(Event("partial_outage", self.p, -1, t, t + int(self.rng.integers(0, 2))))
         return out
