@@ -148,8 +148,9 @@ def prune_postgres(
 ) -> dict[str, int]:
     """Delete finished queue rows and alert deliveries older than their retention; commits.
 
-    `signal_events` rows go only when DONE, FAILED or SKIPPED (never PENDING/IN_PROGRESS work);
-    their delivery rows go with them (FK cascade). A delivery row goes when it and its event are
+    `signal_events` rows go only when DONE, FAILED or SKIPPED (never PENDING/IN_PROGRESS work) and
+    not labelled by an operator (`operator_feedback` is ground truth, kept with its event); their
+    delivery rows go with them (FK cascade). A delivery row goes when it and its event are
     older than `deliveries_days`; keep that longer than the alert gate's max age so a pruned
     delivery can never make its event look undelivered.
     """
@@ -167,9 +168,16 @@ def prune_postgres(
             )
             removed["alert_deliveries"] = cur.rowcount
         if events_days > 0:
+            cur.execute("SELECT to_regclass('operator_feedback') IS NOT NULL")
+            keep_labelled = (
+                " AND NOT EXISTS (SELECT 1 FROM operator_feedback f WHERE f.event_id = e.id)"
+                if cur.fetchone()[0]
+                else ""
+            )
             cur.execute(
-                "DELETE FROM signal_events WHERE analysis_status IN ('DONE', 'FAILED', 'SKIPPED') "
-                "AND ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)",
+                "DELETE FROM signal_events e WHERE analysis_status IN ('DONE', 'FAILED', 'SKIPPED')"
+                " AND ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)"
+                + keep_labelled,
                 {"now": now_sql, "days": events_days},
             )
             removed["signal_events"] = cur.rowcount
