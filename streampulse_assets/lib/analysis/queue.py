@@ -149,9 +149,10 @@ def release(conn, worker_id: str, event_ids: list[int]) -> int:
 @dataclass
 class QueueStats:
     counts: dict[str, int]
+    due: int  # PENDING rows whose retry back-off (if any) has passed
     oldest_pending_age_s: float | None
-    max_pending_id: int | None
-    min_pending_id: int | None
+    max_due_id: int | None
+    min_due_id: int | None
 
     @property
     def pending(self) -> int:
@@ -159,9 +160,9 @@ class QueueStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            **{k.lower(): v for k, v in self.counts.items()},
+            **{f"queue_{k.lower()}": v for k, v in self.counts.items()},
+            "queue_due": self.due,
             "oldest_pending_age_s": self.oldest_pending_age_s,
-            "max_pending_id": self.max_pending_id,
         }
 
 
@@ -171,8 +172,12 @@ def stats(conn) -> QueueStats:
         counts = {s: 0 for s in ("PENDING", "IN_PROGRESS", "DONE", "FAILED", "SKIPPED")}
         counts.update(dict(cur.fetchall()))
         cur.execute(
-            """SELECT extract(epoch FROM now() - min(created_at)), max(id), min(id)
-               FROM signal_events WHERE analysis_status = 'PENDING'"""
+            """SELECT extract(epoch FROM now() - min(created_at)),
+                      count(*) FILTER (WHERE due), max(id) FILTER (WHERE due),
+                      min(id) FILTER (WHERE due)
+               FROM (SELECT created_at, id,
+                            next_attempt_at IS NULL OR next_attempt_at <= now() AS due
+                     FROM signal_events WHERE analysis_status = 'PENDING') p"""
         )
-        age, max_id, min_id = cur.fetchone()
-    return QueueStats(counts, None if age is None else float(age), max_id, min_id)
+        age, due, max_id, min_id = cur.fetchone()
+    return QueueStats(counts, due, None if age is None else float(age), max_id, min_id)

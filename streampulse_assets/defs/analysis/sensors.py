@@ -1,0 +1,53 @@
+import dagster as dg
+
+from streampulse_assets.defs.resources import PostgresResource
+from streampulse_assets.lib.analysis import queue
+
+ANALYSIS_JOB = "analysis_job"
+IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+analysis_job = dg.define_asset_job(
+    ANALYSIS_JOB,
+    selection=dg.AssetSelection.assets("analysis_queue_results", "analysed_events"),
+    description="Drain the Postgres analysis queue, then copy the results into the warehouse.",
+)
+
+
+@dg.sensor(
+    job=analysis_job,
+    minimum_interval_seconds=15,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def analysis_queue_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
+    """Launch a draining run when the Postgres queue has due PENDING events (never reads DuckDB).
+
+    Expired leases of crashed workers are returned to PENDING first. One run at a time; the run
+    key is the range of due ids, so a partly drained backlog launches the next run.
+    """
+    with postgres.connect() as conn:
+        conn.autocommit = True
+        released = queue.release_expired(conn)
+        stats = queue.stats(conn)
+    if released:
+        context.log.info(f"returned {released} expired leases to the queue")
+    if not stats.due:
+        return dg.SkipReason(f"no due PENDING events ({stats.pending} pending in back-off)")
+    in_flight = context.instance.get_run_records(
+        dg.RunsFilter(job_name=ANALYSIS_JOB, statuses=IN_FLIGHT), limit=1
+    )
+    if in_flight:
+        return dg.SkipReason(f"analysis run {in_flight[0].dagster_run.run_id} is in progress")
+    return dg.RunRequest(
+        run_key=f"analysis:{stats.max_due_id}:{stats.min_due_id}",
+        tags={"streampulse/queue_due": str(stats.due)},
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(jobs=[analysis_job], sensors=[analysis_queue_sensor])
