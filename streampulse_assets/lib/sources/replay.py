@@ -122,7 +122,7 @@ def canonical(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
             f"{path}: {int(dup.sum())} duplicated (platform, category_id, ts) rows, kept the last"
         )
         out = out[~dup]
-    out = out.sort_values(["ts", "platform", "category_id"], kind="stable").reset_index(drop=True)
+    out = out.sort_values("ts", kind="stable").reset_index(drop=True)  # file order within a minute
     return out[SNAPSHOT_COLUMNS], notes
 
 
