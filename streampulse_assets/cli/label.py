@@ -43,4 +43,5 @@ def label(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("label")(label)
+    # "-3" reaches the id check (exit 1) instead of being parsed as an unknown option.
+    app.command("label", context_settings={"ignore_unknown_options": True})(label)

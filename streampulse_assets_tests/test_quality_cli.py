@@ -1,0 +1,137 @@
+"""`streampulse label` against real Postgres, operator labels, and `streampulse evaluate`."""
+
+import json
+from datetime import UTC, datetime
+
+import psycopg2
+import pytest
+from typer.testing import CliRunner
+
+from streampulse_assets.cli.main import app
+from streampulse_assets.lib.quality.feedback import (
+    UnknownEventError,
+    labels_from_feedback,
+    record_label,
+)
+from streampulse_assets.lib.settings import get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def pg_env(pg_url, monkeypatch):
+    monkeypatch.setenv("STREAMPULSE_POSTGRES_URL", pg_url)
+    get_settings.cache_clear()
+    yield pg_url
+    get_settings.cache_clear()
+
+
+def insert_event(url: str, category: str = "c1", ts=datetime(2025, 3, 1, 10, 7, tzinfo=UTC)):
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute(
+            "INSERT INTO signal_events (detector, platform, category_id, ts, level) "
+            "VALUES ('V3', 'chzzk', %s, %s, 'SPIKE') RETURNING id",
+            (category, ts),
+        )
+        return cur.fetchone()[0]
+
+
+def feedback_rows(url: str) -> list[tuple]:
+    with psycopg2.connect(url) as conn, conn.cursor() as cur:
+        cur.execute("SELECT event_id, verdict, note FROM operator_feedback ORDER BY event_id")
+        return cur.fetchall()
+
+
+def test_label_records_then_replaces_a_verdict(pg_env):
+    event_id = insert_event(pg_env)
+    first = runner.invoke(app, ["label", str(event_id), "--true", "--note", "raid from a streamer"])
+    assert first.exit_code == 0, first.output
+    assert "true spike (recorded)" in first.output
+    assert feedback_rows(pg_env) == [(event_id, True, "raid from a streamer")]
+
+    again = runner.invoke(app, ["label", str(event_id), "--false"])
+    assert again.exit_code == 0, again.output
+    assert "false alarm (replaced the earlier verdict)" in again.output
+    assert feedback_rows(pg_env) == [(event_id, False, None)]
+
+
+@pytest.mark.parametrize("bad_id", ["999999", "abc", "-3", "99999999999999999999"])
+def test_label_rejects_bad_ids_with_exit_code_1(pg_env, bad_id):
+    insert_event(pg_env)
+    result = runner.invoke(app, ["label", bad_id, "--true"])
+    assert result.exit_code == 1
+    expected = "no signal event with id" if bad_id == "999999" else "bad event id"
+    assert expected in result.output
+    assert feedback_rows(pg_env) == []
+
+
+def test_label_needs_a_verdict(pg_env):
+    result = runner.invoke(app, ["label", str(insert_event(pg_env))])
+    assert result.exit_code != 0
+    assert feedback_rows(pg_env) == []
+
+
+def test_labels_from_feedback_spans_the_event_minute(pg_url):
+    true_id = insert_event(pg_url, "c1")
+    false_id = insert_event(pg_url, "c2", datetime(2025, 3, 1, 19, 30, tzinfo=UTC))
+    conn = psycopg2.connect(pg_url)
+    try:
+        record_label(conn, true_id, True)
+        record_label(conn, false_id, False, "bot viewers")
+        with pytest.raises(UnknownEventError, match="no signal event with id 424242"):
+            record_label(conn, 424242, True)
+        labels = labels_from_feedback(conn)
+        only_late = labels_from_feedback(conn, start=datetime(2025, 3, 1, 12))
+    finally:
+        conn.close()
+    assert labels == [
+        {"platform": "chzzk", "category_id": "c1", "start": "2025-03-01T10:07:00Z",
+         "end": "2025-03-01T10:12:00Z", "kind": "operator_true"},
+        {"platform": "chzzk", "category_id": "c2", "start": "2025-03-01T19:25:00Z",
+         "end": "2025-03-01T19:35:00Z", "kind": "operator_false"},
+    ]  # fmt: skip
+    assert [label["kind"] for label in only_late] == ["operator_false"]
+
+
+def test_evaluate_rejects_bad_label_files(tmp_path):
+    snaps = tmp_path / "snaps.csv"
+    snaps.write_text("platform,category_id,ts,viewers\nchzzk,a,2025-03-01T10:00:00Z,100\n")
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps([{"platform": "chzzk", "category_id": "a", "kind": "spike"}]))
+    result = runner.invoke(app, ["evaluate", "--snapshots", str(snaps), "--labels", str(labels)])
+    assert result.exit_code == 1
+    assert "lacks start, end" in result.output
+    bad_kind = {"platform": "chzzk", "category_id": "a", "kind": "spike"}
+    bad_kind |= {"start": "2025-03-01T10:00:00Z", "end": "2025-03-01T10:30:00Z"}
+    labels.write_text(json.dumps([bad_kind]))
+    result = runner.invoke(app, ["evaluate", "--snapshots", str(snaps), "--labels", str(labels)])
+    assert result.exit_code == 1 and "unknown kind 'spike'" in result.output
+    labels.write_text("{not json")
+    result = runner.invoke(app, ["evaluate", "--snapshots", str(snaps), "--labels", str(labels)])
+    assert result.exit_code == 1 and "cannot read labels" in result.output
+    args = ["evaluate", "--snapshots", str(snaps), "--labels", str(labels), "--profile", "nope"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "unknown detection profile 'nope'" in result.output
+
+
+def test_evaluate_runs_both_detectors_on_a_simulated_day(tmp_path):
+    from datetime import timedelta
+
+    from streampulse_assets.lib.sources.simulator import Simulator
+
+    sim = Simulator(seed=7, categories_per_platform=8)
+    start = datetime(2025, 3, 1)
+    end = start + timedelta(hours=12)
+    snaps, labels, md = tmp_path / "s.parquet", tmp_path / "l.json", tmp_path / "r.md"
+    sim.frame(start, end).to_parquet(snaps)
+    labels.write_text(json.dumps(sim.labels(start, end)))
+    args = ["evaluate", "--snapshots", str(snaps), "--labels", str(labels), "--json"]
+    result = runner.invoke(app, [*args, "--markdown", str(md), "--resamples", "99"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert set(report["detectors"]) == {"V1", "V3"}
+    v3 = report["detectors"]["V3"]
+    assert v3["alerts"] == v3["true_alerts"] + v3["false_alarms"]
+    assert report["meta"]["categories"] == 16 and report["meta"]["days"] == 0.5
+    assert "pvalue" in report["comparison"]["mcnemar"]
+    assert md.read_text().startswith("## Detection quality: s.parquet (default)")
