@@ -10,7 +10,6 @@ import socket
 import psycopg2
 import typer
 
-from streampulse_assets.lib.analysis import worker as analysis_worker
 from streampulse_assets.lib.schema import migrate_postgres
 from streampulse_assets.lib.settings import get_settings
 
@@ -44,6 +43,8 @@ def worker(
     Runs until SIGTERM/Ctrl-C (finishing the current event and handing the rest of its batch
     back), or with --once until the queue is empty.
     """
+    from streampulse_assets.lib.analysis import worker as analysis_worker  # heavy: lazy
+
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
     pg_url, redis_url = settings.resolved_postgres_url(), settings.resolved_redis_url()
