@@ -145,7 +145,7 @@ def main() -> None:
 
 def _analysis_job(definitions):
     try:
-        return definitions.resolve_job_def("analysis")
+        return definitions.resolve_job_def("analysis_job")
     except Exception:  # the analysis job is optional for the soak
         return None
 
