@@ -427,3 +427,119 @@ def test_message_tolerates_sparse_events():
         }
     )
     assert len(long.text) < 4096 and "+0" in long.text
+
+
+SINK_ENV = [
+    "STREAMPULSE_TELEGRAM_BOT_TOKEN",
+    "STREAMPULSE_TELEGRAM_CHAT_ID",
+    "STREAMPULSE_TELEGRAM_BASE_URL",
+    "STREAMPULSE_SLACK_WEBHOOK_URL",
+    "STREAMPULSE_ALERT_WEBHOOK_URL",
+    "STREAMPULSE_ALERT_WEBHOOK_SECRET",
+    "STREAMPULSE_ALERT_GATE",
+]
+
+
+@pytest.fixture
+def sink_env(monkeypatch):
+    for name in SINK_ENV:
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+def test_sensor_launches_only_when_alerts_wait(conn, pg_url, httpserver, sink_env):
+    import dagster as dg
+
+    from streampulse_assets.defs.operations.sensors import alert_delivery_sensor
+    from streampulse_assets.defs.resources import PostgresResource
+
+    instance = dg.DagsterInstance.ephemeral()
+
+    def tick():
+        context = dg.build_sensor_context(
+            instance=instance, resources={"postgres": PostgresResource(url=pg_url)}
+        )
+        return alert_delivery_sensor.evaluate_tick(context)
+
+    insert_event(conn)
+    assert "no alert sink configured" in tick().skip_message
+    sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/hook"))
+    assert len(tick().run_requests) == 1
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    deliver_alerts(conn, sinks_from_env(), AlertGate())
+    assert tick().skip_message == "no alert to deliver"
+    instance.dispose()
+
+
+def test_alert_deliveries_asset_reports_and_fails_on_given_up(conn, pg_url, httpserver, sink_env):
+    import dagster as dg
+
+    from streampulse_assets.defs.operations.assets import alert_deliveries
+    from streampulse_assets.defs.resources import PostgresResource
+
+    resources = {"postgres": PostgresResource(url=pg_url)}
+    httpserver.expect_request("/ok").respond_with_data("ok")
+    httpserver.expect_request("/gone").respond_with_data("gone", status=410)
+    insert_event(conn)
+    with dg.DagsterInstance.ephemeral() as instance:
+        sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/ok"))
+        result = dg.materialize([alert_deliveries], resources=resources, instance=instance)
+        [mat] = result.asset_materializations_for_node("alert_deliveries")
+        meta = {k: v.value for k, v in mat.metadata.items()}
+        assert (meta["sent"], meta["failed"], meta["retried"], meta["sinks"]) == (
+            1,
+            0,
+            0,
+            "webhook",
+        )
+        sink_env.setenv("STREAMPULSE_SLACK_WEBHOOK_URL", httpserver.url_for("/gone"))
+        failed = dg.materialize(
+            [alert_deliveries], resources=resources, instance=instance, raise_on_error=False
+        )
+        assert not failed.success
+        [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+        assert "given up on" in failure.event_specific_data.error.message
+    assert {(r[1], r[2]) for r in deliveries(conn)} == {("webhook", "SENT"), ("slack", "FAILED")}
+
+
+def test_cli_alerts_test_and_send(conn, pg_url, httpserver, sink_env):
+    import typer
+    from typer.testing import CliRunner
+
+    from streampulse_assets.cli.alerts import register
+    from streampulse_assets.lib.settings import get_settings
+
+    app = typer.Typer()
+    app.command("noop")(lambda: None)
+    register(app)
+    runner = CliRunner()
+    none = runner.invoke(app, ["alerts", "test"])
+    assert none.exit_code == 1 and "no alert sink configured" in none.output
+
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    httpserver.expect_request("/botT/sendMessage").respond_with_data("bad gateway", status=502)
+    sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/hook"))
+    sink_env.setenv("STREAMPULSE_TELEGRAM_BOT_TOKEN", "T")
+    sink_env.setenv("STREAMPULSE_TELEGRAM_CHAT_ID", "1")
+    sink_env.setenv("STREAMPULSE_TELEGRAM_BASE_URL", httpserver.url_for("/"))
+    tested = runner.invoke(app, ["alerts", "test"])
+    assert tested.exit_code == 1
+    assert "webhook   OK" in tested.output and "telegram  FAILED (retriable)" in tested.output
+    assert "테스트" in json.loads(_last(httpserver, "/hook"))["text"]
+
+    sink_env.delenv("STREAMPULSE_TELEGRAM_BOT_TOKEN")
+    sink_env.setenv("STREAMPULSE_POSTGRES_URL", pg_url)
+    get_settings.cache_clear()
+    try:
+        insert_event(conn)
+        sent = runner.invoke(app, ["alerts", "send"])
+        assert sent.exit_code == 0, sent.output
+        assert "enqueued=1 sent=1" in sent.output
+        again = runner.invoke(app, ["alerts", "send"])
+        assert "enqueued=0 sent=0" in again.output
+    finally:
+        get_settings.cache_clear()
+
+
+def _last(httpserver, path):
+    return [r.data for r, _ in httpserver.log if r.path == path][-1]
