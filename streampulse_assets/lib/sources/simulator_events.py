@@ -85,10 +85,11 @@ class _Planner:
 
     def spike(self) -> Event | None:
         peak = self.cat.peak
-        c = self.choose(pool := self.pool((peak >= 20) & (peak <= 40_000)), peak[pool] ** 0.25)
+        c = self.choose(pool := self.pool((peak >= 150) & (peak <= 40_000)), peak[pool] ** 0.5)
         if c is None:
             return None
-        dur, pre = int(self.rng.integers(20, 91)), int(self.rng.integers(15, 46))
+        # the streamer has been live in the category for an hour or two when the spike hits
+        dur, pre = int(self.rng.integers(20, 91)), int(self.rng.integers(60, 121))
         t0 = self.start(pre, DAY - dur - 1)
         lref = float(self.levels(c, t0 - 60, t0 + dur)[0].max())
         size = max(self.rng.uniform(2500, 5000), self.rng.uniform(1.5, 3.5) * lref)
