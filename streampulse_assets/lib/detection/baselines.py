@@ -7,6 +7,7 @@ minute is absent from the windows, never a zero.
 from __future__ import annotations
 
 import math
+import warnings
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -24,12 +25,45 @@ from streampulse_assets.lib.detection.windows import (
 
 DAY = 1440
 WEEK = 7 * DAY
+HOUR_KEY = 1 << 32  # (series, clock hour) key: sid * HOUR_KEY + hours since epoch
 MAD_TO_SD = 1.4826 / math.sqrt(2)  # median |x_t - x_t-1| -> standard deviation of the noise
 
 
 def rolling_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
-    back = cfg.noise_window_minutes + cfg.short_window_minutes
-    return [(start - timedelta(minutes=back), end)]
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    back = noise_hours(cfg) * 60 + cfg.short_window_minutes
+    return [(min(hour - timedelta(minutes=back), start - timedelta(minutes=back)), end)]
+
+
+def noise_hours(cfg: DetectionConfig) -> int:
+    return max(1, cfg.noise_window_minutes // 60)
+
+
+def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
+    """Robust noise deviation per target row.
+
+    Median over the previous N whole clock hours of each hour's median |step| (a step is the
+    change from the series' previous row, if that is within the short window), times
+    1.4826 / sqrt(2). Constant within an hour: cheap, exact, independent of the window read.
+    """
+    n_hours = noise_hours(cfg)
+    steps = step_sizes(band.viewers, band.off, cfg.short_window_minutes)
+    key = band.sid * HOUR_KEY + band.minute // 60
+    ok = ~np.isnan(steps)
+    per_hour = pd.Series(steps[ok]).groupby(key[ok]).median()
+    keys = per_hour.index.to_numpy(dtype=np.int64)
+    values = per_hour.to_numpy(dtype=np.float64)
+    uniq, inverse = np.unique(key[band.target], return_inverse=True)
+    grid = np.full((len(uniq), n_hours), np.nan)
+    if len(keys):
+        for j in range(1, n_hours + 1):
+            pos = np.minimum(np.searchsorted(keys, uniq - j), len(keys) - 1)
+            found = keys[pos] == uniq - j
+            grid[found, j - 1] = values[pos[found]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
+        med = np.nanmedian(grid, axis=1) if len(uniq) else np.zeros(0)
+    return med[inverse] * MAD_TO_SD
 
 
 def seasonal_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
@@ -47,9 +81,7 @@ def compute_rolling(band: Band, cfg: DetectionConfig) -> pd.DataFrame:
     has = n > 0
     prev_i = np.where(has, hi[t] - 1, 0)
     ago_i = np.where(has, lo[t], 0)
-    steps = step_sizes(band.viewers, band.off, cfg.short_window_minutes)
-    nlo, nhi = previous_window(band.off, cfg.noise_window_minutes)
-    noise = window_median(steps, nlo, nhi, t) * MAD_TO_SD
+    noise = hourly_noise(band, cfg)
     return pd.DataFrame(
         {
             "sid": band.sid[t],
@@ -57,13 +89,19 @@ def compute_rolling(band: Band, cfg: DetectionConfig) -> pd.DataFrame:
             "viewers": band.viewers[t],
             "median_60": window_median(band.viewers, lo, hi, t),
             "n_60": n.astype(np.int32),
-            "prev_ts": pd.Series(from_minutes(band.minute[prev_i])).where(has),
-            "prev_viewers": pd.Series(band.viewers[prev_i], dtype="Int64").where(has),
-            "ago_ts": pd.Series(from_minutes(band.minute[ago_i])).where(has),
-            "viewers_60_ago": pd.Series(band.viewers[ago_i], dtype="Int64").where(has),
+            "prev_ts": _masked_ts(band.minute[prev_i], has),
+            "prev_viewers": pd.arrays.IntegerArray(band.viewers[prev_i], ~has),
+            "ago_ts": _masked_ts(band.minute[ago_i], has),
+            "viewers_60_ago": pd.arrays.IntegerArray(band.viewers[ago_i], ~has),
             "noise_sd": noise,
         }
     )
+
+
+def _masked_ts(minutes: np.ndarray, has: np.ndarray) -> np.ndarray:
+    out = from_minutes(minutes)
+    out[~has] = np.datetime64("NaT")
+    return out
 
 
 def compute_seasonal(band: Band, cfg: DetectionConfig) -> pd.DataFrame:

@@ -54,8 +54,8 @@ class DetectionConfig(BaseModel):
     candidate_top_n: int = Field(default=3, ge=0)  # per platform and minute, by delta and by ratio
     candidate_top_min_growth: float = 1.1
 
-    # Cooldowns per (detector, platform, category): a SPIKE silences everything for 30 min, a
-    # CANDIDATE silences further candidates for 120 min (a rise may still escalate to SPIKE).
+    # Cooldowns per (detector, platform, category): a SPIKE is silenced by a SPIKE in the
+    # previous 30 min; a CANDIDATE by any event in the previous 120 min (see cooldown.py).
     cooldown_spike_minutes: int = Field(default=30, ge=0)
     cooldown_candidate_minutes: int = Field(default=120, ge=0)
 

@@ -1,7 +1,8 @@
 """Cooldown per (detector, platform, category): the only sequential step, run on triggered rows.
 
-A SPIKE silences every event of its category for `cooldown_spike_minutes`; a CANDIDATE silences
-further candidates for `cooldown_candidate_minutes` (a rise may still escalate to a SPIKE). State
+A SPIKE is silenced by a SPIKE in the previous `cooldown_spike_minutes` (30); a CANDIDATE by any
+event in the previous `cooldown_candidate_minutes` (120). A candidate never silences a SPIKE: a
+rise may still escalate. State
 is seeded with the events already stored before the window, so computing minute by minute and
 computing a whole range in one pass emit the same events.
 """
@@ -45,14 +46,14 @@ def apply_cooldown(rows: pd.DataFrame, seeds: pd.DataFrame, cfg: DetectionConfig
     stream = zip(keys, _minutes(rows["ts"]), rows["level"], strict=True)
     for i, (key, t, level) in enumerate(stream):
         t = int(t)
-        ls = last_spike.get(key)
-        if ls is not None and t - ls < spike_cd:
-            continue
+        ls, lc = last_spike.get(key), last_cand.get(key)
         if level == "SPIKE":
+            if ls is not None and t - ls < spike_cd:
+                continue
             last_spike[key] = t
         else:
-            lc = last_cand.get(key)
-            if lc is not None and t - lc < cand_cd:
+            latest = max(x for x in (ls, lc, -(10**12)) if x is not None)
+            if t - latest < cand_cd:
                 continue
             last_cand[key] = t
         keep[i] = True

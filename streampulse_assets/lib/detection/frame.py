@@ -13,7 +13,7 @@ class SnapshotFrameError(ValueError):
 
 
 def normalise(snapshots: pd.DataFrame) -> pd.DataFrame:
-    """Canonical columns, naive UTC minutes, one row per key (the last one wins)."""
+    """Canonical columns, naive UTC minutes, sorted by time (duplicate keys are refused later)."""
     missing = [c for c in REQUIRED if c not in snapshots.columns]
     if missing:
         raise SnapshotFrameError(f"snapshot frame lacks column(s): {', '.join(missing)}")
@@ -37,18 +37,21 @@ def normalise(snapshots: pd.DataFrame) -> pd.DataFrame:
     )
     if "top_streamers" not in frame:
         frame["top_streamers"] = None
-    frame = frame.drop_duplicates(["platform", "category_id", "ts"], keep="last")
     cols = ["platform", "category_id", "ts", "category_name", "viewers", "open_lives"]
-    return frame[[*cols, "top_streamers"]].sort_values(["ts", "platform", "category_id"])
+    frame = frame[[*cols, "top_streamers"]]
+    order = np.argsort(frame["ts"].to_numpy(), kind="stable")  # time order: tight zone maps
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def infer_step(frame: pd.DataFrame) -> int:
     """Typical sampling step in minutes (median gap between a series' consecutive rows)."""
-    ordered = frame.sort_values(["platform", "category_id", "ts"])
-    gaps = ordered.groupby(["platform", "category_id"])["ts"].diff().dropna()
-    if gaps.empty:
-        return 1
-    return max(1, int(np.round(gaps.median() / pd.Timedelta(minutes=1))))
+    codes, _ = pd.factorize(frame["platform"] + "\x1f" + frame["category_id"])
+    minutes = frame["ts"].to_numpy().astype("datetime64[m]").astype(np.int64)
+    order = np.lexsort((minutes, codes))
+    same = np.diff(codes[order]) == 0
+    gaps = np.diff(minutes[order])[same]
+    gaps = gaps[gaps > 0]
+    return max(1, int(np.round(np.median(gaps)))) if len(gaps) else 1
 
 
 def load_raw(con, frame: pd.DataFrame, source: str = "frame") -> int:

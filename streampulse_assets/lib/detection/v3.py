@@ -16,6 +16,20 @@ from streampulse_assets.lib.detection.config import DetectionConfig
 from streampulse_assets.lib.detection.features import features_sql, min_short_points
 
 
+def _major_sql(cfg: DetectionConfig) -> str:
+    """Per platform and minute, the seasonal baseline of the N-th largest category.
+
+    `baseline_season >= that` is exactly `rank() <= N`, via a cheap aggregate instead of a
+    window over many small partitions.
+    """
+    if cfg.major_top_n <= 0:
+        return "SELECT DISTINCT platform, ts, 'Infinity'::DOUBLE AS major_floor FROM g"
+    return (
+        f"SELECT platform, ts, list_min(max(baseline_season, {cfg.major_top_n})) AS major_floor "
+        "FROM g GROUP BY platform, ts"
+    )
+
+
 def v3_sql(cfg: DetectionConfig) -> str:
     c = cfg
     return f"""
@@ -28,42 +42,41 @@ def v3_sql(cfg: DetectionConfig) -> str:
             greatest({c.min_delta} * unit, {c.season_delta_frac} * baseline_season)
                 AS required_delta,
             greatest({c.person_min_delta} * unit, {c.person_delta_frac} * baseline_season)
-                AS person_required_delta,
-            rank() OVER (PARTITION BY platform, ts ORDER BY baseline_season DESC)
-                <= {c.major_top_n} AS is_major
+                AS person_required_delta
         FROM m
         WHERE median_60 IS NOT NULL AND n_60 >= {min_short_points(cfg)}
     ),
+    k AS ({_major_sql(cfg)}),
     f AS (
-        SELECT *,
-            coalesce(growth_ratio >= CASE WHEN is_major THEN {c.growth_major}
-                                          ELSE {c.growth_minor} END
+        SELECT g.*, g.baseline_season >= k.major_floor AS is_major,
+            coalesce(growth_ratio >= CASE WHEN g.baseline_season >= k.major_floor
+                                          THEN {c.growth_major} ELSE {c.growth_minor} END
                      AND season_ratio >= {c.season_ratio_min}
                      AND delta >= required_delta, false) AS spike_ok,
             coalesce(growth_ratio >= {c.candidate_growth}
                      AND delta >= {c.candidate_min_delta} * unit, false) AS rise_ok,
             coalesce(growth_ratio >= {c.candidate_top_min_growth}
                      AND delta >= {c.candidate_min_delta} * unit, false) AS top_ok
-        FROM g
+        FROM g JOIN k ON k.platform = g.platform AND k.ts = g.ts
     ),
+    t AS (SELECT * FROM f WHERE spike_ok OR rise_ok OR top_ok),
     r AS (
         SELECT *,
-            CASE WHEN top_ok THEN row_number() OVER (
-                PARTITION BY platform, ts, top_ok ORDER BY delta DESC, category_id) END
+            row_number() OVER (PARTITION BY platform, ts ORDER BY delta DESC, category_id)
                 AS delta_rank,
-            CASE WHEN top_ok THEN row_number() OVER (
-                PARTITION BY platform, ts, top_ok ORDER BY growth_ratio DESC, category_id) END
+            row_number() OVER (PARTITION BY platform, ts ORDER BY growth_ratio DESC, category_id)
                 AS ratio_rank
-        FROM f
+        FROM t WHERE top_ok
     )
-    SELECT platform, category_id, ts, "current", median_60 AS baseline_short, baseline_season,
-           season_source, growth_ratio, season_ratio, delta, required_delta,
-           person_required_delta, is_major, ago_ts, viewers_60_ago, unit, spike_ok, rise_ok,
-           coalesce(delta_rank <= {c.candidate_top_n}, false) AS top_delta,
-           coalesce(ratio_rank <= {c.candidate_top_n}, false) AS top_ratio
-    FROM r
-    WHERE spike_ok OR rise_ok OR delta_rank <= {c.candidate_top_n}
-       OR ratio_rank <= {c.candidate_top_n}
+    SELECT t.platform, t.category_id, t.ts, t."current", t.median_60 AS baseline_short,
+           t.baseline_season, t.season_source, t.growth_ratio, t.season_ratio, t.delta,
+           t.required_delta, t.person_required_delta, t.is_major, t.ago_ts, t.viewers_60_ago,
+           t.unit, t.spike_ok, t.rise_ok,
+           coalesce(r.delta_rank <= {c.candidate_top_n}, false) AS top_delta,
+           coalesce(r.ratio_rank <= {c.candidate_top_n}, false) AS top_ratio
+    FROM t LEFT JOIN r ON r.platform = t.platform AND r.category_id = t.category_id AND r.ts = t.ts
+    WHERE t.spike_ok OR t.rise_ok OR r.delta_rank <= {c.candidate_top_n}
+       OR r.ratio_rank <= {c.candidate_top_n}
     """
 
 

@@ -21,7 +21,7 @@ class _Bounds(BaseIndexer):
 
     def get_window_bounds(
         self, num_values=0, min_periods=None, center=None, closed=None, step=None
-    ):  # noqa: E501
+    ):
         return self.lo, self.hi
 
 
@@ -51,8 +51,12 @@ def window_median(
             if len(chunk):
                 out[j] = np.median(chunk)
         return out
-    rolled = pd.Series(values).rolling(_Bounds(lo, hi), min_periods=1).median().to_numpy()
-    return rolled[targets]
+    return _rolling_median(values, lo, hi)[targets]
+
+
+def _rolling_median(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """pandas' exact skip-list rolling median with per-row bounds."""
+    return pd.Series(values).rolling(_Bounds(lo, hi), min_periods=1).median().to_numpy()
 
 
 def window_mean(

@@ -1,0 +1,133 @@
+"""Baselines on handcrafted series where the answer is known."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from streampulse_assets.lib.detection.baselines import (
+    MAD_TO_SD,
+    refresh_rolling_baselines,
+    refresh_seasonal_baselines,
+)
+from streampulse_assets.lib.detection.config import get_config
+from streampulse_assets.lib.detection.frame import load_raw, normalise
+from streampulse_assets.lib.detection.windows import previous_window, window_median
+from streampulse_assets.lib.schema import migrate_duckdb
+
+T0 = datetime(2025, 3, 1)
+
+
+def series(values, start=T0, category="c1", platform="chzzk", step=1, skip=()) -> pd.DataFrame:
+    ts = [start + timedelta(minutes=i * step) for i in range(len(values))]
+    frame = pd.DataFrame(
+        {"platform": platform, "category_id": category, "ts": ts, "viewers": values}
+    )
+    return frame.drop(index=list(skip)).reset_index(drop=True)
+
+
+def warehouse(frame: pd.DataFrame):
+    con = duckdb.connect()
+    migrate_duckdb(con)
+    load_raw(con, normalise(frame))
+    return con
+
+
+def rolling(con, start, end) -> pd.DataFrame:
+    refresh_rolling_baselines(con, start, end)
+    return con.execute("SELECT * FROM rolling_baselines ORDER BY category_id, ts").df()
+
+
+def test_median_of_previous_60_minutes_excludes_current_minute():
+    values = list(range(100, 200))  # 100, 101, ... one per minute
+    con = warehouse(series(values))
+    out = rolling(con, T0, T0 + timedelta(minutes=100)).set_index("ts")
+    row = out.loc[T0 + timedelta(minutes=90)]
+    # previous 60 minutes = minutes 30..89 -> values 130..189 -> median 159.5
+    assert row["median_60"] == 159.5
+    assert row["n_60"] == 60
+    assert row["prev_viewers"] == 189 and row["viewers_60_ago"] == 130
+    assert row["ago_ts"] == T0 + timedelta(minutes=30)
+    first = out.loc[T0]
+    assert np.isnan(first["median_60"]) and first["n_60"] == 0 and pd.isna(first["prev_ts"])
+    assert out.loc[T0 + timedelta(minutes=1)]["median_60"] == 100
+
+
+def test_missing_minutes_are_absent_not_zero():
+    values = [1000] * 120
+    con = warehouse(series(values, skip=range(70, 80)))
+    out = rolling(con, T0, T0 + timedelta(minutes=120)).set_index("ts")
+    row = out.loc[T0 + timedelta(minutes=80)]  # first minute back after a 10-minute hole
+    assert row["median_60"] == 1000
+    assert row["n_60"] == 50
+    assert row["prev_ts"] == T0 + timedelta(minutes=69)
+    assert T0 + timedelta(minutes=75) not in out.index
+
+
+def test_seasonal_mean_and_coverage():
+    day = 1440
+    values = np.full(2 * day + 10, 500, dtype=np.int64)
+    values[day - 120 : day + 121] = 800  # a busy stretch yesterday
+    con = warehouse(series(values.tolist()))
+    t = T0 + timedelta(minutes=2 * day + 5)
+    refresh_seasonal_baselines(con, t, t + timedelta(minutes=1))
+    row = con.execute("SELECT * FROM seasonal_baselines").df().iloc[0]
+    # 24 h earlier +-2 h = minutes [day - 115, day + 125]: 236 rows of 800 and 5 of 500
+    assert row["n_24h"] == 241 and row["coverage_24h"] == 1.0
+    assert row["mean_24h"] == pytest.approx((236 * 800 + 5 * 500) / 241)
+    assert row["n_7d"] == 0 and row["coverage_7d"] == 0 and np.isnan(row["mean_7d"])
+
+
+def test_seasonal_coverage_counts_only_rows_that_exist():
+    day = 1440
+    con = warehouse(series([100] * (day + 200)))
+    t = T0 + timedelta(minutes=day + 120)
+    refresh_seasonal_baselines(con, t, t + timedelta(minutes=1))
+    row = con.execute("SELECT * FROM seasonal_baselines").df().iloc[0]
+    # window [t - 26 h, t - 22 h] = minutes [0, 240]: all there
+    assert row["n_24h"] == 241 and row["coverage_24h"] == 1.0
+    t2 = T0 + timedelta(minutes=day + 10)
+    refresh_seasonal_baselines(con, t2, t2 + timedelta(minutes=1))
+    row2 = con.execute("SELECT * FROM seasonal_baselines WHERE ts = ?", [t2]).df().iloc[0]
+    assert row2["n_24h"] == 131  # minutes 0..130 exist, the 2 h before the series do not
+    assert row2["coverage_24h"] == pytest.approx(131 / 241)
+
+
+def test_coverage_uses_the_series_step():
+    cfg = get_config("scale_aware", step_minutes=5)
+    frame = series([10] * 600, step=5)  # 50 hours at 5-minute steps
+    con = warehouse(frame)
+    t = T0 + timedelta(minutes=5 * 590)
+    refresh_seasonal_baselines(con, t, t + timedelta(minutes=1), cfg)
+    row = con.execute("SELECT * FROM seasonal_baselines").df().iloc[0]
+    assert row["n_24h"] == 49 and row["coverage_24h"] == 1.0
+
+
+def test_loop_and_rolling_medians_agree_on_gappy_series():
+    rng = np.random.default_rng(3)
+    sid = np.repeat(np.arange(30), 400)
+    minute = np.concatenate([np.sort(rng.choice(600, 400, replace=False)) for _ in range(30)])
+    off = sid * 10_000 + minute
+    values = rng.integers(0, 5000, len(off)).astype(float)
+    values[rng.random(len(off)) < 0.05] = np.nan
+    lo, hi = previous_window(off, 60)
+    targets = np.arange(len(off))
+    fast = window_median(values, lo, hi, targets)  # rolling path (many targets)
+    slow = np.array([window_median(values, lo, hi, np.array([i]))[0] for i in targets[:3000]])
+    np.testing.assert_array_equal(fast[:3000], slow)
+
+
+def test_noise_deviation_is_robust_and_hourly():
+    rng = np.random.default_rng(5)
+    values = (10_000 + rng.normal(0, 100, 600)).round().astype(int)
+    values[400] = 60_000  # one outlier does not move a median
+    con = warehouse(series(values.tolist()))
+    out = rolling(con, T0 + timedelta(minutes=420), T0 + timedelta(minutes=540)).set_index("ts")
+    noise = out["noise_sd"]
+    assert noise.loc[T0 + timedelta(minutes=420)] == noise.loc[T0 + timedelta(minutes=479)]
+    assert 70 < noise.iloc[0] < 140  # ~ the true sd of 100
+    assert pytest.approx(1.4826 / 2**0.5) == MAD_TO_SD
