@@ -447,13 +447,15 @@ def sink_env(monkeypatch):
     return monkeypatch
 
 
-def test_sensor_launches_only_when_alerts_wait(conn, pg_url, httpserver, sink_env):
+def test_sensor_launches_only_when_alerts_wait(
+    conn, pg_url, httpserver, sink_env, dagster_instance
+):
     import dagster as dg
 
     from streampulse_assets.defs.operations.sensors import alert_delivery_sensor
     from streampulse_assets.defs.resources import PostgresResource
 
-    instance = dg.DagsterInstance.ephemeral()
+    instance = dagster_instance
 
     def tick():
         context = dg.build_sensor_context(
@@ -468,10 +470,11 @@ def test_sensor_launches_only_when_alerts_wait(conn, pg_url, httpserver, sink_en
     httpserver.expect_request("/hook").respond_with_data("ok")
     deliver_alerts(conn, sinks_from_env(), AlertGate())
     assert tick().skip_message == "no alert to deliver"
-    instance.dispose()
 
 
-def test_alert_deliveries_asset_reports_and_fails_on_given_up(conn, pg_url, httpserver, sink_env):
+def test_alert_deliveries_asset_reports_and_fails_on_given_up(
+    conn, pg_url, httpserver, sink_env, dagster_instance
+):
     import dagster as dg
 
     from streampulse_assets.defs.operations.assets import alert_deliveries
@@ -481,24 +484,20 @@ def test_alert_deliveries_asset_reports_and_fails_on_given_up(conn, pg_url, http
     httpserver.expect_request("/ok").respond_with_data("ok")
     httpserver.expect_request("/gone").respond_with_data("gone", status=410)
     insert_event(conn)
-    with dg.DagsterInstance.ephemeral() as instance:
-        sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/ok"))
-        result = dg.materialize([alert_deliveries], resources=resources, instance=instance)
-        [mat] = result.asset_materializations_for_node("alert_deliveries")
-        meta = {k: v.value for k, v in mat.metadata.items()}
-        assert (meta["sent"], meta["failed"], meta["retried"], meta["sinks"]) == (
-            1,
-            0,
-            0,
-            "webhook",
-        )
-        sink_env.setenv("STREAMPULSE_SLACK_WEBHOOK_URL", httpserver.url_for("/gone"))
-        failed = dg.materialize(
-            [alert_deliveries], resources=resources, instance=instance, raise_on_error=False
-        )
-        assert not failed.success
-        [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
-        assert "given up on" in failure.event_specific_data.error.message
+    instance = dagster_instance
+    sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/ok"))
+    result = dg.materialize([alert_deliveries], resources=resources, instance=instance)
+    [mat] = result.asset_materializations_for_node("alert_deliveries")
+    meta = {k: v.value for k, v in mat.metadata.items()}
+    assert (meta["sent"], meta["failed"], meta["retried"]) == (1, 0, 0)
+    assert meta["sinks"] == "webhook" and meta["gate"] == "confirmed"
+    sink_env.setenv("STREAMPULSE_SLACK_WEBHOOK_URL", httpserver.url_for("/gone"))
+    failed = dg.materialize(
+        [alert_deliveries], resources=resources, instance=instance, raise_on_error=False
+    )
+    assert not failed.success
+    [failure] = [e for e in failed.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert "given up on" in failure.event_specific_data.error.message
     assert {(r[1], r[2]) for r in deliveries(conn)} == {("webhook", "SENT"), ("slack", "FAILED")}
 
 
