@@ -125,14 +125,20 @@ def prune_landing(root: Path | str, days: int, *, now: datetime | None = None) -
     if days <= 0 or not root.is_dir():
         return result
     cutoff = (_naive(now or _utcnow()) - timedelta(days=days)).date()
-    for folder in sorted(p for p in root.rglob("*") if p.is_dir() and not p.is_symlink()):
-        if not _DATE_DIR.match(folder.name) or not folder.exists():
-            continue
-        try:
-            day = date.fromisoformat(folder.name)
-        except ValueError:
-            continue
-        if day + timedelta(days=1) > cutoff:  # some minute of that day is still within retention
+    expired: list[Path] = []
+    for parent, dirnames, _files in os.walk(root):  # never descends into date folders
+        for name in list(dirnames):
+            if not _DATE_DIR.match(name):
+                continue
+            dirnames.remove(name)
+            try:
+                day = date.fromisoformat(name)
+            except ValueError:
+                continue
+            if day + timedelta(days=1) <= cutoff:  # every minute of that day is past retention
+                expired.append(Path(parent) / name)
+    for folder in sorted(expired):
+        if folder.is_symlink():
             continue
         for file in folder.rglob("*"):
             if file.is_file():
