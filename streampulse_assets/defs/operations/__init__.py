@@ -1,0 +1,1 @@
+"""Operations: alert delivery, daily retention of runs, warehouse, landing and Postgres rows."""
