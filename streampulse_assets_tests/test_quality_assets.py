@@ -212,3 +212,34 @@ def test_quality_checks_fail_clearly_before_any_materialisation(warehouse):
     (evaluation,) = result.get_asset_check_evaluations()
     assert not evaluation.passed
     assert "no materialisation" in evaluation.description
+
+
+def test_quality_runs_once_a_day_after_midnight_and_its_checks_follow():
+    hourly = dg.HourlyPartitionsDefinition(start_date="2025-01-01-00:00", end_offset=1)
+    defs = dg.Definitions(
+        assets=[dg.AssetSpec("signal_events", partitions_def=hourly), detection_labels,
+                detection_quality],
+        asset_checks=QUALITY_CHECKS,
+        resources={"duckdb": WarehouseResource(database=":memory:"),
+                   "postgres": PostgresResource(url="postgresql://unused")},
+    )  # fmt: skip
+    quality, labels = dg.AssetKey("detection_quality"), dg.AssetKey("detection_labels")
+    metric_checks = {c.check_key for c in QUALITY_CHECKS[:4]}
+
+    def tick(hh, mm, cursor=None):
+        when = datetime(2025, 3, 2, hh, mm)
+        return dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=when, cursor=cursor
+        )
+
+    with dg.instance_for_test() as instance:
+        before = tick(0, 10)
+        assert before.get_requested_partitions(quality) == set()
+        after = tick(0, 25, before.cursor)
+        assert after.get_requested_partitions(quality) == {"2025-03-01"}
+        assert after.get_requested_partitions(labels) == {"2025-03-01"}
+        assert tick(0, 26, after.cursor).get_num_requested(quality) == 0
+        instance.report_runless_asset_event(dg.AssetMaterialization(quality, partition=DAY))
+        checks = tick(0, 27, after.cursor)
+        requested = {r.key for r in checks.results if r.true_subset.size}
+        assert metric_checks <= requested

@@ -8,7 +8,10 @@ from streampulse_assets.defs.resources import PostgresResource
 
 QUALITY = dg.AssetKey("detection_quality")
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-AFTER_QUALITY = dg.AutomationCondition.eager()
+AFTER_QUALITY = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("after detection_quality updates")
 EVERY_15_MINUTES = dg.AutomationCondition.cron_tick_passed("*/15 * * * *").since_last_handled()
 
 
