@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -75,7 +76,9 @@ def _slot_params(peak: float, share: float, rng: np.random.Generator):
     return n_named, aud, rng.uniform(0.55, 0.9, n_named), start % 1440, dur
 
 
+@lru_cache(maxsize=8)
 def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> Catalog:
+    """The static world for these settings (cached: it never changes and is read-only)."""
     rng = np.random.default_rng([seed, 1009])
     cols: dict[str, list] = {k: [] for k in ("plat", "id", "name", "peak")}
     for p_idx, platform in enumerate(platforms):
