@@ -308,3 +308,52 @@ def test_profiles_are_fixed_and_validated():
 def test_empty_frame_gives_no_events():
     empty = pd.DataFrame(columns=["platform", "category_id", "ts", "viewers"])
     assert detect_frame(empty).empty
+
+
+def _tables(con) -> dict[str, pd.DataFrame]:
+    out = {}
+    for table in ("rolling_baselines", "seasonal_baselines", "signal_events"):
+        frame = con.execute(f"SELECT * EXCLUDE (computed_at) FROM {table}").df()
+        keys = ["platform", "category_id", "ts"] + (["detector"] if "detector" in frame else [])
+        out[table] = frame.sort_values(keys, ignore_index=True)
+    return out
+
+
+def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
+    import duckdb
+
+    from streampulse_assets.lib.detection.engine import refresh_all
+    from streampulse_assets.lib.detection.frame import load_raw, normalise
+    from streampulse_assets.lib.schema import migrate_duckdb
+    from streampulse_assets.lib.sources.simulator import Simulator
+
+    sim = Simulator(seed=7, categories_per_platform=12)
+    start, end = datetime(2025, 3, 1), datetime(2025, 3, 2, 9, 0)
+    raw = normalise(sim.frame(start, end))
+    tick_start = end - timedelta(minutes=40)  # 08:20-09:00 holds a streamer spike (08:38)
+    cfg = get_config()
+
+    backfill = duckdb.connect(str(tmp_path / "backfill.duckdb"))
+    migrate_duckdb(backfill)
+    load_raw(backfill, raw)
+    refresh_all(backfill, start, end, cfg)
+
+    live = duckdb.connect(str(tmp_path / "live.duckdb"))
+    migrate_duckdb(live)
+    load_raw(live, raw[raw["ts"] < tick_start])
+    refresh_all(live, start, tick_start, cfg)
+    # A catch-up tick over 10 minutes, then one tick per minute; each tick's rows arrive first.
+    edges = [tick_start, tick_start + timedelta(minutes=10)]
+    while edges[-1] < end:
+        edges.append(edges[-1] + timedelta(minutes=1))
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        load_raw(live, raw[(raw["ts"] >= lo) & (raw["ts"] < hi)])
+        refresh_all(live, lo, hi, cfg)
+
+    a, b = _tables(backfill), _tables(live)
+    for table in a:
+        pd.testing.assert_frame_equal(a[table], b[table], check_exact=True)
+    events = a["signal_events"]
+    last = events[events["ts"] >= tick_start]
+    assert len(last[(last["detector"] == "V3") & (last["level"] == "SPIKE")]) >= 1
+    assert set(last["detector"]) == {"V1", "V3"}

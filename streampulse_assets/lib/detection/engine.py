@@ -66,7 +66,7 @@ def _with_raw_context(con, rows: pd.DataFrame, start: datetime, end: datetime) -
     keys = rows[["row_id", "platform", "category_id", "ts", "ago_ts"]]
     con.register("_detection_triggered", keys)
     try:
-        lo = start - timedelta(days=1)  # ago_ts is at most the short window before ts
+        lo = min(rows["ago_ts"].min(), rows["ts"].min())  # ago_ts: within the short window
         extra = con.execute(_RAW_CONTEXT, {"lo": lo, "hi": end}).df()
     finally:
         con.unregister("_detection_triggered")

@@ -1,0 +1,162 @@
+from datetime import timedelta
+
+import dagster as dg
+
+from streampulse_assets.defs.detection.checks import (
+    EVENT_CHECKS,
+    ROLLING_CHECKS,
+    SEASONAL_CHECKS,
+    covers_window,
+    has_unique_events,
+)
+from streampulse_assets.defs.partitions import (
+    MINUTE_TAG,
+    hourly_partitions,
+    partition_window,
+    single_run,
+)
+from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
+from streampulse_assets.lib.detection.baselines import (
+    refresh_rolling_baselines,
+    refresh_seasonal_baselines,
+)
+from streampulse_assets.lib.detection.config import PROFILES, get_config
+from streampulse_assets.lib.detection.engine import refresh_signal_events
+from streampulse_assets.lib.detection.enqueue import enqueue_events
+
+RAW_SNAPSHOTS = dg.AssetKey("raw_snapshots")
+
+
+class SignalEventsConfig(dg.Config):
+    profile: str = "default"  # a name in lib/detection/config.PROFILES
+    enqueue_history: bool = False  # also queue events of a backfill for (paid) analysis
+
+
+def _window_metadata(start, end) -> dict:
+    return {
+        "window_start": start.isoformat(),
+        "window_minutes": int((end - start) / timedelta(minutes=1)),
+    }
+
+
+@dg.asset(
+    deps=[RAW_SNAPSHOTS],
+    partitions_def=hourly_partitions,
+    backfill_policy=single_run,
+    pool="duckdb",
+    group_name="detection",
+    kinds={"duckdb"},
+    check_specs=ROLLING_CHECKS,
+)
+def rolling_baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
+    """Short-term baseline per platform, category and minute: the median of the previous 60
+    minutes (current minute excluded, missing minutes simply absent), the previous row, the row 60
+    minutes ago (whose top streamers and open lives feed the cause analysis) and a robust noise
+    deviation used by scale-aware profiles. A live tick computes its minute(s), a backfill its
+    whole range in one pass; both give identical rows.
+    """
+    start, end = partition_window(context)
+    with duckdb.get_connection() as con:
+        rows = refresh_rolling_baselines(con, start, end)
+        check = covers_window(con, "rolling_baselines", start, end)
+    yield dg.MaterializeResult(metadata={"dagster/row_count": rows, **_window_metadata(start, end)})
+    yield check
+
+
+@dg.asset(
+    deps=[RAW_SNAPSHOTS],
+    partitions_def=hourly_partitions,
+    backfill_policy=single_run,
+    pool="duckdb",
+    group_name="detection",
+    kinds={"duckdb"},
+    check_specs=SEASONAL_CHECKS,
+)
+def seasonal_baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
+    """Seasonal baseline per platform, category and minute: the mean viewers at the same time of
+    day 24 hours and 7 days earlier (within +-2 hours), each with the coverage it rests on, so the
+    detector can prefer last week, then yesterday, then fall back to the short-term baseline.
+    """
+    start, end = partition_window(context)
+    with duckdb.get_connection() as con:
+        rows = refresh_seasonal_baselines(con, start, end)
+        check = covers_window(con, "seasonal_baselines", start, end)
+        cover = con.execute(
+            "SELECT avg(coverage_24h), avg(coverage_7d) FROM seasonal_baselines "
+            "WHERE ts >= ? AND ts < ?",
+            [start, end],
+        ).fetchone()
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "mean_coverage_24h": float(cover[0] or 0.0),
+            "mean_coverage_7d": float(cover[1] or 0.0),
+            **_window_metadata(start, end),
+        }
+    )
+    yield check
+
+
+def _counts(events, column: str) -> dict:
+    if events.empty:
+        return {}
+    return {str(k): int(v) for k, v in events[column].fillna("none").value_counts().items()}
+
+
+@dg.asset(
+    deps=[rolling_baselines, seasonal_baselines],
+    partitions_def=hourly_partitions,
+    backfill_policy=single_run,
+    pool="duckdb",
+    group_name="detection",
+    kinds={"duckdb", "postgres"},
+    check_specs=EVENT_CHECKS,
+)
+def signal_events(
+    context: dg.AssetExecutionContext,
+    config: SignalEventsConfig,
+    duckdb: WarehouseResource,
+    postgres: PostgresResource,
+):
+    """Spike events of the V3 detector and, in shadow, the V1 control over the run's window:
+    level (SPIKE or CANDIDATE), baselines, growth and season ratios, the required dynamic delta,
+    the cause (PERSON_ISSUE, STRUCTURE_ISSUE, CATEGORY_ADOPTION) with its evidence, after the
+    per-category cooldown. All events are stored in the warehouse; V3 events of a live tick (and of
+    a backfill only when `enqueue_history` is set) are queued once in Postgres for analysis.
+    """
+    if config.profile not in PROFILES:
+        raise dg.Failure(f"unknown detection profile {config.profile!r}; known: {list(PROFILES)}")
+    start, end = partition_window(context)
+    with duckdb.get_connection() as con:
+        events = refresh_signal_events(con, start, end, get_config(config.profile))
+        check = has_unique_events(con, start, end)
+    live = bool(context.run.tags.get(MINUTE_TAG))
+    enqueued = {}
+    if live or config.enqueue_history:
+        with postgres.connect() as conn:
+            stats = enqueue_events(conn, events)
+        enqueued = {f"enqueued_{k}": v for k, v in stats.__dict__.items()}
+    spikes = events[events["level"] == "SPIKE"] if len(events) else events
+    yield dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": len(events),
+            "profile": config.profile,
+            "live_tick": live,
+            "v3_spikes": int((spikes["detector"] == "V3").sum()) if len(spikes) else 0,
+            "v1_spikes": int((spikes["detector"] == "V1").sum()) if len(spikes) else 0,
+            "by_detector_level": dg.MetadataValue.json(
+                _counts(events.assign(k=events["detector"] + ":" + events["level"]), "k")
+                if len(events)
+                else {}
+            ),
+            "by_cause": dg.MetadataValue.json(_counts(events, "cause")),
+            **enqueued,
+            **_window_metadata(start, end),
+        }
+    )
+    yield check
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[rolling_baselines, seasonal_baselines, signal_events])

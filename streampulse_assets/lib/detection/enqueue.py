@@ -1,0 +1,106 @@
+"""Hand V3 events to the Postgres analysis queue (`signal_events`, sql/postgres/001), exactly once.
+
+Only V3 SPIKE/CANDIDATE rows are queued (V1 is a shadow control). CATEGORY_ADOPTION rows are
+stored as SKIPPED: one streamer moving in needs no paid explanation. The unique key (detector,
+platform, category_id, ts) with ON CONFLICT DO NOTHING makes re-runs and overlapping ticks safe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import UTC
+
+import pandas as pd
+from psycopg2.extras import execute_values
+
+EVIDENCE_FIELDS = [
+    "category_name", "current", "baseline_short", "baseline_season", "season_source",
+    "growth_ratio", "season_ratio", "delta", "required_delta", "is_major", "contribution_ratio",
+    "dominance_index", "market_proof", "candidate_reasons", "open_lives", "open_lives_before",
+    "profile",
+]  # fmt: skip
+
+_INSERT = """
+INSERT INTO signal_events
+    (detector, platform, category_id, category_name, ts, level, cause, evidence, analysis_status)
+VALUES %s
+ON CONFLICT ON CONSTRAINT signal_events_once DO NOTHING
+RETURNING analysis_status
+"""
+
+
+@dataclass(frozen=True)
+class EnqueueStats:
+    offered: int = 0  # V3 SPIKE/CANDIDATE rows considered
+    inserted: int = 0  # new queue rows (pending + skipped)
+    pending: int = 0
+    skipped: int = 0  # CATEGORY_ADOPTION, stored as SKIPPED
+    duplicates: int = 0  # already queued earlier
+    ignored: int = 0  # V1 or unknown rows, never queued
+
+
+def _plain(value):
+    """JSON-safe Python value (numpy scalars, NaN/NA -> None)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _json_list(text) -> list:
+    if _plain(text) is None:
+        return []
+    try:
+        parsed = json.loads(text)
+    except (TypeError, ValueError):
+        return []
+    return parsed if isinstance(parsed, list) else []
+
+
+def evidence(row: dict) -> dict:
+    """The queue row's evidence JSON (contracts.md), from one events-frame row."""
+    out = {key: _plain(row.get(key)) for key in EVIDENCE_FIELDS}
+    out["candidate_reasons"] = _json_list(row.get("candidate_reasons"))
+    out["top_streamers"] = _json_list(row.get("top_streamers"))
+    return out
+
+
+def _utc(ts) -> object:
+    ts = pd.Timestamp(ts)
+    return (ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)).to_pydatetime()
+
+
+def enqueue_events(pg_conn, events: pd.DataFrame) -> EnqueueStats:
+    """Insert the V3 SPIKE/CANDIDATE rows of `events` into the queue; commits. Returns counts."""
+    if events is None or events.empty:
+        return EnqueueStats()
+    mask = (events["detector"] == "V3") & events["level"].isin(["SPIKE", "CANDIDATE"])
+    rows = events[mask].to_dict("records")
+    values = []
+    for r in rows:
+        status = "SKIPPED" if r.get("cause") == "CATEGORY_ADOPTION" else "PENDING"
+        values.append(
+            (
+                "V3", str(r["platform"]), str(r["category_id"]), _plain(r.get("category_name")),
+                _utc(r["ts"]), r["level"], _plain(r.get("cause")),
+                json.dumps(evidence(r), ensure_ascii=False), status,
+            )
+        )  # fmt: skip
+    returned: list[tuple] = []
+    if values:
+        with pg_conn, pg_conn.cursor() as cur:
+            returned = execute_values(cur, _INSERT, values, fetch=True)
+    statuses = [s for (s,) in returned]
+    return EnqueueStats(
+        offered=len(values),
+        inserted=len(statuses),
+        pending=statuses.count("PENDING"),
+        skipped=statuses.count("SKIPPED"),
+        duplicates=len(values) - len(statuses),
+        ignored=int((~mask).sum()),
+    )
