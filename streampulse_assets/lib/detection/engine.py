@@ -94,9 +94,10 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     v3["detector"] = "V3"
     v1 = v1_triggers(con, start, end, cfg)
     v1["detector"] = "V1"
-    triggered = pd.concat([t for t in (v3, v1) if not t.empty], ignore_index=True)
-    if triggered.empty:
+    parts = [t for t in (v3, v1) if not t.empty]
+    if not parts:
         return _empty_events()
+    triggered = pd.concat(parts, ignore_index=True)
     emitted = apply_cooldown(triggered, _seeds(con, start, cfg), cfg)
     if emitted.empty:
         return _empty_events()
