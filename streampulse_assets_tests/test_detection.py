@@ -357,3 +357,23 @@ def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
     last = events[events["ts"] >= tick_start]
     assert len(last[(last["detector"] == "V3") & (last["level"] == "SPIKE")]) >= 1
     assert set(last["detector"]) == {"V1", "V3"}
+
+
+def test_detect_command_writes_events(tmp_path):
+    from typer.testing import CliRunner
+
+    from streampulse_assets.cli.main import app
+
+    snapshots = tmp_path / "snap.csv"
+    frame_of({"a": step_series(10_000, 21_000)}).to_csv(snapshots, index=False)
+    out = tmp_path / "events.parquet"
+    runner = CliRunner()
+    result = runner.invoke(app, ["detect", "--snapshots", str(snapshots), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "V3 SPIKE: 1" in result.output
+    events = pd.read_parquet(out)
+    assert list(events.columns) == EVENT_COLUMNS and set(events["detector"]) == {"V1", "V3"}
+    only = runner.invoke(app, ["detect", "--snapshots", str(snapshots), "--detector", "v1"])
+    assert "V1 SPIKE: 1" in only.output and "V3" not in only.output
+    bad = runner.invoke(app, ["detect", "--snapshots", str(snapshots), "--profile", "nope"])
+    assert bad.exit_code == 1 and "unknown detection profile" in bad.output

@@ -1,0 +1,69 @@
+"""`streampulse detect`: run the detection engine over a replay file, without Dagster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import typer
+
+from streampulse_assets.lib.detection.config import UnknownProfileError, get_config
+from streampulse_assets.lib.detection.engine import detect_frame
+from streampulse_assets.lib.detection.frame import SnapshotFrameError
+
+
+def read_snapshots(path: Path) -> pd.DataFrame:
+    """The replay file as a canonical snapshot frame (validated by the replay source)."""
+    try:
+        from streampulse_assets.lib.sources.replay import ReplaySource
+    except ImportError:  # pragma: no cover - the replay source ships with the ingestion part
+        return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    return ReplaySource(path).data
+
+
+def write_events(events: pd.DataFrame, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        events.to_parquet(path, index=False)
+    elif path.suffix.lower() == ".csv":
+        events.to_csv(path, index=False)
+    else:
+        raise typer.BadParameter(f"{path}: use a .csv or .parquet output file", param_hint="--out")
+
+
+def detect(
+    snapshots: Path = typer.Option(
+        ...,
+        "--snapshots",
+        exists=True,
+        dir_okay=False,
+        help="Replay file (.csv or .parquet) of minute snapshots",
+    ),
+    detector: str = typer.Option("both", "--detector", help="v1, v3 or both"),
+    profile: str = typer.Option("default", "--profile", help="Detector profile name"),
+    out: Path | None = typer.Option(None, "--out", help="Write the events (.csv or .parquet)"),
+) -> None:
+    """Run V3 (and V1, its control) over a replay file and write or summarise the events."""
+    from streampulse_assets.lib.sources.base import SourceError
+
+    wanted = {"both": {"V1", "V3"}, "v1": {"V1"}, "v3": {"V3"}}.get(detector.lower())
+    if wanted is None:
+        raise typer.BadParameter("use v1, v3 or both", param_hint="--detector")
+    try:
+        config = get_config(profile)
+        frame = read_snapshots(snapshots)
+        events = detect_frame(frame, config)
+    except (UnknownProfileError, SourceError, SnapshotFrameError, ValueError) as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
+    events = events[events["detector"].isin(wanted)].reset_index(drop=True)
+    if out is not None:
+        write_events(events, out)
+    counts = events.groupby(["detector", "level"]).size() if len(events) else pd.Series()
+    summary = ", ".join(f"{d} {lvl}: {n}" for (d, lvl), n in counts.items()) or "no events"
+    target = f" -> {out}" if out is not None else ""
+    typer.echo(f"{len(frame)} snapshots, profile {profile}: {summary}{target}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("detect")(detect)
