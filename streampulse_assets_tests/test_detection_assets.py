@@ -162,8 +162,8 @@ def test_assets_backfill_a_range_then_a_live_tick_enqueues(duckdb_path, pg_url):
         counts = con.execute(
             "SELECT count(*), count(DISTINCT ts) FROM signal_events WHERE ts < ?",
             [T0 + timedelta(hours=3)],
-        ).fetchone()
-        baseline_rows = con.execute("SELECT count(*) FROM rolling_baselines").fetchone()[0]
+        ).fetchall()[0]
+        baseline_rows = con.execute("SELECT count(*) FROM rolling_baselines").fetchall()[0][0]
     finally:
         con.close()
     assert counts[0] == 0  # flat history: nothing before the jump

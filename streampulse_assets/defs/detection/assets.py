@@ -85,7 +85,7 @@ def seasonal_baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResou
             "SELECT avg(coverage_24h), avg(coverage_7d) FROM seasonal_baselines "
             "WHERE ts >= ? AND ts < ?",
             [start, end],
-        ).fetchone()
+        ).fetchall()[0]
     yield dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,

@@ -27,7 +27,7 @@ def covers_window(con, table: str, start: datetime, end: datetime) -> dg.AssetCh
                (SELECT count(*) FROM {table} WHERE ts >= $start AND ts < $end)
         """,
         {"start": start, "end": end},
-    ).fetchone()
+    ).fetchall()[0]
     return dg.AssetCheckResult(
         check_name="covers_window",
         asset_key=dg.AssetKey(table),
@@ -45,7 +45,7 @@ def has_unique_events(con, start: datetime, end: datetime) -> dg.AssetCheckResul
             WHERE ts >= $start AND ts < $end GROUP BY ALL HAVING count(*) > 1)
         """,
         {"start": start, "end": end},
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     return dg.AssetCheckResult(
         check_name="has_unique_events",
         asset_key=dg.AssetKey("signal_events"),
