@@ -35,9 +35,16 @@ def _ts(text: str) -> pd.Timestamp:
     return pd.Timestamp(text).tz_convert(None)
 
 
+_GROUPS: dict[int, dict] = {}
+
+
 def _series(frame: pd.DataFrame, platform: str, category_id: str) -> pd.Series:
-    rows = frame[(frame.platform == platform) & (frame.category_id == category_id)]
-    return rows.set_index("ts")["viewers"].sort_index()
+    if id(frame) not in _GROUPS:
+        _GROUPS[id(frame)] = {
+            key: rows.set_index("ts")["viewers"].sort_index()
+            for key, rows in frame.groupby(["platform", "category_id"])
+        }
+    return _GROUPS[id(frame)][(platform, category_id)]
 
 
 def test_deterministic_per_seed():
