@@ -80,17 +80,23 @@ def classify_row(row: dict, cfg: DetectionConfig) -> dict:
     }
 
 
-def classify(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
-    """Add contribution_ratio, dominance_index, market_proof, cause, level, candidate_reasons."""
+def add_causes(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """Add contribution_ratio, dominance_index, market_proof and cause."""
     out = rows.copy()
     classes = [classify_row(r, cfg) for r in rows.to_dict("records")]
     for key in ("contribution_ratio", "dominance_index", "market_proof", "cause"):
         out[key] = [c[key] for c in classes]
+    return out
+
+
+def add_levels(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """Add level and candidate_reasons (rows meeting the SPIKE rules need their cause)."""
+    out = rows.copy()
     levels, reasons = [], []
-    for r, c in zip(rows.to_dict("records"), classes, strict=True):
+    for r in rows.to_dict("records"):
         spike = bool(r["spike_ok"])
         why = []
-        if spike and c["cause"] == PERSON:
+        if spike and r.get("cause") == PERSON:
             strong = r["growth_ratio"] >= cfg.person_growth and (
                 r["delta"] >= r["person_required_delta"]
             )
@@ -110,3 +116,8 @@ def classify(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
     out["level"] = levels
     out["candidate_reasons"] = reasons
     return out
+
+
+def classify(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """Causes, then levels."""
+    return add_levels(add_causes(rows, cfg), cfg)

@@ -18,10 +18,11 @@ from streampulse_assets.lib.detection.baselines import (
     refresh_rolling_baselines,
     refresh_seasonal_baselines,
 )
-from streampulse_assets.lib.detection.causes import classify
+from streampulse_assets.lib.detection.causes import add_causes, add_levels
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.context import streamer_context
 from streampulse_assets.lib.detection.cooldown import apply_cooldown
+from streampulse_assets.lib.detection.features import features_sql
 from streampulse_assets.lib.detection.frame import infer_step, load_raw, normalise
 from streampulse_assets.lib.detection.v1 import v1_triggers
 from streampulse_assets.lib.detection.v3 import v3_triggers
@@ -86,26 +87,44 @@ def _empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
 
 
+FEATURES_TABLE = "_detection_features"
+
+
 def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
-    """Emitted V3 and V1 events of [start, end) from the stored baselines (nothing written)."""
-    v3 = v3_triggers(con, start, end, cfg)
-    if not v3.empty:
-        v3 = classify(_with_raw_context(con, v3, start, end), cfg)
-    v3["detector"] = "V3"
-    v1 = v1_triggers(con, start, end, cfg)
-    v1["detector"] = "V1"
-    parts = [t for t in (v3, v1) if not t.empty]
+    """Emitted V3 and V1 events of [start, end) from the stored baselines (nothing written).
+
+    Only rows meeting the V3 SPIKE rules need their cause before the cooldown (a PERSON_ISSUE
+    spike needs more); every other row gets its streamer context after the cooldown, so the
+    per-row work is proportional to the few emitted events.
+    """
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS {features_sql(cfg)}",
+        {"start": start, "end": end},
+    )
+    try:
+        v3 = v3_triggers(con, start, end, cfg, FEATURES_TABLE)
+        v1 = v1_triggers(con, start, end, cfg, FEATURES_TABLE)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
+    spiky = v3[v3["spike_ok"]] if len(v3) else v3
+    if len(spiky):
+        spiky = add_causes(_with_raw_context(con, spiky, start, end), cfg).assign(_ctx=True)
+    rest = v3[~v3["spike_ok"]] if len(v3) else v3
+    parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
+    parts += [v1.assign(detector="V1")] if len(v1) else []
     if not parts:
         return _empty_events()
-    triggered = pd.concat(parts, ignore_index=True)
-    emitted = apply_cooldown(triggered, _seeds(con, start, cfg), cfg)
+    emitted = apply_cooldown(pd.concat(parts, ignore_index=True), _seeds(con, start, cfg), cfg)
     if emitted.empty:
         return _empty_events()
-    v1_rows = emitted["detector"] == "V1"
-    if v1_rows.any():  # V1 needs no streamers to decide: fetch them for its emitted rows only
-        v1e = emitted[v1_rows].drop(columns=_CONTEXT_COLUMNS, errors="ignore")
-        v1e = _with_raw_context(con, v1e, start, end)
-        emitted = pd.concat([emitted[~v1_rows], v1e], ignore_index=True)
+    done = emitted["_ctx"].eq(True) if "_ctx" in emitted else pd.Series(False, emitted.index)
+    todo = emitted[~done].drop(columns=_CONTEXT_COLUMNS, errors="ignore")
+    if len(todo):  # context (and, for V3 candidates, the cause) of the emitted rows only
+        todo = _with_raw_context(con, todo, start, end)
+        is_v3 = todo["detector"] == "V3"
+        if is_v3.any():
+            todo = pd.concat([add_causes(todo[is_v3], cfg), todo[~is_v3]], ignore_index=True)
+        emitted = pd.concat([emitted[done], todo], ignore_index=True)
     emitted["top_streamers"] = streamer_context(con, emitted)
     emitted["profile"] = cfg.profile
     for col in ("cause", "contribution_ratio", "dominance_index", "market_proof", "is_major"):

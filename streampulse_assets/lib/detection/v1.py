@@ -15,9 +15,10 @@ from streampulse_assets.lib.detection.config import DetectionConfig
 from streampulse_assets.lib.detection.features import features_sql
 
 
-def v1_sql(cfg: DetectionConfig) -> str:
+def v1_sql(cfg: DetectionConfig, features: str | None = None) -> str:
+    source = features or f"({features_sql(cfg)})"
     return f"""
-    WITH m AS ({features_sql(cfg)})
+    WITH m AS (SELECT * FROM {source})
     SELECT platform, category_id, ts, "current", median_60 AS baseline_short, baseline_season,
            season_source, "current" / prev_viewers AS growth_ratio,
            "current" / nullif(baseline_season, 0) AS season_ratio,
@@ -30,9 +31,12 @@ def v1_sql(cfg: DetectionConfig) -> str:
     """
 
 
-def v1_triggers(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
+def v1_triggers(
+    con, start: datetime, end: datetime, cfg: DetectionConfig, features: str | None = None
+) -> pd.DataFrame:
     """Rows of [start, end) where V1 fires (before cooldown)."""
-    frame = con.execute(v1_sql(cfg), {"start": start, "end": end}).df()
+    params = {} if features else {"start": start, "end": end}
+    frame = con.execute(v1_sql(cfg, features), params).df()
     frame["level"] = "SPIKE"
     frame["candidate_reasons"] = '["v1_previous_minute"]'
     return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)

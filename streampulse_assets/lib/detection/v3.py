@@ -30,10 +30,12 @@ def _major_sql(cfg: DetectionConfig) -> str:
     )
 
 
-def v3_sql(cfg: DetectionConfig) -> str:
+def v3_sql(cfg: DetectionConfig, features: str | None = None) -> str:
+    """V3 triggers from `features` (a table name; default: the features query inline)."""
     c = cfg
+    source = features or f"({features_sql(cfg)})"
     return f"""
-    WITH m AS ({features_sql(cfg)}),
+    WITH m AS (SELECT * FROM {source}),
     g AS (
         SELECT *,
             "current" / greatest(median_60, {c.baseline_floor} * unit) AS growth_ratio,
@@ -80,7 +82,10 @@ def v3_sql(cfg: DetectionConfig) -> str:
     """
 
 
-def v3_triggers(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
+def v3_triggers(
+    con, start: datetime, end: datetime, cfg: DetectionConfig, features: str | None = None
+) -> pd.DataFrame:
     """Rows of [start, end) meeting a V3 SPIKE or CANDIDATE rule (before causes and cooldown)."""
-    frame = con.execute(v3_sql(cfg), {"start": start, "end": end}).df()
+    params = {} if features else {"start": start, "end": end}
+    frame = con.execute(v3_sql(cfg, features), params).df()
     return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)
