@@ -100,3 +100,12 @@ def test_evidence_context_reports_moves_title_changes_and_lives():
     lines = evidence_context(event("title"))
     assert any('"랭크 게임" -> "LCK 결승 같이보기 중계"' in line for line in lines)
     assert WarehouseContextSearch(None).search(event("move"), offline.watch(event("move"))).context
+
+
+def test_candidate_with_a_visible_trigger_stays_confirmed_but_less_sure():
+    spike = offline.analyse(event("start"))
+    weak = offline.analyse(event("start", level="CANDIDATE", delta=900, required_delta=1500))
+    assert weak.verdict == "CONFIRMED" and weak.event_kind == "STREAM_START"
+    assert weak.confidence < spike.confidence
+    assert offline.category_type("리그 오브 레전드") == "GAME"
+    assert offline.category_type("Just Chatting") == "TALK"

@@ -25,7 +25,7 @@ CACHE_BUCKET_MINUTES = 60
 _EPOCH = datetime(1970, 1, 1)
 _TYPE_WORDS = {
     "TALK": ("talk", "chatting", "토크", "저챗", "소통", "잡담"),
-    "ESPORTS": ("esports", "e-sports", "lck", "league cup", "대회", "리그"),
+    "ESPORTS": ("esports", "e-sports", "lck", "league cup", "대회"),
     "SPORTS": ("sports", "축구", "야구", "농구", "football", "baseball"),
     "MUSIC": ("music", "음악", "노래", "singing"),
     "CREATIVE": ("art", "그림", "creative", "drawing"),
@@ -280,7 +280,10 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
         limits += ", so the shared trigger (a release, a broadcast, an event) is unknown."
         keywords = _keywords([event.name], [s.title for s in found[:3]], [])
     verdict = "CONFIRMED"
-    if event.level == "CANDIDATE" and delta < required and conf < 0.6:
+    if event.level == "CANDIDATE":  # the detector itself called it a weaker signal
+        conf *= 0.8
+    unexplained = kind in {"STREAMER_SURGE", "CATEGORY_SURGE"}
+    if event.level == "CANDIDATE" and delta < required and unexplained:
         verdict, conf = "INSUFFICIENT", min(conf, 0.35)
     elif contribution < 0.5 and not (market or more_lives):
         verdict = "INSUFFICIENT"
