@@ -131,3 +131,12 @@ def test_noise_deviation_is_robust_and_hourly():
     assert noise.loc[T0 + timedelta(minutes=420)] == noise.loc[T0 + timedelta(minutes=479)]
     assert 70 < noise.iloc[0] < 140  # ~ the true sd of 100
     assert pytest.approx(1.4826 / 2**0.5) == MAD_TO_SD
+
+
+def test_empty_windows_are_stored_as_null_not_nan():
+    con = warehouse(series([10, 20, 30]))
+    rolling(con, T0, T0 + timedelta(minutes=3))
+    nulls = con.execute(
+        "SELECT count(*) FROM rolling_baselines WHERE median_60 IS NULL AND prev_ts IS NULL"
+    ).fetchall()[0][0]
+    assert nulls == 1

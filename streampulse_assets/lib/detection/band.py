@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 EPOCH = datetime(1970, 1, 1)
 KEYS_TABLE = "_detection_keys"
@@ -34,7 +35,7 @@ class Band:
     minute: np.ndarray  # int64 minutes since epoch, sorted within sid
     viewers: np.ndarray  # int64
     off: np.ndarray  # sid * gap + minute: strictly increasing
-    target: np.ndarray  # indices of rows with start <= ts < end
+    target: np.ndarray  # indices of rows with start <= ts < end, by (minute, sid)
 
     def __len__(self) -> int:
         return len(self.sid)
@@ -78,28 +79,47 @@ def read_band(con, ranges: list[tuple[datetime, datetime]], start: datetime, end
         off = minute.copy()
     lo, hi = to_minute(start), to_minute(end)
     target = np.flatnonzero((minute >= lo) & (minute < hi))
+    target = target[np.lexsort((sid[target], minute[target]))]  # time order, for storage
     return Band(keys, sid, minute, viewers, off, target)
 
 
-def write_frame(con, table: str, frame: pd.DataFrame, start: datetime, end: datetime) -> int:
-    """Delete [start, end) of `table`, insert `frame` (sid + table columns) with its keys."""
-    columns = [c for c in frame.columns if c != "sid"]
-    con.register("_detection_rows", frame)
+def write_frame(
+    con, table: str, band: Band, columns: dict[str, np.ndarray], start: datetime, end: datetime
+) -> int:
+    """Replace [start, end) of `table` with one row per target of `band` (in time order).
+
+    `columns` are arrays aligned with `band.target`, or (values, missing-mask) pairs. Built as an
+    Arrow table (no copies, no join) so the insert keeps the time order: later reads of a window
+    skip the other row groups.
+    """
+    sids = band.sid[band.target]
+    keys = band.keys.sort_values("sid")
+    data = {
+        "platform": pa.DictionaryArray.from_arrays(
+            pa.array(sids, pa.int32()), pa.array(keys["platform"].astype(str).to_list())
+        ),
+        "category_id": pa.DictionaryArray.from_arrays(
+            pa.array(sids, pa.int32()), pa.array(keys["category_id"].astype(str).to_list())
+        ),
+    }
+    for name, value in columns.items():
+        if isinstance(value, tuple):
+            data[name] = pa.array(value[0], mask=value[1])
+        elif value.dtype.kind == "f":
+            data[name] = pa.array(value, mask=np.isnan(value))  # NaN -> NULL
+        else:
+            data[name] = pa.array(value)
+    rows = pa.table(data)
+    cols = ", ".join(data)
+    con.register("_detection_rows", rows)
     try:
         con.execute("BEGIN TRANSACTION")
         con.execute(f"DELETE FROM {table} WHERE ts >= ? AND ts < ?", [start, end])
-        cols = ", ".join(columns)
-        con.execute(
-            f"""
-            INSERT INTO {table} (platform, category_id, {cols})
-            SELECT k.platform, k.category_id, {", ".join("f." + c for c in columns)}
-            FROM _detection_rows f JOIN {KEYS_TABLE} k USING (sid)
-            """
-        )
+        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _detection_rows")
         con.execute("COMMIT")
     except Exception:
         con.execute("ROLLBACK")
         raise
     finally:
         con.unregister("_detection_rows")
-    return len(frame)
+    return rows.num_rows

@@ -74,48 +74,40 @@ def seasonal_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
     return [*out, (start, end)]
 
 
-def compute_rolling(band: Band, cfg: DetectionConfig) -> pd.DataFrame:
+def compute_rolling(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
+    """rolling_baselines columns, aligned with band.target."""
     t = band.target
     lo, hi = previous_window(band.off, cfg.short_window_minutes)
     n = (hi - lo)[t]
     has = n > 0
     prev_i = np.where(has, hi[t] - 1, 0)
     ago_i = np.where(has, lo[t], 0)
-    noise = hourly_noise(band, cfg)
-    return pd.DataFrame(
-        {
-            "sid": band.sid[t],
-            "ts": from_minutes(band.minute[t]),
-            "viewers": band.viewers[t],
-            "median_60": window_median(band.viewers, lo, hi, t),
-            "n_60": n.astype(np.int32),
-            "prev_ts": _masked_ts(band.minute[prev_i], has),
-            "prev_viewers": pd.arrays.IntegerArray(band.viewers[prev_i], ~has),
-            "ago_ts": _masked_ts(band.minute[ago_i], has),
-            "viewers_60_ago": pd.arrays.IntegerArray(band.viewers[ago_i], ~has),
-            "noise_sd": noise,
-        }
-    )
+    return {
+        "ts": from_minutes(band.minute[t]),
+        "viewers": band.viewers[t],
+        "median_60": window_median(band.viewers, lo, hi, t),
+        "n_60": n.astype(np.int32),
+        "prev_ts": (from_minutes(band.minute[prev_i]), ~has),
+        "prev_viewers": (band.viewers[prev_i], ~has),
+        "ago_ts": (from_minutes(band.minute[ago_i]), ~has),
+        "viewers_60_ago": (band.viewers[ago_i], ~has),
+        "noise_sd": hourly_noise(band, cfg),
+    }
 
 
-def _masked_ts(minutes: np.ndarray, has: np.ndarray) -> np.ndarray:
-    out = from_minutes(minutes)
-    out[~has] = np.datetime64("NaT")
-    return out
-
-
-def compute_seasonal(band: Band, cfg: DetectionConfig) -> pd.DataFrame:
+def compute_seasonal(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
+    """seasonal_baselines columns, aligned with band.target."""
     t = band.target
     half = cfg.season_half_window_minutes
     expected = 2 * half // cfg.step + 1
-    cols: dict[str, np.ndarray] = {"sid": band.sid[t], "ts": from_minutes(band.minute[t])}
+    cols: dict[str, np.ndarray] = {"ts": from_minutes(band.minute[t])}
     for name, lag in (("24h", DAY), ("7d", WEEK)):
         lo, hi = centred_window(band.off, lag, half)
         mean, count = window_mean(band.viewers, lo, hi, t)
         cols[f"mean_{name}"] = mean
         cols[f"n_{name}"] = count.astype(np.int32)
         cols[f"coverage_{name}"] = np.minimum(1.0, count / expected)
-    return pd.DataFrame(cols)
+    return cols
 
 
 def refresh_rolling_baselines(
@@ -124,7 +116,7 @@ def refresh_rolling_baselines(
     """Recompute rolling_baselines for [start, end) (delete-window-then-insert); rows written."""
     cfg = get_config(config)
     band = read_band(con, rolling_ranges(start, end, cfg), start, end)
-    return write_frame(con, "rolling_baselines", compute_rolling(band, cfg), start, end)
+    return write_frame(con, "rolling_baselines", band, compute_rolling(band, cfg), start, end)
 
 
 def refresh_seasonal_baselines(
@@ -133,4 +125,4 @@ def refresh_seasonal_baselines(
     """Recompute seasonal_baselines for [start, end) (delete-window-then-insert); rows written."""
     cfg = get_config(config)
     band = read_band(con, seasonal_ranges(start, end, cfg), start, end)
-    return write_frame(con, "seasonal_baselines", compute_seasonal(band, cfg), start, end)
+    return write_frame(con, "seasonal_baselines", band, compute_seasonal(band, cfg), start, end)
