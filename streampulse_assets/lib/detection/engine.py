@@ -67,7 +67,8 @@ def _with_raw_context(con, rows: pd.DataFrame, start: datetime, end: datetime) -
     keys = rows[["row_id", "platform", "category_id", "ts", "ago_ts"]]
     con.register("_detection_triggered", keys)
     try:
-        lo = min(rows["ago_ts"].min(), rows["ts"].min())  # ago_ts: within the short window
+        lo, ago = rows["ts"].min(), rows["ago_ts"].min()  # ago_ts: within the short window
+        lo = lo if pd.isna(ago) else min(lo, ago)
         extra = con.execute(_RAW_CONTEXT, {"lo": lo, "hi": end}).df()
     finally:
         con.unregister("_detection_triggered")
