@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime, timedelta
 
@@ -346,7 +347,7 @@ def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
     edges = [tick_start, tick_start + timedelta(minutes=10)]
     while edges[-1] < end:
         edges.append(edges[-1] + timedelta(minutes=1))
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         load_raw(live, raw[(raw["ts"] >= lo) & (raw["ts"] < hi)])
         refresh_all(live, lo, hi, cfg)
 
