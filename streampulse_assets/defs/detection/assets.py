@@ -25,6 +25,9 @@ from streampulse_assets.lib.detection.engine import refresh_signal_events
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 
 RAW_SNAPSHOTS = dg.AssetKey("raw_snapshots")
+# A live tick re-offers the V3 events of this many recent minutes (ON CONFLICT DO NOTHING), so an
+# event stored by a tick that then failed to reach Postgres is queued by the next tick.
+REQUEUE_LOOKBACK = timedelta(minutes=30)
 
 
 class SignalEventsConfig(dg.Config):
@@ -127,14 +130,20 @@ def signal_events(
     if config.profile not in PROFILES:
         raise dg.Failure(f"unknown detection profile {config.profile!r}; known: {list(PROFILES)}")
     start, end = partition_window(context)
+    live = bool(context.run.tags.get(MINUTE_TAG))
     with duckdb.get_connection() as con:
         events = refresh_signal_events(con, start, end, get_config(config.profile))
         check = has_unique_events(con, start, end)
-    live = bool(context.run.tags.get(MINUTE_TAG))
+        to_queue = events
+        if live:
+            to_queue = con.execute(
+                "SELECT * FROM signal_events WHERE detector = 'V3' AND ts >= ? AND ts < ?",
+                [min(start, end - REQUEUE_LOOKBACK), end],
+            ).df()
     enqueued = {}
     if live or config.enqueue_history:
         with postgres.connect() as conn:
-            stats = enqueue_events(conn, events)
+            stats = enqueue_events(conn, to_queue)
         enqueued = {f"enqueued_{k}": v for k, v in stats.__dict__.items()}
     spikes = events[events["level"] == "SPIKE"] if len(events) else events
     yield dg.MaterializeResult(

@@ -1,0 +1,124 @@
+"""Faults against the real servers: Postgres restarted mid-tick and mid-analysis, a daemon pause."""
+
+from datetime import timedelta
+
+import dagster as dg
+import duckdb
+import psycopg2
+import pytest
+
+from streampulse_assets.defs.detection.assets import (
+    rolling_baselines,
+    seasonal_baselines,
+    signal_events,
+)
+from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
+from streampulse_assets.lib.detection.frame import load_raw, normalise
+from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets_tests.test_detection_assets import T0, queue, scenario
+
+ASSETS = [rolling_baselines, seasonal_baselines, signal_events]
+JUMP = T0 + timedelta(hours=3)  # the scenario's surge and adoption minute
+
+
+@pytest.fixture
+def warehouse(duckdb_path, pg_url):
+    con = duckdb.connect(duckdb_path)
+    migrate_duckdb(con)
+    load_raw(con, normalise(scenario()))
+    con.close()
+    resources = {
+        "duckdb": WarehouseResource(database=duckdb_path),
+        "postgres": PostgresResource(url=pg_url, connect_timeout=2),
+    }
+    backfill = dg.materialize(
+        ASSETS,
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": "2025-03-01-00:00",
+            "dagster/asset_partition_range_end": "2025-03-01-02:00",
+        },
+    )
+    assert backfill.success
+    return resources
+
+
+def _tick(resources, last, first=None, raise_on_error=True):
+    tags = {MINUTE_TAG: last.isoformat()}
+    if first is not None:
+        tags[MINUTE_START_TAG] = first.isoformat()
+    return dg.materialize(
+        ASSETS,
+        resources=resources,
+        partition_key=last.strftime("%Y-%m-%d-%H:00"),
+        tags=tags,
+        raise_on_error=raise_on_error,
+    )
+
+
+def _failure_text(result) -> str:
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    return str(failure.event_specific_data.error)
+
+
+def test_postgres_down_during_a_tick_fails_clearly_and_the_next_tick_recovers(
+    warehouse, pg_url, embedded_postgres
+):
+    embedded_postgres.stop()
+    try:
+        failed = _tick(warehouse, JUMP, raise_on_error=False)
+    finally:
+        embedded_postgres.start()
+    assert not failed.success
+    assert "connect" in _failure_text(failed).lower()  # psycopg2 says why: connection refused
+    assert queue(pg_url).empty
+
+    recovered = _tick(warehouse, JUMP + timedelta(minutes=1))
+    assert recovered.success
+    stored = queue(pg_url)
+    # The events of the failed minute were stored in the warehouse and are queued now, once.
+    assert JUMP in set(stored["ts"].dt.tz_convert(None))
+    assert not stored.duplicated(["detector", "category_id", "ts"]).any()
+    again = _tick(warehouse, JUMP + timedelta(minutes=1))
+    assert again.success
+    assert len(queue(pg_url)) == len(stored)
+
+
+def test_daemon_paused_ten_minutes_catches_up_in_one_tick(warehouse, pg_url, duckdb_path):
+    # The sensor was down from JUMP-1 to JUMP+9: the next tick covers all ten minutes at once.
+    result = _tick(warehouse, JUMP + timedelta(minutes=9), first=JUMP)
+    assert result.success
+    meta = result.asset_materializations_for_node("signal_events")[0].metadata
+    assert meta["window_minutes"].value == 10
+    with duckdb.connect(duckdb_path) as con:
+        minutes = con.execute(
+            "SELECT count(DISTINCT ts) FROM rolling_baselines WHERE ts >= ? AND ts < ?",
+            [JUMP, JUMP + timedelta(minutes=10)],
+        ).fetchall()[0][0]
+    assert minutes == 10
+    assert JUMP in set(queue(pg_url)["ts"].dt.tz_convert(None))
+
+
+def test_postgres_restarted_during_analysis_loses_and_duplicates_nothing(
+    warehouse, pg_url, redis_url, embedded_postgres
+):
+    from streampulse_assets.lib.analysis.worker import drain
+
+    assert _tick(warehouse, JUMP).success
+    pending = queue(pg_url)
+    pending = pending[pending["analysis_status"] == "PENDING"]
+    assert len(pending) >= 1
+
+    embedded_postgres.stop()
+    try:
+        with pytest.raises(psycopg2.OperationalError):
+            drain(pg_url, redis_url, worker_id="w1", max_events=10, deadline_s=20)
+    finally:
+        embedded_postgres.start()
+    stats = drain(pg_url, redis_url, worker_id="w1", max_events=50, deadline_s=60)
+    assert stats.summary()["events_analysed"] == len(pending)
+    done = queue(pg_url)
+    assert set(done.loc[done.index.isin(pending.index), "analysis_status"]) == {"DONE"}
+    second = drain(pg_url, redis_url, worker_id="w2", max_events=50, deadline_s=5)
+    assert second.summary()["events_analysed"] == 0  # nothing analysed twice
