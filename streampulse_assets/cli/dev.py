@@ -99,7 +99,8 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml")]
         cmd += ["-p", str(port)]
         typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
-        proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env)
+        # Run from DAGSTER_HOME so the repo-root dagster.yaml is not mistaken for the instance one.
+        proc = subprocess.Popen(cmd, cwd=env["DAGSTER_HOME"], env=env)
         _start_bootstrap(port)
         signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
         _wait(proc)
