@@ -68,9 +68,7 @@ def to_frame(snapshots: list[CategorySnapshot]) -> pd.DataFrame:
         {
             "platform": pd.Series([s.platform for s in snapshots], dtype="string"),
             "category_id": pd.Series([s.category_id for s in snapshots], dtype="string"),
-            "ts": pd.Series(
-                [floor_minute(s.ts) for s in snapshots], dtype="datetime64[us]"
-            ),
+            "ts": pd.Series([floor_minute(s.ts) for s in snapshots], dtype="datetime64[us]"),
             "category_name": pd.Series([s.category_name for s in snapshots], dtype="string"),
             "viewers": pd.Series([int(s.viewers) for s in snapshots], dtype="int64"),
             "open_lives": pd.Series([s.open_lives for s in snapshots], dtype="Int64"),
