@@ -100,7 +100,14 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         cmd += ["-p", str(port)]
         typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
         # Run from DAGSTER_HOME so the repo-root dagster.yaml is not mistaken for the instance one.
-        proc = subprocess.Popen(cmd, cwd=env["DAGSTER_HOME"], env=env)
+        # A shell that started us in the background ignores SIGINT; give dagster its default back
+        # so that a forwarded Ctrl-C (or our SIGTERM handler) always reaches it.
+        proc = subprocess.Popen(
+            cmd,
+            cwd=env["DAGSTER_HOME"],
+            env=env,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
         _start_bootstrap(port)
         signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
         _wait(proc)
