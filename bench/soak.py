@@ -45,7 +45,6 @@ def main() -> None:
             "STREAMPULSE_HOME": str(out),
             "STREAMPULSE_SOURCES": "simulator",
             "STREAMPULSE_SIMULATOR_CATEGORIES": str(args.categories),
-            "STREAMPULSE_LOG_LEVEL": "WARNING",
         }
     )
     import psutil
