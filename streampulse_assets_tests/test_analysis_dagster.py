@@ -37,7 +37,7 @@ def test_sensor_requests_a_run_only_when_events_are_due(conn, stores):
         ids = samples.insert_rows(conn, samples.sample_rows(4))
         ctx = dg.build_sensor_context(instance=instance, resources=resources)
         (request,) = analysis_queue_sensor.evaluate_tick(ctx).run_requests
-        assert request.run_key == f"analysis:{max(ids)}:{min(ids)}"
+        assert request.run_key.startswith(f"analysis:{max(ids)}:{min(ids)}:")
         assert request.tags["streampulse/queue_due"] == "4"
 
 

@@ -54,7 +54,6 @@ def platform_env(services: Services) -> dict[str, str]:
     env["STREAMPULSE_POSTGRES_URL"] = settings.resolved_postgres_url()
     env["STREAMPULSE_REDIS_URL"] = settings.resolved_redis_url()
     env["STREAMPULSE_DUCKDB_PATH"] = str(settings.resolved_duckdb_path())
-    env["STREAMPULSE_DEV"] = "1"
     return env
 
 

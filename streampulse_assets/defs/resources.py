@@ -1,7 +1,5 @@
 """The three stores StreamPulse talks to, configured from STREAMPULSE_* environment variables."""
 
-from __future__ import annotations
-
 from collections.abc import Iterator
 from contextlib import contextmanager
 

@@ -1,3 +1,5 @@
+from datetime import UTC, datetime
+
 import dagster as dg
 
 from streampulse_assets.defs.resources import PostgresResource
@@ -27,7 +29,8 @@ def analysis_queue_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
     """Launch a draining run when the Postgres queue has due PENDING events (never reads DuckDB).
 
     Expired leases of crashed workers are returned to PENDING first. One run at a time; the run
-    key is the range of due ids, so a partly drained backlog launches the next run.
+    key is the range of due ids plus the minute, so a partly drained backlog, or one left by a
+    crashed run, launches the next run.
     """
     with postgres.connect() as conn:
         conn.autocommit = True
@@ -42,8 +45,11 @@ def analysis_queue_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
     )
     if in_flight:
         return dg.SkipReason(f"analysis run {in_flight[0].dagster_run.run_id} is in progress")
+    # The minute in the key lets the same due range launch again after a crashed drain run
+    # (its leases expire and the ids become due again); one run at a time is enforced above.
+    minute = datetime.now(UTC).strftime("%Y%m%dT%H%M")
     return dg.RunRequest(
-        run_key=f"analysis:{stats.max_due_id}:{stats.min_due_id}",
+        run_key=f"analysis:{stats.max_due_id}:{stats.min_due_id}:{minute}",
         tags={"streampulse/queue_due": str(stats.due)},
     )
 

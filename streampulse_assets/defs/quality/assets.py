@@ -216,6 +216,18 @@ def detection_quality(
     return dg.MaterializeResult(metadata=meta)
 
 
+# Dagster's default automation sensor starts STOPPED; this one runs the daily quality rollups
+# and their checks from the first `streampulse dev`.
+quality_automation_sensor = dg.AutomationConditionSensorDefinition(
+    "quality_automation_sensor",
+    target=dg.AssetSelection.groups("quality"),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[detection_labels, detection_quality])
+    return dg.Definitions(
+        assets=[detection_labels, detection_quality], sensors=[quality_automation_sensor]
+    )
