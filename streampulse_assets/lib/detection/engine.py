@@ -84,7 +84,7 @@ def _seeds(con, start: datetime, cfg: DetectionConfig) -> pd.DataFrame:
     ).df()
 
 
-def _empty_events() -> pd.DataFrame:
+def empty_events() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in EVENT_COLUMNS})
 
 
@@ -114,10 +114,10 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
     parts += [v1.assign(detector="V1")] if len(v1) else []
     if not parts:
-        return _empty_events()
+        return empty_events()
     emitted = apply_cooldown(pd.concat(parts, ignore_index=True), _seeds(con, start, cfg), cfg)
     if emitted.empty:
-        return _empty_events()
+        return empty_events()
     done = emitted["_ctx"].eq(True) if "_ctx" in emitted else pd.Series(False, emitted.index)
     todo = emitted[~done].drop(columns=_CONTEXT_COLUMNS, errors="ignore")
     if len(todo):  # context (and, for V3 candidates, the cause) of the emitted rows only
@@ -182,7 +182,7 @@ def detect_frame(
     cfg = get_config(config)
     frame = normalise(snapshots)
     if frame.empty:
-        return _empty_events()
+        return empty_events()
     if cfg.step_minutes is None:
         cfg = get_config(cfg, step_minutes=infer_step(frame))
     con = duckdb.connect()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -24,6 +24,11 @@ from streampulse_assets.lib.sources.simulator import to_minute
 REQUIRED = ("ts", "platform", "category_id", "viewers")
 KEY = ["platform", "category_id", "ts"]
 LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")
+CSV_OPTIONS = {
+    "dtype": {"platform": str, "category_id": str},
+    "keep_default_na": False,
+    "na_values": {"open_lives": [""], "viewers": [""], "ts": [""]},
+}
 PARQUET_SCHEMA = pa.schema(
     [
         ("platform", pa.string()),
@@ -58,8 +63,7 @@ def _read(path: Path) -> pd.DataFrame:
     try:
         if _kind(path) == "parquet":
             return pq.read_table(path).to_pandas()
-        return pd.read_csv(path, dtype={"platform": str, "category_id": str}, keep_default_na=False,
-                           na_values={"open_lives": [""], "viewers": [""], "ts": [""]})  # fmt: skip
+        return pd.read_csv(path, **CSV_OPTIONS)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise SourceError(f"{path}: cannot read ({exc})") from exc
 
@@ -124,6 +128,46 @@ def canonical(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
         out = out[~dup]
     out = out.sort_values("ts", kind="stable").reset_index(drop=True)  # file order within a minute
     return out[SNAPSHOT_COLUMNS], notes
+
+
+def _chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """The raw file in chunks of about `rows` rows, indexed by file row number."""
+    if not path.exists():
+        raise SourceError(f"replay file {path} does not exist")
+    try:
+        if _kind(path) == "csv":
+            yield from pd.read_csv(path, chunksize=rows, **CSV_OPTIONS)
+            return
+        offset = 0
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
+            chunk = batch.to_pandas()
+            chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+            offset += len(chunk)
+            yield chunk
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise SourceError(f"{path}: cannot read ({exc})") from exc
+
+
+def iter_canonical(path: str | Path, rows: int = 500_000) -> Iterator[pd.DataFrame]:
+    """The replay file as canonical frames of about `rows` rows each, validated as ReplaySource
+    validates the whole file (errors name file row numbers), without holding the file in memory.
+
+    Duplicates are removed within a chunk only (keeping the last); a consumer that needs the whole
+    file deduplicated keeps, per key, the row of the latest chunk. An empty file gives one empty
+    canonical frame (so a file lacking columns still fails clearly).
+    """
+    path = Path(path)
+    empty = True
+    for chunk in _chunks(path, rows):
+        if len(chunk) == 0:
+            continue
+        empty = False
+        out, notes = canonical(chunk, path)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        yield out
+    if empty:
+        yield canonical(_read(path), path)[0]
 
 
 class ReplaySource:
