@@ -146,3 +146,19 @@ def test_simulator_backfill_of_an_hour_range_is_one_idempotent_run(simulator_env
     assert _materialize(duckdb_path, tags=tags).success  # re-run: same rows, no duplicates
     with duckdb.connect(duckdb_path) as con:
         assert con.execute("SELECT count(*) FROM raw_snapshots").fetchone()[0] == len(expected)
+
+
+def test_a_gap_left_by_the_sensor_fails_a_check_with_the_backfill_to_run(
+    simulator_env, duckdb_path
+):
+    from streampulse_assets.defs.partitions import GAP_TAG
+
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    tags = {MINUTE_TAG: now.isoformat(), GAP_TAG: "2026-11-01T00:01:00/2026-11-01T05:00:00"}
+    result = _materialize(duckdb_path, now.strftime("%Y-%m-%d-%H:00"), tags)
+    assert result.success
+    check = next(
+        c for c in result.get_asset_check_evaluations() if c.check_name == "all_sources_answered"
+    )
+    assert not check.passed
+    assert "were never ticked" in check.description and "backfill" in check.description

@@ -67,3 +67,19 @@ def test_sensor_skips_while_the_previous_tick_runs(dagster_instance):
     dagster_instance.report_run_canceled(run)
     context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
     assert len(minute_sensor.evaluate_tick(context).run_requests) == 1
+
+
+def test_a_long_outage_is_reported_not_silent(dagster_instance):
+    from streampulse_assets.defs.ingest.sensors import skipped_gap
+    from streampulse_assets.defs.partitions import GAP_TAG
+
+    first, _ = next_tick("2026-11-20T09:00:00", NOW)
+    assert skipped_gap("2026-11-20T09:00:00", first) == (datetime(2026, 11, 20, 9, 1), first)
+    assert skipped_gap("2026-11-20T12:30:00", datetime(2026, 11, 20, 12, 31)) is None
+    context = dg.build_sensor_context(
+        instance=dagster_instance, definitions=_defs(), cursor="2026-11-19T00:00:00"
+    )
+    request = minute_sensor.evaluate_tick(context).run_requests[0]
+    gap_start, gap_end = request.tags[GAP_TAG].split("/")
+    assert gap_start == "2026-11-19T00:01:00"
+    assert gap_end == request.tags[MINUTE_START_TAG]

@@ -8,6 +8,8 @@ PARTITIONS_START = "2025-01-01-00:00"
 MINUTE_TAG = "streampulse/minute"  # set by the minute sensor: the newest minute a tick computes
 # First minute of a catch-up tick (absent: the tick computes MINUTE_TAG only).
 MINUTE_START_TAG = "streampulse/minute_start"
+# Minutes the sensor will never tick (it was away longer than its catch-up bound): "start/end".
+GAP_TAG = "streampulse/gap"
 
 # Minute rows are upserted into the still-open hour (end_offset=1); never one-minute partitions.
 hourly_partitions = dg.HourlyPartitionsDefinition(

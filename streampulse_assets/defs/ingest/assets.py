@@ -3,7 +3,12 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from streampulse_assets.defs.ingest.checks import RAW_SNAPSHOT_CHECKS, evaluate_raw_checks
-from streampulse_assets.defs.partitions import hourly_partitions, partition_window, single_run
+from streampulse_assets.defs.partitions import (
+    GAP_TAG,
+    hourly_partitions,
+    partition_window,
+    single_run,
+)
 from streampulse_assets.defs.resources import WarehouseResource
 from streampulse_assets.lib.ingest.collect import CollectResult, collect, parse_source_names
 from streampulse_assets.lib.ingest.landing import Landing
@@ -32,13 +37,12 @@ def _chunks(start: datetime, end: datetime):
     ),
 )
 def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
-    """Minute snapshots per platform and category: viewers, open lives and the top 5 streamers.
-
-    Rows come from the sources named in STREAMPULSE_SOURCES (the deterministic simulator by
-    default; CHZZK and SOOP live APIs, whose raw responses are archived in the landing area first;
-    or a replay file). Each run covers its time window — one minute for a live tick, any range for a
-    single-run backfill — and replaces exactly the (platform, minute) pairs it has new rows for, so
-    re-running is idempotent and a failing platform never deletes what was stored before.
+    """Minute snapshots per platform and category: viewers, open lives and the top 5 streamers,
+    from the sources named in STREAMPULSE_SOURCES (the deterministic simulator by default; CHZZK
+    and SOOP live APIs, whose raw responses are archived in the landing area first; or a replay
+    file); each run covers its time window (one minute for a live tick, any range for a single-run
+    backfill) and replaces exactly the (platform, minute) pairs it has new rows for, so re-running
+    is idempotent and a failing platform never deletes what was stored before.
     """
     settings = get_settings()
     names = parse_source_names(settings.sources)
@@ -68,6 +72,13 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             description="Every source failed:\n"
             + "\n".join(f"- {name}: {error}" for name, error in total.errors.items()),
             metadata={"window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"},
+        )
+    gap = context.run.tags.get(GAP_TAG)
+    if gap:
+        gap_start, gap_end = gap.split("/")
+        total.errors["minute sensor"] = (
+            f"minutes {gap_start} to {gap_end} (UTC) were never ticked because the daemon was "
+            "away; backfill raw_snapshots and its downstream assets over those hours"
         )
     with duckdb.get_connection() as con:
         summary, checks = evaluate_raw_checks(con, start, end, total)

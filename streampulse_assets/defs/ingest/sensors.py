@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
@@ -32,6 +32,14 @@ def next_tick(cursor: str | None, now: datetime) -> tuple[datetime, datetime] | 
     return first, last
 
 
+def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime] | None:
+    """Minutes [start, end) no tick will compute because the daemon was away too long."""
+    if not cursor:
+        return None
+    expected = datetime.fromisoformat(cursor) + timedelta(minutes=1)
+    return (expected, first) if expected < first else None
+
+
 @dg.sensor(
     job=minute_pipeline,
     minimum_interval_seconds=10,
@@ -48,11 +56,14 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     if tick is None:
         return dg.SkipReason("this minute was launched already")
     first, last = tick
+    tags = {MINUTE_TAG: last.isoformat(), MINUTE_START_TAG: first.isoformat()}
+    gap = skipped_gap(context.cursor, first)
+    if gap:  # never silent: the run's checks report it, with the backfill to run
+        tags[GAP_TAG] = f"{gap[0].isoformat()}/{gap[1].isoformat()}"
+        context.log.warning(f"minutes {gap[0]} to {gap[1]} were not ticked; backfill them")
     context.update_cursor(last.isoformat())
     return dg.RunRequest(
-        run_key=last.isoformat(),
-        partition_key=first.strftime("%Y-%m-%d-%H:00"),
-        tags={MINUTE_TAG: last.isoformat(), MINUTE_START_TAG: first.isoformat()},
+        run_key=last.isoformat(), partition_key=first.strftime("%Y-%m-%d-%H:00"), tags=tags
     )
 
 
