@@ -122,3 +122,55 @@ def test_postgres_restarted_during_analysis_loses_and_duplicates_nothing(
     assert set(done.loc[done.index.isin(pending.index), "analysis_status"]) == {"DONE"}
     second = drain(pg_url, redis_url, worker_id="w2", max_events=50, deadline_s=5)
     assert second.summary()["events_analysed"] == 0  # nothing analysed twice
+
+
+def test_postgres_restarted_between_claim_and_complete(
+    pg_url, redis_url, embedded_postgres, httpserver
+):
+    """Postgres goes down while the model is answering: the claimed events keep their lease,
+    return to the queue when it expires, and are explained exactly once after the restart."""
+    import threading
+
+    from streampulse_assets.lib.analysis import queue as q
+    from streampulse_assets.lib.analysis import samples
+    from streampulse_assets.lib.analysis.worker import drain
+    from streampulse_assets_tests.test_analysis_llm import StubServer, client
+
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = True
+    samples.insert_rows(conn, samples.sample_rows(3, seed=5))
+    stub = StubServer(httpserver)
+    stopped = threading.Event()
+    original = stub.handle
+
+    def handle_and_crash_postgres(request):
+        if not stopped.is_set():
+            stopped.set()
+            embedded_postgres.stop()  # the first model call happens after the claim
+        return original(request)
+
+    httpserver.clear()
+    httpserver.expect_request("/v1/chat/completions", method="POST").respond_with_handler(
+        handle_and_crash_postgres
+    )
+    try:
+        with pytest.raises(psycopg2.Error):
+            drain(pg_url, redis_url, worker_id="w1", llm=client(httpserver), batch=3, lease_s=1)
+    finally:
+        embedded_postgres.start()
+    assert stopped.is_set()
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute("SELECT analysis_status, count(*) FROM signal_events GROUP BY 1")
+        assert dict(cur.fetchall()) == {"IN_PROGRESS": 3}  # leased, not lost
+    import time
+
+    time.sleep(1.2)  # the one-second lease expires
+    assert q.release_expired(conn, lease_s=1) == 3
+    stats = drain(pg_url, redis_url, worker_id="w2", llm=None)
+    assert stats.summary()["events_analysed"] == 3
+    with conn.cursor() as cur:
+        cur.execute("SELECT analysis_status, worker_id, count(*) FROM signal_events GROUP BY 1, 2")
+        assert cur.fetchall() == [("DONE", "w2", 3)]
+    conn.close()
