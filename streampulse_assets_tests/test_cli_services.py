@@ -1,0 +1,67 @@
+"""`streampulse services up|status|down` and the `dev` guard, run as real commands."""
+
+import fcntl
+import os
+import subprocess
+import sys
+
+import psycopg2
+import redis
+
+from streampulse_assets.lib.services.paths import free_port
+
+
+def _cli(*args, env):
+    return subprocess.run(
+        [sys.executable, "-m", "streampulse_assets.cli.main", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def _env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMPULSE_")}
+    env.update(
+        STREAMPULSE_HOME=str(tmp_path / "home"),
+        STREAMPULSE_PG_PORT=str(free_port()),
+        STREAMPULSE_REDIS_PORT=str(free_port()),
+    )
+    return env
+
+
+def test_services_up_status_down(tmp_path):
+    env = _env(tmp_path)
+    up = _cli("services", "up", env=env)
+    assert up.returncode == 0, up.stderr
+    try:
+        pg_url = f"postgresql://postgres@127.0.0.1:{env['STREAMPULSE_PG_PORT']}/streampulse"
+        redis_url = f"redis://127.0.0.1:{env['STREAMPULSE_REDIS_PORT']}/0"
+        assert pg_url in up.stdout and redis_url in up.stdout
+        with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
+            cur.execute("SELECT current_database()")
+            assert cur.fetchone()[0] == "streampulse"
+        conn.close()
+        assert redis.Redis.from_url(redis_url).ping()
+        status = _cli("services", "status", env=env)
+        assert status.returncode == 0 and "PostgreSQL" in status.stdout and "Redis" in status.stdout
+        assert (tmp_path / "home" / "postgres" / "data" / "PG_VERSION").exists()
+    finally:
+        down = _cli("services", "down", env=env)
+    assert down.returncode == 0, down.stderr
+    status = _cli("services", "status", env=env)
+    assert status.returncode == 1  # nothing answers any more
+
+
+def test_second_dev_says_clearly_that_one_is_running(tmp_path):
+    env = _env(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    with open(home / "dev.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("4242")
+        held.flush()
+        second = _cli("dev", env=env)
+    assert second.returncode == 1
+    assert "already running (pid 4242)" in second.stderr
