@@ -39,7 +39,6 @@ def analysis_queue_results(
     redis: RedisResource,
 ) -> dg.MaterializeResult:
     """Explanations for queued spike events, written back to the Postgres `signal_events` queue.
-
     Drains PENDING rows with the LangGraph explainer (watcher, Redis cache lookup, research,
     analyst, editor, cache save) using OpenAI structured outputs when OPENAI_API_KEY is set and the
     deterministic offline analyst otherwise. Rows are claimed with FOR UPDATE SKIP LOCKED under a
@@ -74,7 +73,6 @@ def analysed_events(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource, postgres: PostgresResource
 ) -> dg.MaterializeResult:
     """Analysed spike events in the warehouse: one row per explained queue event.
-
     A short copy of DONE rows from the Postgres queue into DuckDB `analysed_events` with the result
     flattened (verdict, kind, summary, reason, keywords, confidence, cache key and hit, tier,
     search queries, tokens, estimated cost, latency), upserted by id so reruns are idempotent. Only

@@ -38,7 +38,6 @@ def _now() -> datetime:
 )
 def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
     """Alerts sent for analysed spikes that pass the alert gate, recorded once per event and sink.
-
     One delivery pass over Postgres (never DuckDB): eligible `signal_events` (gate "confirmed" =
     CONFIRMED V3 spikes, or "delta" = every V3 spike above STREAMPULSE_ALERT_MIN_DELTA) get one
     `alert_deliveries` row per configured sink (Telegram, Slack, generic webhook), which is sent,
@@ -69,7 +68,6 @@ def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
 @dg.asset(group_name="operations", kinds={"dagster", "postgres"})
 def dagster_run_retention(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     """Dagster runs older than STREAMPULSE_RUN_RETENTION_DAYS (default 7) and their event logs.
-
     A minute pipeline writes tens of thousands of event-log rows a day and Dagster 1.13 has no run
     or event-log retention, so finished runs older than the cutoff are deleted with their
     operational event rows (step, log and run events, compute logs), while asset materialisation,
@@ -99,7 +97,6 @@ def dagster_run_retention(context: dg.AssetExecutionContext) -> dg.MaterializeRe
 @dg.asset(group_name="operations", kinds={"duckdb"}, pool="duckdb")
 def warehouse_retention(duckdb: WarehouseResource) -> dg.MaterializeResult:
     """Warehouse rows older than each table's retention, deleted (STREAMPULSE_RETENTION_*_DAYS).
-
     Defaults: raw_snapshots 35 days (the seasonal baseline needs 7 days + 2 hours; at least 8 are
     enforced), rolling and seasonal baselines 14, signal_events and analysed_events 365. Tables
     not created yet are skipped; metadata lists the rows removed per table.
@@ -119,7 +116,6 @@ def warehouse_retention(duckdb: WarehouseResource) -> dg.MaterializeResult:
 @dg.asset(group_name="operations", kinds={"python"})
 def landing_retention() -> dg.MaterializeResult:
     """Landing payload days older than STREAMPULSE_RETENTION_LANDING_DAYS (default 14), removed.
-
     Raw API responses are archived per platform and day so parsers can be replayed; whole day
     folders whose every minute is past retention are deleted, and files and bytes freed reported.
     """
@@ -140,7 +136,6 @@ def landing_retention() -> dg.MaterializeResult:
 @dg.asset(group_name="operations", kinds={"postgres"})
 def operational_store_retention(postgres: PostgresResource) -> dg.MaterializeResult:
     """Finished Postgres queue rows and alert deliveries older than their retention, deleted.
-
     `signal_events` DONE/FAILED/SKIPPED older than STREAMPULSE_RETENTION_PG_EVENTS_DAYS (365) and
     `alert_deliveries` older than STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS (90); pending work is
     never deleted. Delivery retention must exceed the alert gate's max age, or a pruned delivery
