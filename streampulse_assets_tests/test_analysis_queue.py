@@ -134,3 +134,26 @@ def test_deadline_and_budget_bound_a_drain(pg_url, conn):
     assert drain(pg_url, None, worker_id="w", max_events=7, batch=5).analysed == 7
     assert drain(pg_url, None, worker_id="w", deadline_s=0).claimed == 0
     assert queue.stats(conn).pending == 18
+
+
+def test_renew_extends_only_this_workers_leases(pg_url):
+    import time
+
+    import psycopg2
+
+    from streampulse_assets.lib.analysis import queue as q
+    from streampulse_assets.lib.analysis import samples as s
+
+    conn = psycopg2.connect(pg_url)
+    conn.autocommit = True
+    s.insert_rows(conn, s.sample_rows(4, seed=11))
+    mine = q.claim(conn, "w1", batch=2, lease_s=1)
+    theirs = q.claim(conn, "w2", batch=2, lease_s=1)
+    time.sleep(1.2)
+    assert q.renew(conn, "w1", [e.id for e in mine] + [e.id for e in theirs]) == 2
+    # Only w2's leases have expired; w1's renewed ones stay IN_PROGRESS.
+    assert q.release_expired(conn, lease_s=1) == 2
+    with conn.cursor() as cur:
+        cur.execute("SELECT worker_id FROM signal_events WHERE analysis_status = 'IN_PROGRESS'")
+        assert {r[0] for r in cur.fetchall()} == {"w1"}
+    conn.close()

@@ -49,6 +49,19 @@ def release_expired(conn, *, lease_s: float = LEASE_S, max_attempts: int = MAX_A
         return cur.rowcount
 
 
+def renew(conn, worker_id: str, ids: list[int]) -> int:
+    """Extend the lease of events this worker still holds (before each slow model call)."""
+    if not ids:
+        return 0
+    with conn.cursor() as cur:
+        cur.execute(
+            """UPDATE signal_events SET claimed_at = now()
+               WHERE id = ANY(%s) AND worker_id = %s AND analysis_status = 'IN_PROGRESS'""",
+            (list(ids), worker_id),
+        )
+        return cur.rowcount
+
+
 def claim(
     conn,
     worker_id: str,

@@ -165,6 +165,8 @@ class _Loop:
                 with self.lock:
                     self.stats.released += released
                 break
+            if self.llm is not None and i:  # model calls are slow: keep the rest of the batch
+                queue.renew(conn, self.worker_id, [e.id for e in events[i:]])
             try:
                 done.append((event.id, analyser.analyse(event)))
             except Exception as exc:
