@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import psycopg2
 import typer
 
+from streampulse_assets.cli.pg import connect_or_exit
 from streampulse_assets.lib.alerts.delivery import deliver_alerts
 from streampulse_assets.lib.alerts.gate import gate_from_env
 from streampulse_assets.lib.alerts.sinks import AlertMessage, SinkError, sinks_from_env
-from streampulse_assets.lib.schema import migrate_postgres
-from streampulse_assets.lib.settings import get_settings
 
 app = typer.Typer(help="Alert sinks (Telegram, Slack, webhook) and delivery.", no_args_is_help=True)
 
@@ -54,14 +52,8 @@ def send(limit: int = typer.Option(100, help="At most this many deliveries in th
     if not sinks:
         typer.secho(NO_SINKS, fg="yellow", err=True)
         raise typer.Exit(1)
-    url = get_settings().resolved_postgres_url()
+    conn = connect_or_exit()
     try:
-        conn = psycopg2.connect(url, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        typer.secho(f"cannot reach Postgres at {url}: {exc}".strip(), fg="red", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        migrate_postgres(conn)
         stats = deliver_alerts(conn, sinks, gate_from_env(), limit=limit)
     finally:
         conn.close()

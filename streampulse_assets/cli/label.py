@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg2
 import typer
 
+from streampulse_assets.cli.pg import connect_or_exit
 from streampulse_assets.lib.quality.feedback import UnknownEventError, record_label
-from streampulse_assets.lib.schema import migrate_postgres
-from streampulse_assets.lib.settings import get_settings
 
 _MAX_ID = 2**63 - 1  # BIGSERIAL
 
@@ -23,14 +21,8 @@ def label(
     if not event_id.strip().isdigit() or int(event_id) > _MAX_ID:
         typer.secho(f"bad event id {event_id!r}: expected a positive integer", fg="red", err=True)
         raise typer.Exit(1)
-    url = get_settings().resolved_postgres_url()
+    conn = connect_or_exit()
     try:
-        conn = psycopg2.connect(url, connect_timeout=5)
-    except psycopg2.OperationalError as exc:
-        typer.secho(f"cannot reach Postgres at {url}: {exc}".strip(), fg="red", err=True)
-        raise typer.Exit(1) from exc
-    try:
-        migrate_postgres(conn)
         saved = record_label(conn, int(event_id), verdict, note)
     except UnknownEventError as exc:
         typer.secho(f"{exc}; nothing recorded", fg="red", err=True)

@@ -3,15 +3,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from streampulse_assets.defs.resources import PostgresResource
+from streampulse_assets.defs.runs import run_in_flight
 from streampulse_assets.lib.analysis import queue
 
 ANALYSIS_JOB = "analysis_job"
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 analysis_job = dg.define_asset_job(
     ANALYSIS_JOB,
@@ -40,11 +35,9 @@ def analysis_queue_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
         context.log.info(f"returned {released} expired leases to the queue")
     if not stats.due:
         return dg.SkipReason(f"no due PENDING events ({stats.pending} pending in back-off)")
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(job_name=ANALYSIS_JOB, statuses=IN_FLIGHT), limit=1
-    )
+    in_flight = run_in_flight(context.instance, ANALYSIS_JOB)
     if in_flight:
-        return dg.SkipReason(f"analysis run {in_flight[0].dagster_run.run_id} is in progress")
+        return dg.SkipReason(f"analysis run {in_flight} is in progress")
     # The minute in the key lets the same due range launch again after a crashed drain run
     # (its leases expire and the ids become due again); one run at a time is enforced above.
     minute = datetime.now(UTC).strftime("%Y%m%dT%H%M")

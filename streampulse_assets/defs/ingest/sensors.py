@@ -3,15 +3,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.defs.runs import run_in_flight
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 minute_pipeline = dg.define_asset_job(
     MINUTE_JOB,
@@ -47,11 +42,9 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
 )
 def minute_sensor(context: dg.SensorEvaluationContext):
     """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute)."""
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(job_name=MINUTE_JOB, statuses=IN_FLIGHT), limit=1
-    )
+    in_flight = run_in_flight(context.instance, MINUTE_JOB)
     if in_flight:
-        return dg.SkipReason(f"run {in_flight[0].dagster_run.run_id} of the last tick is running")
+        return dg.SkipReason(f"run {in_flight} of the last tick is running")
     tick = next_tick(context.cursor, datetime.now(UTC).replace(tzinfo=None))
     if tick is None:
         return dg.SkipReason("this minute was launched already")

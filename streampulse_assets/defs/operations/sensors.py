@@ -2,16 +2,10 @@ import dagster as dg
 
 from streampulse_assets.defs.operations.jobs import ALERT_JOB, alert_delivery_job
 from streampulse_assets.defs.resources import PostgresResource
+from streampulse_assets.defs.runs import run_in_flight
 from streampulse_assets.lib.alerts.delivery import count_deliverable
 from streampulse_assets.lib.alerts.gate import gate_from_env
 from streampulse_assets.lib.alerts.sinks import sinks_from_env
-
-IN_FLIGHT = [
-    dg.DagsterRunStatus.QUEUED,
-    dg.DagsterRunStatus.NOT_STARTED,
-    dg.DagsterRunStatus.STARTING,
-    dg.DagsterRunStatus.STARTED,
-]
 
 
 @dg.sensor(
@@ -27,11 +21,9 @@ def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
             "no alert sink configured (STREAMPULSE_TELEGRAM_BOT_TOKEN + _CHAT_ID, "
             "STREAMPULSE_SLACK_WEBHOOK_URL or STREAMPULSE_ALERT_WEBHOOK_URL)"
         )
-    in_flight = context.instance.get_run_records(
-        dg.RunsFilter(job_name=ALERT_JOB, statuses=IN_FLIGHT), limit=1
-    )
+    in_flight = run_in_flight(context.instance, ALERT_JOB)
     if in_flight:
-        return dg.SkipReason(f"delivery run {in_flight[0].dagster_run.run_id} is in progress")
+        return dg.SkipReason(f"delivery run {in_flight} is in progress")
     with postgres.connect() as conn:
         waiting = count_deliverable(conn, [s.name for s in sinks], gate_from_env())
     if not waiting:
