@@ -13,12 +13,14 @@ from __future__ import annotations
 import tempfile
 import warnings
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.engine import empty_events, refresh_all
@@ -39,51 +41,65 @@ class FileDetection:
     last: pd.Timestamp | None
 
 
+def _config(temp: Path, memory_limit: str) -> dict[str, str]:
+    # Scratch databases: storing strings uncompressed writes ~3x faster than the default analysis.
+    return {
+        "memory_limit": memory_limit,
+        "temp_directory": str(temp),
+        "force_compression": "uncompressed",
+    }
+
+
 def connect(path: Path, temp: Path, memory_limit: str = MEMORY_LIMIT):
     """A DuckDB file database with capped memory that spills to `temp`."""
-    return duckdb.connect(
-        str(path), config={"memory_limit": memory_limit, "temp_directory": str(temp)}
-    )
+    return duckdb.connect(str(path), config=_config(temp, memory_limit))
 
 
-def _stage(con, path: Path, chunk_rows: int) -> None:
-    con.execute(
-        "CREATE TABLE stage (chunk INTEGER, platform VARCHAR, category_id VARCHAR, ts TIMESTAMP, "
-        "category_name VARCHAR, viewers BIGINT, open_lives BIGINT, top_streamers VARCHAR)"
-    )
-    for i, chunk in enumerate(iter_canonical(path, chunk_rows)):
-        con.register("_replay_chunk", chunk)
-        try:
-            con.execute(f"INSERT INTO stage SELECT {i}, {_COLUMNS} FROM _replay_chunk")
-        finally:
-            con.unregister("_replay_chunk")
-
-
-def _infer_step(con) -> int:
-    """lib/detection/frame.infer_step over the staged rows (duplicates give gaps of 0: ignored)."""
-    gaps = con.execute(
-        "SELECT g FROM (SELECT epoch_us(ts) // 60000000 - lag(epoch_us(ts) // 60000000) OVER "
-        "(PARTITION BY platform, category_id ORDER BY ts) AS g FROM stage) WHERE g > 0"
-    ).fetchnumpy()["g"]
-    return max(1, int(np.round(np.median(gaps)))) if len(gaps) else 1
-
-
-def _platform_events(stage: Path, db: Path, temp: Path, platform: str, dedupe: bool, cfg, span):
-    con = connect(db, temp)
+def _load(path: Path, temp: Path, chunk_rows: int) -> dict[str, Path]:
+    """Validated chunks of the file appended to one database file per platform (file order)."""
+    con = duckdb.connect(config=_config(temp, MEMORY_LIMIT))
+    dbs: dict[str, Path] = {}
     try:
-        migrate_duckdb(con)
-        con.execute(f"ATTACH '{stage}' AS staged (READ_ONLY)")
-        last = "QUALIFY chunk = max(chunk) OVER (PARTITION BY category_id, ts)" if dedupe else ""
-        con.execute(
-            f"INSERT INTO raw_snapshots ({_COLUMNS}, source) SELECT {_COLUMNS}, 'frame' "
-            f"FROM staged.stage WHERE platform = ? {last} ORDER BY ts",
-            [platform],
-        )
-        con.execute("DETACH staged")
-        return refresh_all(con, *span, cfg)
+        for frame in iter_canonical(path, chunk_rows):
+            chunk = pa.Table.from_pandas(frame, preserve_index=False)
+            for platform in pc.unique(chunk["platform"]).to_pylist():
+                if platform not in dbs:
+                    dbs[platform] = temp / f"platform_{len(dbs)}.duckdb"
+                    con.execute(f"ATTACH '{dbs[platform]}' AS p{len(dbs)}")
+                    con.execute(f"USE p{len(dbs)}")
+                    migrate_duckdb(con)
+                    con.execute("USE memory")
+                name = f"p{list(dbs).index(platform) + 1}"
+                part = chunk.filter(pc.equal(chunk["platform"], platform))  # noqa: F841
+                con.execute(
+                    f"INSERT INTO {name}.raw_snapshots ({_COLUMNS}, source) "
+                    f"SELECT {_COLUMNS}, 'frame' FROM part"
+                )
     finally:
         con.close()
-        db.unlink(missing_ok=True)
+    return dbs
+
+
+def _dedupe(con) -> tuple[int, int, int, datetime | None, datetime | None]:
+    """Keep the last row (of the file) per key; (rows read, rows kept, categories, first, last)."""
+    rows, keys, cats, first, last = con.execute(
+        "SELECT count(*), count(DISTINCT (category_id, ts)), count(DISTINCT category_id), "
+        "min(ts), max(ts) FROM raw_snapshots"
+    ).fetchone()
+    if rows > keys:  # rowid follows insertion (file) order
+        con.execute(
+            "DELETE FROM raw_snapshots WHERE rowid NOT IN "
+            "(SELECT max(rowid) FROM raw_snapshots GROUP BY category_id, ts)"
+        )
+    return rows, keys, cats, first, last
+
+
+def _gaps(con) -> np.ndarray:
+    """Positive gaps between a series' consecutive minutes (as frame.infer_step)."""
+    return con.execute(
+        "SELECT g FROM (SELECT epoch_us(ts) // 60000000 - lag(epoch_us(ts) // 60000000) OVER "
+        "(PARTITION BY category_id ORDER BY ts) AS g FROM raw_snapshots) WHERE g > 0"
+    ).fetchnumpy()["g"]
 
 
 def detect_file(
@@ -97,20 +113,16 @@ def detect_file(
     cfg = get_config(config)
     with tempfile.TemporaryDirectory(prefix="streampulse-detect-", dir=workdir) as tmp:
         temp = Path(tmp)
-        stage = temp / "stage.duckdb"
-        con = connect(stage, temp)
-        try:
-            _stage(con, Path(path), chunk_rows)
-            rows, keys, cats, first, last = con.execute(
-                "SELECT count(*), count(DISTINCT (platform, category_id, ts)), "
-                "count(DISTINCT (platform, category_id)), min(ts), max(ts) FROM stage"
-            ).fetchone()
-            found = con.execute("SELECT DISTINCT platform FROM stage ORDER BY 1").fetchall()
-            platforms = [p for (p,) in found]
-            if keys and cfg.step_minutes is None:
-                cfg = get_config(cfg, step_minutes=_infer_step(con))
-        finally:
-            con.close()
+        dbs = _load(Path(path), temp, chunk_rows)
+        stats, gaps = [], []
+        for db in dbs.values():
+            con = connect(db, temp)
+            try:
+                stats.append(_dedupe(con))
+                gaps.append(_gaps(con) if cfg.step_minutes is None else np.zeros(0, np.int64))
+            finally:
+                con.close()
+        rows, keys, cats = (sum(s[i] for s in stats) for i in range(3))
         if rows > keys:
             warnings.warn(
                 f"{path}: {rows - keys} duplicated (platform, category_id, ts) rows across chunks "
@@ -119,11 +131,21 @@ def detect_file(
             )
         if not keys:
             return FileDetection(empty_events(), 0, 0, None, None)
+        first, last = min(s[3] for s in stats), max(s[4] for s in stats)
+        if cfg.step_minutes is None:
+            gap = np.concatenate(gaps)
+            cfg = get_config(
+                cfg, step_minutes=max(1, int(np.round(np.median(gap)))) if len(gap) else 1
+            )
         span = (first, last + timedelta(minutes=1))
         parts = []
-        for i, platform in enumerate(platforms):
-            db = temp / f"platform_{i}.duckdb"
-            part = _platform_events(stage, db, temp, platform, rows > keys, cfg, span)
+        for db in dbs.values():
+            con = connect(db, temp)
+            try:
+                part = refresh_all(con, *span, cfg)
+            finally:
+                con.close()
+                db.unlink()
             if len(part):
                 parts.append(part)
     events = empty_events() if not parts else pd.concat(parts, ignore_index=True)
