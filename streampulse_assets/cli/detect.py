@@ -8,17 +8,8 @@ import pandas as pd
 import typer
 
 from streampulse_assets.lib.detection.config import UnknownProfileError, get_config
-from streampulse_assets.lib.detection.engine import detect_frame
+from streampulse_assets.lib.detection.filerun import detect_file
 from streampulse_assets.lib.detection.frame import SnapshotFrameError
-
-
-def read_snapshots(path: Path) -> pd.DataFrame:
-    """The replay file as a canonical snapshot frame (validated by the replay source)."""
-    try:
-        from streampulse_assets.lib.sources.replay import ReplaySource
-    except ImportError:  # pragma: no cover - the replay source ships with the ingestion part
-        return pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
-    return ReplaySource(path).data
 
 
 def write_events(events: pd.DataFrame, path: Path) -> None:
@@ -51,18 +42,18 @@ def detect(
         raise typer.BadParameter("use v1, v3 or both", param_hint="--detector")
     try:
         config = get_config(profile)
-        frame = read_snapshots(snapshots)
-        events = detect_frame(frame, config)
+        found = detect_file(snapshots, config)  # streamed, one platform at a time
     except (UnknownProfileError, SourceError, SnapshotFrameError, ValueError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc
+    events = found.events
     events = events[events["detector"].isin(wanted)].reset_index(drop=True)
     if out is not None:
         write_events(events, out)
     counts = events.groupby(["detector", "level"]).size() if len(events) else pd.Series()
     summary = ", ".join(f"{d} {lvl}: {n}" for (d, lvl), n in counts.items()) or "no events"
     target = f" -> {out}" if out is not None else ""
-    typer.echo(f"{len(frame)} snapshots, profile {profile}: {summary}{target}")
+    typer.echo(f"{found.rows} snapshots, profile {profile}: {summary}{target}")
 
 
 def register(app: typer.Typer) -> None:

@@ -5,21 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
 import typer
 
 from streampulse_assets.lib.detection.config import UnknownProfileError, get_config
-from streampulse_assets.lib.detection.engine import detect_frame
-from streampulse_assets.lib.quality.metrics import LabelError, exposure, labels_frame
+from streampulse_assets.lib.detection.filerun import detect_file
+from streampulse_assets.lib.quality.metrics import LabelError, exposure_from_span, labels_frame
 from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.quality.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from streampulse_assets.lib.sources.base import SourceError
-from streampulse_assets.lib.sources.replay import ReplaySource, labels_from_file
-
-
-def _read_frame(path: Path) -> pd.DataFrame:
-    """The whole replay file as a canonical snapshot frame (validated by ReplaySource)."""
-    return ReplaySource(path).data
+from streampulse_assets.lib.sources.replay import labels_from_file
 
 
 def _read_labels(path: Path) -> list[dict]:
@@ -40,16 +34,16 @@ def evaluate(
     """Run both detectors over a replay and score them against labelled windows."""
     try:
         config = get_config(profile)
-        frame = _read_frame(snapshots)
         label_list = _read_labels(labels)
+        # Streamed from the file through on-disk DuckDB, one platform at a time (bounded memory).
+        found = detect_file(snapshots, config)
     except (UnknownProfileError, SourceError, LabelError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc
-    events = detect_frame(frame, config)
     report = build_report(
-        events,
+        found.events,
         label_list,
-        exposure(frame),
+        exposure_from_span(found.categories, found.first, found.last),
         seed=seed,
         n_resamples=resamples,
         meta={"snapshots": str(snapshots), "labels_file": str(labels), "profile": profile},
