@@ -38,6 +38,29 @@ def test_v3_raises_fewer_false_alarms_than_v1(run):
     assert scores["V3"].false_alarms * 3 <= scores["V1"].false_alarms
 
 
+def test_adoption_is_classified_and_raids_are_not(run):
+    _, labels, events, _ = run
+    v3 = events[(events["detector"] == "V3") & (events["level"] == "SPIKE")]
+
+    def alerts_in(label):
+        start = pd.Timestamp(label["start"]).tz_localize(None) - pd.Timedelta(minutes=5)
+        end = pd.Timestamp(label["end"]).tz_localize(None)
+        return v3[
+            (v3["platform"] == label["platform"])
+            & (v3["category_id"] == label["category_id"])
+            & v3["ts"].between(start, end)
+        ]
+
+    adoptions = [label for label in labels if label["kind"] == "category_adoption"]
+    raids = [label for label in labels if label["kind"] == "streamer_spike"]
+    assert adoptions and raids
+    caught = [alerts_in(label) for label in adoptions]
+    assert all((a["cause"] == "CATEGORY_ADOPTION").all() for a in caught if len(a))
+    assert sum(len(a) > 0 for a in caught) >= 0.9 * len(adoptions)
+    raid_alerts = pd.concat([alerts_in(label) for label in raids])
+    assert len(raid_alerts) and not (raid_alerts["cause"] == "CATEGORY_ADOPTION").any()
+
+
 def test_no_v3_alert_on_data_faults(run):
     _, labels, events, _ = run
     faults = [label for label in labels if label["kind"] in {"missing_minute", "partial_outage"}]

@@ -6,6 +6,10 @@
 - dominance_index = top streamer's viewers / category viewers. >= 0.85 without market proof
   (open lives up >= 3, or streamers 2-5 up >= 20 % and >= 500) -> CATEGORY_ADOPTION (one streamer
   brought the category; not sent to paid analysis).
+  Streamer context refines this: a lead streamer who was already in this category's top 5 an hour
+  ago did not move in (a raid or collab lifted them), so it is never an adoption; a lead who was
+  in another category's top 5 an hour ago and alone brought at least half the rise is one, even
+  below the dominance threshold (`reclassify_arrivals`, applied once the context is known).
 - A PERSON_ISSUE SPIKE needs growth >= 2.0 and delta >= max(1500, 0.5 x baseline), else it stays
   a CANDIDATE.
 """
@@ -66,7 +70,8 @@ def classify_row(row: dict, cfg: DetectionConfig) -> dict:
             others_now >= (1 + cfg.proof_others_growth) * others_before
         ):
             proof = True
-    if dominance is not None and dominance >= cfg.dominance_min and not proof:
+    lead_was_here = bool(now) and str(now[0]["channel_id"]) in before_viewers
+    if dominance is not None and dominance >= cfg.dominance_min and not proof and not lead_was_here:
         cause = ADOPTION
     elif contribution is not None and contribution >= cfg.person_contribution_min:
         cause = PERSON
@@ -86,6 +91,38 @@ def add_causes(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
     classes = [classify_row(r, cfg) for r in rows.to_dict("records")]
     for key in ("contribution_ratio", "dominance_index", "market_proof", "cause"):
         out[key] = [c[key] for c in classes]
+    return out
+
+
+def reclassify_arrivals(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """V3 rows whose lead streamer arrived from another category and alone brought at least half
+    of the rise become CATEGORY_ADOPTION, unless the rest of the market rose too (streamers 2-5 up
+    by the market-proof margin; a few more open lives beside a streamer who moved in are not
+    proof). Needs `top_streamers` with the before/after context (context.streamer_context)."""
+    if events.empty:
+        return events
+    out = events.copy()
+    causes = list(out["cause"])
+    for i, row in enumerate(out.to_dict("records")):
+        tops = parse_streamers(row.get("top_streamers"))
+        delta = row.get("delta")
+        if row["detector"] != "V3" or causes[i] == ADOPTION or not tops or not _known(delta):
+            continue
+        lead = tops[0]
+        arrived = lead.get("category_before") and not _known(lead.get("viewers_before"))
+        if not arrived or lead["viewers"] < 0.5 * float(delta):
+            continue
+        others_now = sum(s["viewers"] for s in tops[1:5])
+        others_before = sum(int(s.get("viewers_before") or 0) for s in tops[1:5])
+        market = (
+            others_now - others_before
+            >= cfg.proof_others_delta
+            * float(row.get("unit", 1.0) if _known(row.get("unit")) else 1.0)
+            and others_now >= (1 + cfg.proof_others_growth) * others_before
+        )
+        if not market:
+            causes[i] = ADOPTION
+    out["cause"] = causes
     return out
 
 

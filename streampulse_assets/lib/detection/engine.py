@@ -18,7 +18,7 @@ from streampulse_assets.lib.detection.baselines import (
     refresh_rolling_baselines,
     refresh_seasonal_baselines,
 )
-from streampulse_assets.lib.detection.causes import add_causes, add_levels
+from streampulse_assets.lib.detection.causes import add_causes, add_levels, reclassify_arrivals
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.context import streamer_context
 from streampulse_assets.lib.detection.cooldown import apply_cooldown
@@ -131,6 +131,7 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     for col in ("cause", "contribution_ratio", "dominance_index", "market_proof", "is_major"):
         if col not in emitted:
             emitted[col] = None
+    emitted = reclassify_arrivals(emitted, cfg)
     events = emitted[EVENT_COLUMNS].sort_values(["ts", "detector", "platform", "category_id"])
     return events.reset_index(drop=True)
 
