@@ -1,132 +1,270 @@
-"""Detection benchmark: backfills and live ticks through baselines and both detectors.
+"""Detection benchmark (issue 4): a backfill and live ticks through baselines and both detectors.
 
-    uv run python bench/detection.py                 # 14 days x 2 platforms x 300 categories
-    uv run python bench/detection.py --days 8 --categories 250
+    uv run python bench/detection.py          # 8 days x 2 platforms x 500 categories, 11.5 M rows
+    uv run python bench/detection.py --quick  # smoke run on a small warehouse
+    uv run python bench/detection.py --days 4 --categories 200 --tick-days 10
 
-Prints rows/s for a backfill of the whole range and of its last day, for a live tick (one minute
-of every category) on a warehouse holding 1 day and holding the whole history, and the time of
-the original StreamPulse way (one full detection query per minute) on a sample of minutes,
-extrapolated to the range, so the speed-up is a ratio from one run. Simulated data (seed 7).
+Warehouses are simulated (Simulator(seed=7)) once into DuckDB files under bench/out/ (git-ignored)
+and reused; generating them is never timed. Prints:
+- backfill: refresh_all over the whole range (rolling + seasonal baselines, V3 + V1, causes,
+  cooldown, write), run in a child process on a copy of the raw warehouse: wall time per step and
+  the child's peak RSS (ru_maxrss) and its growth over the RSS before the computation;
+- the original StreamPulse way (one full detection query per minute over the history) on a sample
+  of minutes spread over the range, extrapolated to every minute, and the speed-up ratio;
+- live tick: refresh_all of the newest minute on a warehouse holding 1 day and one holding
+  `--tick-days` days (default 30), median of several ticks, and their ratio.
+Goals of the issue are printed beside the numbers (PASS / MISS).
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import resource
+import shutil
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
+from multiprocessing import get_context
 from pathlib import Path
 
 import duckdb
 
-from streampulse_assets.lib.detection.baselines import (
-    refresh_rolling_baselines,
-    refresh_seasonal_baselines,
-)
-from streampulse_assets.lib.detection.engine import refresh_signal_events
-from streampulse_assets.lib.detection.frame import load_raw
-from streampulse_assets.lib.schema import migrate_duckdb
-
 END = datetime(2025, 3, 1)
+OUT = Path(__file__).resolve().parent / "out"
+SEED = 7
+GOAL_BACKFILL_S, GOAL_MEMORY_MB, GOAL_TICK_MS, GOAL_TICK_RATIO = 20.0, 2048.0, 300.0, 1.5
+DERIVED = ("rolling_baselines", "seasonal_baselines", "signal_events")
 
-# The original way: for one minute, one query over the history computing every baseline.
+# The original way: for one minute, one query over the whole history computing the baselines and
+# both detectors' rules (V3 SPIKE/CANDIDATE incl. the major top-12 rank, V1).
 NAIVE_MINUTE = """
-SELECT platform, category_id,
-       median(viewers) FILTER (WHERE ts >= $t - INTERVAL 60 MINUTE AND ts < $t) AS median_60,
-       avg(viewers) FILTER (WHERE ts BETWEEN $t - INTERVAL 26 HOUR AND $t - INTERVAL 22 HOUR),
-       avg(viewers) FILTER (WHERE ts BETWEEN $t - INTERVAL 170 HOUR AND $t - INTERVAL 166 HOUR),
-       max(viewers) FILTER (WHERE ts = $t) AS current
-FROM raw_snapshots WHERE ts <= $t GROUP BY ALL
+WITH h AS (
+    SELECT platform, category_id,
+        max(viewers) FILTER (WHERE ts = $t) AS cur,
+        median(viewers) FILTER (WHERE ts >= $t - INTERVAL 60 MINUTE AND ts < $t) AS median_60,
+        count(*) FILTER (WHERE ts >= $t - INTERVAL 60 MINUTE AND ts < $t) AS n_60,
+        arg_max(viewers, ts) FILTER (WHERE ts >= $t - INTERVAL 60 MINUTE AND ts < $t) AS prev,
+        avg(viewers) FILTER (WHERE ts BETWEEN $t - INTERVAL 26 HOUR AND $t - INTERVAL 22 HOUR)
+            AS mean_24h,
+        count(*) FILTER (WHERE ts BETWEEN $t - INTERVAL 26 HOUR AND $t - INTERVAL 22 HOUR)
+            AS n_24h,
+        avg(viewers) FILTER (WHERE ts BETWEEN $t - INTERVAL 170 HOUR AND $t - INTERVAL 166 HOUR)
+            AS mean_7d,
+        count(*) FILTER (WHERE ts BETWEEN $t - INTERVAL 170 HOUR AND $t - INTERVAL 166 HOUR)
+            AS n_7d
+    FROM raw_snapshots WHERE ts <= $t GROUP BY ALL
+),
+s AS (
+    SELECT *, CASE WHEN n_7d >= 120 THEN mean_7d WHEN n_24h >= 120 THEN mean_24h
+                   ELSE median_60 END AS season
+    FROM h WHERE cur IS NOT NULL AND n_60 >= 30
+),
+r AS (
+    SELECT *, cur / greatest(median_60, 100) AS growth, cur / greatest(season, 100) AS sratio,
+           cur - median_60 AS delta,
+           rank() OVER (PARTITION BY platform ORDER BY season DESC) <= 12 AS major
+    FROM s
+),
+c AS (
+    SELECT *,
+        growth >= CASE WHEN major THEN 1.5 ELSE 1.7 END AND sratio >= 1.2
+            AND delta >= greatest(1500, 0.3 * season) AS v3_spike,
+        growth >= 1.2 AND delta >= 500 AS v3_rise,
+        row_number() OVER (PARTITION BY platform ORDER BY delta DESC) <= 3
+            OR row_number() OVER (PARTITION BY platform ORDER BY growth DESC) <= 3 AS v3_top,
+        cur >= 1.5 * prev AND cur - prev >= 1000 AS v1_spike
+    FROM r
+)
+SELECT platform, category_id, v3_spike, v3_rise, v3_top, v1_spike FROM c
+WHERE v3_spike OR v3_rise OR v3_top OR v1_spike
 """
 
 
-def build(path: Path, start: datetime, end: datetime, categories: int) -> int:
+# -- warehouses (generation is never timed) ---------------------------------------------------
+def warehouse(days: int, categories: int) -> Path:
+    """Raw-only DuckDB file of `days` days before END, generated once and reused."""
+    path = OUT / f"sim_{days}d_{categories}c_seed{SEED}.duckdb"
+    if path.exists():
+        return path
+    from streampulse_assets.lib.detection.frame import load_raw
+    from streampulse_assets.lib.schema import migrate_duckdb
     from streampulse_assets.lib.sources.simulator import Simulator
 
-    con = duckdb.connect(str(path))
-    migrate_duckdb(con)
-    if con.execute("SELECT count(*) FROM raw_snapshots").fetchall()[0][0] == 0:
-        sim = Simulator(seed=7, categories_per_platform=categories)
-        for frame in sim.iter_frames(start, end):
-            load_raw(con, frame, source="simulator")
-    rows = con.execute("SELECT count(*) FROM raw_snapshots").fetchall()[0][0]
-    con.close()
-    return rows
-
-
-def run(con, start: datetime, end: datetime) -> dict[str, float]:
-    out = {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.unlink(missing_ok=True)
     t = time.perf_counter()
-    out["rows"] = refresh_rolling_baselines(con, start, end)
+    print(f"generating {path.name} (once; not timed) ...", flush=True)
+    con = duckdb.connect(str(partial))
+    migrate_duckdb(con)
+    sim = Simulator(seed=SEED, categories_per_platform=categories)
+    for frame in sim.iter_frames(END - timedelta(days=days), END):
+        load_raw(con, frame, source="simulator")
+    con.execute("CHECKPOINT")
+    con.close()
+    partial.rename(path)
+    print(f"  generated in {time.perf_counter() - t:.0f} s", flush=True)
+    return path
+
+
+def count_rows(path: Path) -> int:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("SELECT count(*) FROM raw_snapshots").fetchall()[0][0]
+
+
+def scratch_copy(src: Path, name: str) -> Path:
+    """A fresh copy of a raw warehouse (so runs never change the cached file)."""
+    dst = OUT / name
+    dst.unlink(missing_ok=True)
+    shutil.copyfile(src, dst)
+    return dst
+
+
+# -- the measured computations ------------------------------------------------------------
+def digest(events) -> str:
+    """Short hash of the events (all columns, stored order): identical events, same hash."""
+    return hashlib.sha256(events.to_csv(index=False).encode()).hexdigest()[:16]
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def backfill_child(path: str, start: datetime, end: datetime, save: str | None) -> dict:
+    """In a fresh process: refresh_all over [start, end), step by step, and its memory."""
+    from streampulse_assets.lib.detection.baselines import (
+        refresh_rolling_baselines,
+        refresh_seasonal_baselines,
+    )
+    from streampulse_assets.lib.detection.config import get_config
+    from streampulse_assets.lib.detection.engine import refresh_signal_events
+
+    cfg = get_config()
+    con = duckdb.connect(path)
+    before = _rss_mb()
+    out: dict = {"rss_before_mb": before}
+    t0 = t = time.perf_counter()
+    out["rows"] = refresh_rolling_baselines(con, start, end, cfg)  # == refresh_all, timed per step
     out["rolling_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    refresh_seasonal_baselines(con, start, end)
+    refresh_seasonal_baselines(con, start, end, cfg)
     out["seasonal_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    out["events"] = len(refresh_signal_events(con, start, end))
+    events = refresh_signal_events(con, start, end, cfg)
     out["events_s"] = time.perf_counter() - t
-    out["total_s"] = out["rolling_s"] + out["seasonal_s"] + out["events_s"]
+    out["total_s"] = time.perf_counter() - t0
+    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    con.close()
+    out["events"] = len(events)
+    out["by_kind"] = events.groupby(["detector", "level"]).size().to_dict()
+    out["digest"] = digest(events)
+    if save:
+        events.to_parquet(save)
     return out
 
 
-def show(name: str, r: dict[str, float]) -> None:
-    print(
-        f"{name:<34} {r['rows']:>11,.0f} rows {r['total_s']:8.2f} s "
-        f"{r['rows'] / r['total_s']:>12,.0f} rows/s  (rolling {r['rolling_s']:.2f}, "
-        f"seasonal {r['seasonal_s']:.2f}, events {r['events_s']:.2f}; {r['events']:.0f} events)"
-    )
+def in_child(fn, *args):
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
 
 
-def ticks(path: Path, minute: datetime, n: int = 5) -> dict[str, float]:
-    con = duckdb.connect(str(path))
-    results = [run(con, minute - timedelta(minutes=i), minute - timedelta(minutes=i - 1))
-               for i in range(n, 0, -1)]  # fmt: skip
-    con.close()
-    best = {k: statistics.median(r[k] for r in results) for k in results[0]}
-    return best
+def naive(path: Path, start: datetime, end: datetime, sample: int) -> float:
+    """Seconds per minute of the original way, on `sample` minutes spread over the range."""
+    minutes = int((end - start) / timedelta(minutes=1))
+    picks = [start + timedelta(minutes=(i + 1) * minutes // (sample + 1)) for i in range(sample)]
+    with duckdb.connect(str(path), read_only=True) as con:
+        con.execute(NAIVE_MINUTE, {"t": picks[0]}).fetchall()  # warm the cache
+        t = time.perf_counter()
+        for minute in picks:
+            con.execute(NAIVE_MINUTE, {"t": minute}).fetchall()
+        return (time.perf_counter() - t) / sample
+
+
+def ticks(path: Path, last: datetime, n: int) -> tuple[float, int]:
+    """Median seconds of refresh_all for each of the newest `n` minutes, one minute per tick.
+
+    The two hours before them are refreshed first (untimed) so the ticks see stored events for
+    their cooldowns, as live ticks do.
+    """
+    from streampulse_assets.lib.detection.engine import refresh_all
+
+    first = last - timedelta(minutes=n - 1)
+    with duckdb.connect(str(path)) as con:
+        refresh_all(con, first - timedelta(hours=2), first)
+        times, events = [], 0
+        for i in range(n):
+            minute = first + timedelta(minutes=i)
+            t = time.perf_counter()
+            events += len(refresh_all(con, minute, minute + timedelta(minutes=1)))
+            times.append(time.perf_counter() - t)
+    return statistics.median(times), events
+
+
+# -- report ---------------------------------------------------------------------------------
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--days", type=int, default=14)
-    parser.add_argument("--categories", type=int, default=300, help="per platform")
-    parser.add_argument("--dir", default="/tmp/streampulse_bench")
-    parser.add_argument("--naive-sample", type=int, default=5)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=8, help="backfill range (days)")
+    parser.add_argument("--categories", type=int, default=500, help="per platform (2 platforms)")
+    parser.add_argument("--tick-days", type=int, default=30, help="history of the large tick")
+    parser.add_argument("--ticks", type=int, default=5, help="ticks per warehouse (median)")
+    parser.add_argument("--naive-sample", type=int, default=6, help="minutes of the original way")
+    parser.add_argument("--quick", action="store_true", help="smoke run: 2 days x 50, ticks 3 d")
+    parser.add_argument("--save-events", help="write the backfill's events to this parquet file")
     args = parser.parse_args()
-    folder = Path(args.dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    if args.quick:
+        args.days, args.categories, args.tick_days = 2, 50, 3
+        args.ticks, args.naive_sample = 3, 3
     start = END - timedelta(days=args.days)
-    full = folder / f"sim_{args.days}d_{args.categories}.duckdb"
-    one_day = folder / f"sim_1d_{args.categories}.duckdb"
-    t = time.perf_counter()
-    rows = build(full, start, END, args.categories)
-    build(one_day, END - timedelta(days=1), END, args.categories)
-    print(f"warehouse: {rows:,} raw rows over {args.days} days ({time.perf_counter() - t:.0f} s)")
 
-    con = duckdb.connect(str(full))
-    show(f"backfill {args.days} days", run(con, start, END))
-    show("backfill last day", run(con, END - timedelta(days=1), END))
-    sample = [END - timedelta(minutes=37 * i + 1) for i in range(args.naive_sample)]
-    t = time.perf_counter()
-    for minute in sample:
-        con.execute(NAIVE_MINUTE, {"t": minute}).fetchall()
-    per_minute = (time.perf_counter() - t) / len(sample)
-    con.close()
-    minutes = args.days * 1440
-    print(f"original way: {per_minute * 1000:.0f} ms per minute-query -> "
-          f"{per_minute * minutes:,.0f} s for {args.days} days (extrapolated)")  # fmt: skip
+    print(f"== backfill: {args.days} days x 2 platforms x {args.categories} categories, 1-min")
+    raw = warehouse(args.days, args.categories)
+    rows = count_rows(raw)
+    work = scratch_copy(raw, "scratch_backfill.duckdb")
+    r = in_child(backfill_child, str(work), start, END, args.save_events)
+    print(f"raw rows {rows:,}; baseline rows {r['rows']:,}; events {r['events']:,} {r['by_kind']}")
+    print(f"events digest {r['digest']}")
+    print(
+        f"backfill wall time  {r['total_s']:7.2f} s  (rolling {r['rolling_s']:.2f}, seasonal "
+        f"{r['seasonal_s']:.2f}, events {r['events_s']:.2f}; {rows / r['total_s']:,.0f} raw rows/s)"
+        f"   goal < {GOAL_BACKFILL_S:.0f} s: {verdict(r['total_s'] < GOAL_BACKFILL_S)}"
+    )
+    print(
+        f"backfill peak RSS   {r['peak_mb']:7,.0f} MB  (child process; "
+        f"{r['peak_mb'] - r['rss_before_mb']:,.0f} MB over its {r['rss_before_mb']:,.0f} MB "
+        f"before the computation)   goal < 2 GB: {verdict(r['peak_mb'] < GOAL_MEMORY_MB)}"
+    )
 
-    con = duckdb.connect(str(one_day))
-    run(con, END - timedelta(days=1), END - timedelta(minutes=10))  # history for the ticks
-    con.close()
+    per_minute = naive(work, start, END, args.naive_sample)
+    total = per_minute * args.days * 1440
+    print(
+        f"original way        {per_minute * 1000:7.0f} ms per minute-query x "
+        f"{args.days * 1440:,} minutes = {total:,.0f} s (extrapolated from {args.naive_sample} "
+        f"minutes)   speed-up {total / r['total_s']:,.0f}x"
+    )
+    work.unlink(missing_ok=True)
+
+    print(f"== live tick: newest minute, 2 x {args.categories} categories")
+    small, large = warehouse(1, args.categories), warehouse(args.tick_days, args.categories)
     last = END - timedelta(minutes=1)
-    small, large = ticks(one_day, last), ticks(full, last)
-    show("live tick, 1 day in table", small)
-    show(f"live tick, {args.days} days in table", large)
-    print(f"tick cost ratio {args.days}d / 1d: {large['total_s'] / small['total_s']:.2f}")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak memory (whole process, incl. data generation): {peak:,.0f} MB")
+    s_small, e_small = ticks(small, last, args.ticks)
+    s_large, e_large = ticks(large, last, args.ticks)
+    ratio = s_large / s_small
+    print(f"tick, 1 day in table    {s_small * 1000:6.0f} ms  ({count_rows(small):,} raw rows; "
+          f"{e_small} events in {args.ticks} ticks)   goal < {GOAL_TICK_MS:.0f} ms: "
+          f"{verdict(s_small * 1000 < GOAL_TICK_MS)}")  # fmt: skip
+    print(f"tick, {args.tick_days} days in table  {s_large * 1000:6.0f} ms  "
+          f"({count_rows(large):,} raw rows; {e_large} events in {args.ticks} ticks)   "
+          f"goal < {GOAL_TICK_MS:.0f} ms: {verdict(s_large * 1000 < GOAL_TICK_MS)}")  # fmt: skip
+    print(f"tick ratio {args.tick_days}d / 1d  {ratio:6.2f}x   goal <= {GOAL_TICK_RATIO}x: "
+          f"{verdict(ratio <= GOAL_TICK_RATIO)}")  # fmt: skip
 
 
 if __name__ == "__main__":
