@@ -17,7 +17,7 @@ analysis_job = dg.define_asset_job(
 
 @dg.sensor(
     job=analysis_job,
-    minimum_interval_seconds=15,
+    minimum_interval_seconds=5,  # a spike should be explained within a minute of its minute
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def analysis_queue_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):

@@ -10,7 +10,7 @@ from streampulse_assets.lib.alerts.sinks import sinks_from_env
 
 @dg.sensor(
     job=alert_delivery_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=10,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
