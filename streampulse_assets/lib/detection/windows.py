@@ -9,9 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from pandas.api.indexers import BaseIndexer
+from scipy import ndimage
 
 # Below this many target rows a per-target loop beats a rolling pass over the whole band.
 LOOP_MAX_TARGETS = 4000
+# Values gathered at once by the segment median (bounds its memory).
+SEGMENT_CHUNK = 4_000_000
+# A window size shared by this many values in all is worth a rank-filter pass of its own.
+RANK_MIN_VALUES = 4_000_000
 
 
 class _Bounds(BaseIndexer):
@@ -51,7 +56,53 @@ def window_median(
             if len(chunk):
                 out[j] = np.median(chunk)
         return out
-    return _rolling_median(values, lo, hi)[targets]
+    if np.isnan(values).any():
+        return _rolling_median(values, lo, hi)[targets]
+    return _bulk_median(values, lo, hi)[targets]
+
+
+def _bulk_median(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Exact medians of values[lo:hi] for every row (no NaN).
+
+    Each window size shared by many rows takes a sliding rank filter over the whole array; the
+    rest (series starts, gaps) a segmented sort. Same values as pandas' rolling median.
+    """
+    n = hi - lo
+    out = np.full(len(n), np.nan)
+    sizes, counts = np.unique(n[n > 0], return_counts=True)
+    left = n > 0
+    for size in sizes[counts * sizes >= RANK_MIN_VALUES]:
+        size = int(size)
+        now = n == size
+        left &= ~now
+        half = size // 2
+
+        def rank(k: int, size=size, at=lo[now]) -> np.ndarray:  # k-th of values[p : p + size]
+            return ndimage.rank_filter(values, k, size=size, origin=-(size // 2), mode="nearest")[
+                at
+            ]
+
+        out[now] = rank(half) if size % 2 else (rank(half - 1) + rank(half)) / 2
+    rest = np.flatnonzero(left)
+    chunk = max(1, SEGMENT_CHUNK // max(1, int(n.max())))
+    for i in range(0, len(rest), chunk):
+        part = rest[i : i + chunk]
+        out[part] = _segment_median(values, lo[part], n[part])
+    return out
+
+
+def _segment_median(values: np.ndarray, lo: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Median of each values[lo[j] : lo[j] + n[j]] (n > 0), by one sort of all segments."""
+    ends = np.cumsum(n)
+    starts = ends - n
+    seg = np.repeat(np.arange(len(n), dtype=np.int64), n)
+    picked = values[np.arange(ends[-1]) - np.repeat(starts, n) + np.repeat(lo, n)]
+    small = picked.min() >= 0 and picked.max() < 2**31 and np.array_equal(picked, picked.round())
+    if small:  # one int64 sort of (segment, value) keys
+        ordered = (np.sort((seg << 32) | picked.astype(np.int64)) & 0xFFFFFFFF).astype(np.float64)
+    else:
+        ordered = picked[np.lexsort((picked, seg))]
+    return (ordered[starts + (n - 1) // 2] + ordered[starts + n // 2]) / 2
 
 
 def _rolling_median(values: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
