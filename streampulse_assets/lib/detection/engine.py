@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.detection.baselines import (
+    refresh_baselines,
     refresh_rolling_baselines,
     refresh_seasonal_baselines,
 )
@@ -48,15 +49,21 @@ _CONTEXT_COLUMNS = [
 ]  # fmt: skip
 
 _RAW_CONTEXT = """
+WITH need AS (
+    SELECT platform, category_id, ts FROM _detection_triggered
+    UNION SELECT platform, category_id, ago_ts FROM _detection_triggered WHERE ago_ts IS NOT NULL
+),
+raw AS (  -- only the needed rows leave the scan (a semi join, not a join per side)
+    SELECT r.platform, r.category_id, r.ts, r.category_name, r.open_lives, r.top_streamers
+    FROM raw_snapshots r SEMI JOIN need n
+      ON r.ts = n.ts AND r.platform = n.platform AND r.category_id = n.category_id
+    WHERE r.ts >= $lo AND r.ts < $hi
+)
 SELECT t.row_id, x.category_name, x.open_lives, x.top_streamers,
        a.open_lives AS open_lives_before, a.top_streamers AS top_streamers_before
 FROM _detection_triggered t
-JOIN raw_snapshots x
-  ON x.platform = t.platform AND x.category_id = t.category_id AND x.ts = t.ts
-LEFT JOIN raw_snapshots a
-  ON a.platform = t.platform AND a.category_id = t.category_id AND a.ts = t.ago_ts
- AND a.ts >= $lo AND a.ts < $hi
-WHERE x.ts >= $lo AND x.ts < $hi
+JOIN raw x ON x.platform = t.platform AND x.category_id = t.category_id AND x.ts = t.ts
+LEFT JOIN raw a ON a.platform = t.platform AND a.category_id = t.category_id AND a.ts = t.ago_ts
 """
 
 
@@ -171,8 +178,7 @@ def refresh_signal_events(
 def refresh_all(con, start: datetime, end: datetime, config=None) -> pd.DataFrame:
     """Both baselines, then the events, for [start, end)."""
     cfg = get_config(config)
-    refresh_rolling_baselines(con, start, end, cfg)
-    refresh_seasonal_baselines(con, start, end, cfg)
+    refresh_baselines(con, start, end, cfg)  # both baselines, one read of the raw rows
     return refresh_signal_events(con, start, end, cfg)
 
 
