@@ -134,6 +134,27 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+class PeakSampler:
+    """Highest RSS seen per phase (psutil, sampled every 20 ms in a thread)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.phase, self.peaks, self._stop = "", {}, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            rss = _rss_mb()
+            self.peaks[self.phase] = max(self.peaks.get(self.phase, 0.0), rss)
+
+    def stop(self) -> dict:
+        self._stop.set()
+        self._thread.join()
+        return self.peaks
+
+
 def backfill_child(path: str, start: datetime, end: datetime, save: str | None) -> dict:
     """In a fresh process: refresh_all over [start, end), step by step, and its memory."""
     from streampulse_assets.lib.detection.baselines import refresh_baselines
@@ -145,14 +166,18 @@ def backfill_child(path: str, start: datetime, end: datetime, save: str | None) 
     con.execute("SET enable_progress_bar = false")
     before = _rss_mb()
     out: dict = {"rss_before_mb": before}
+    sampler = PeakSampler()
+    sampler.phase = "baselines"
     t0 = t = time.perf_counter()
     out["rows"] = refresh_baselines(con, start, end, cfg)  # the body of refresh_all, timed per step
     out["baselines_s"] = time.perf_counter() - t
+    sampler.phase = "events"
     t = time.perf_counter()
     events = refresh_signal_events(con, start, end, cfg)
     out["events_s"] = time.perf_counter() - t
     out["total_s"] = time.perf_counter() - t0
     out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["phase_peaks"] = {k: v for k, v in sampler.stop().items() if k}
     con.close()
     out["events"] = len(events)
     out["by_kind"] = events.groupby(["detector", "level"]).size().to_dict()
@@ -239,6 +264,8 @@ def main() -> None:
         f"{r['peak_mb'] - r['rss_before_mb']:,.0f} MB over its {r['rss_before_mb']:,.0f} MB "
         f"before the computation)   goal < 2 GB: {verdict(r['peak_mb'] < GOAL_MEMORY_MB)}"
     )
+    sampled = ", ".join(f"{k} {v:,.0f} MB" for k, v in r["phase_peaks"].items())
+    print(f"  sampled RSS peak per step: {sampled}")
 
     if "naive" not in args.skip:
         per_minute = naive(work, start, END, args.naive_sample)

@@ -115,9 +115,12 @@ def window_mean(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(mean, count) of integer values[lo:hi] per target, from an exact integer prefix sum."""
     prefix = np.concatenate([[0], np.cumsum(np.asarray(values, dtype=np.int64))])
-    lo_t, hi_t = lo[targets], hi[targets]
-    count = hi_t - lo_t
-    total = prefix[hi_t] - prefix[lo_t]
+    if len(targets) > LOOP_MAX_TARGETS:  # sequential pass over all rows, one gather at the end
+        count_all = hi - lo
+        total, count = (prefix[hi] - prefix[lo])[targets], count_all[targets]
+    else:
+        lo_t, hi_t = lo[targets], hi[targets]
+        count, total = hi_t - lo_t, prefix[hi_t] - prefix[lo_t]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
     return mean, count
