@@ -77,7 +77,7 @@ def seasonal_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
 def compute_rolling(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     """rolling_baselines columns, aligned with band.target."""
     t = band.target
-    lo, hi = previous_window(band.off, cfg.short_window_minutes)
+    lo, hi = previous_window(band.off, cfg.short_window_minutes, t)
     n = (hi - lo)[t]
     has = n > 0
     prev_i = np.where(has, hi[t] - 1, 0)
@@ -102,7 +102,7 @@ def compute_seasonal(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     expected = 2 * half // cfg.step + 1
     cols: dict[str, np.ndarray] = {"ts": from_minutes(band.minute[t])}
     for name, lag in (("24h", DAY), ("7d", WEEK)):
-        lo, hi = centred_window(band.off, lag, half)
+        lo, hi = centred_window(band.off, lag, half, t)
         mean, count = window_mean(band.viewers, lo, hi, t)
         cols[f"mean_{name}"] = mean
         cols[f"n_{name}"] = count.astype(np.int32)

@@ -30,14 +30,35 @@ class _Bounds(BaseIndexer):
         return self.lo, self.hi
 
 
-def previous_window(off: np.ndarray, minutes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row bounds [lo, hi) of the window [t - minutes, t - 1 min] for every row."""
+def _rows_only(off: np.ndarray, rows: np.ndarray | None) -> bool:
+    return rows is not None and len(rows) <= LOOP_MAX_TARGETS < len(off)
+
+
+def previous_window(
+    off: np.ndarray, minutes: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row bounds [lo, hi) of the window [t - minutes, t - 1 min] for every row.
+
+    With `rows` (at most LOOP_MAX_TARGETS of them, the targets), only those rows' bounds are
+    searched (others are 0): a live tick does not search its whole band.
+    """
+    if _rows_only(off, rows):
+        lo = np.zeros(len(off), dtype=np.int64)
+        lo[rows] = np.searchsorted(off, off[rows] - minutes, side="left")
+        return lo, np.arange(len(off), dtype=np.int64)
     lo = np.searchsorted(off, off - minutes, side="left").astype(np.int64)
     return lo, np.arange(len(off), dtype=np.int64)
 
 
-def centred_window(off: np.ndarray, lag: int, half: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row bounds of [t - lag - half, t - lag + half] (inclusive) for every row."""
+def centred_window(
+    off: np.ndarray, lag: int, half: int, rows: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row bounds of [t - lag - half, t - lag + half] (inclusive) for every row (or `rows`)."""
+    if _rows_only(off, rows):
+        lo, hi = np.zeros(len(off), dtype=np.int64), np.zeros(len(off), dtype=np.int64)
+        lo[rows] = np.searchsorted(off, off[rows] - lag - half, side="left")
+        hi[rows] = np.searchsorted(off, off[rows] - lag + half, side="right")
+        return lo, hi
     lo = np.searchsorted(off, off - lag - half, side="left").astype(np.int64)
     hi = np.searchsorted(off, off - lag + half, side="right").astype(np.int64)
     return lo, hi
