@@ -155,7 +155,9 @@ class PeakSampler:
         return self.peaks
 
 
-def backfill_child(path: str, start: datetime, end: datetime, save: str | None) -> dict:
+def backfill_child(
+    path: str, start: datetime, end: datetime, save: str | None, limit: str | None = None
+) -> dict:
     """In a fresh process: refresh_all over [start, end), step by step, and its memory."""
     from streampulse_assets.lib.detection.baselines import refresh_baselines
     from streampulse_assets.lib.detection.config import get_config
@@ -164,6 +166,8 @@ def backfill_child(path: str, start: datetime, end: datetime, save: str | None) 
     cfg = get_config()
     con = duckdb.connect(path)
     con.execute("SET enable_progress_bar = false")
+    if limit:
+        con.execute(f"SET memory_limit = '{limit}'")
     before = _rss_mb()
     out: dict = {"rss_before_mb": before}
     sampler = PeakSampler()
@@ -240,6 +244,7 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=6, help="minutes of the original way")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 days x 50, ticks 3 d")
     parser.add_argument("--save-events", help="write the backfill's events to this parquet file")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit of the backfill, e.g. 1GB")
     parser.add_argument("--skip", default="", help="comma list of parts to skip: naive,ticks")
     args = parser.parse_args()
     if args.quick:
@@ -251,9 +256,9 @@ def main() -> None:
     raw = warehouse(args.days, args.categories)
     rows = count_rows(raw)
     work = scratch_copy(raw, "scratch_backfill.duckdb")
-    r = in_child(backfill_child, str(work), start, END, args.save_events)
+    r = in_child(backfill_child, str(work), start, END, args.save_events, args.memory_limit)
     print(f"raw rows {rows:,}; baseline rows {r['rows']:,}; events {r['events']:,} {r['by_kind']}")
-    print(f"events digest {r['digest']}")
+    print(f"events digest {r['digest']}; DuckDB memory_limit {args.memory_limit or 'default'}")
     print(
         f"backfill wall time  {r['total_s']:7.2f} s  (baselines {r['baselines_s']:.2f}, events "
         f"{r['events_s']:.2f}; {rows / r['total_s']:,.0f} raw rows/s)   "
