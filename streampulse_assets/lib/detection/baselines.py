@@ -48,8 +48,12 @@ def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
     """
     n_hours = noise_hours(cfg)
     steps = step_sizes(band.viewers, band.off, cfg.short_window_minutes)
-    key = band.sid * HOUR_KEY + band.minute // 60
+    hour = band.minute // 60
+    key = band.sid * HOUR_KEY + hour
     ok = ~np.isnan(steps)
+    if len(band.target):  # only the hours some target looks up (a tick's band holds more)
+        target_hours = hour[band.target]
+        ok &= (hour >= target_hours.min() - n_hours) & (hour < target_hours.max())
     per_hour = pd.Series(steps[ok]).groupby(key[ok]).median()
     keys = per_hour.index.to_numpy(dtype=np.int64)
     values = per_hour.to_numpy(dtype=np.float64)
