@@ -190,3 +190,28 @@ def test_without_api_key_there_is_no_client():
     with pytest.raises(ValueError):
         llm_mod.load_prices({"STREAMPULSE_LLM_PRICES": "nope"})
     assert issubclass(openai.RateLimitError, openai.APIStatusError)
+
+
+def test_on_the_last_attempt_a_failing_model_server_falls_back_to_offline(httpserver, stub, pg_url):
+    import psycopg2
+
+    stub.script["AnalystOutput"] = [500] * 20
+    conn = psycopg2.connect(pg_url)
+    samples.insert_rows(conn, samples.sample_rows(1))
+    conn.commit()
+    llm = client(httpserver, retries=0)
+    for attempt in (1, 2):  # the first attempts go back to the queue with the error
+        stats = drain(pg_url, None, worker_id="w", llm=llm, max_attempts=3)
+        assert (stats.analysed, stats.retried) == (0, 1), attempt
+        with conn.cursor() as cur:
+            cur.execute("UPDATE signal_events SET next_attempt_at = now()")
+        conn.commit()
+    stats = drain(pg_url, None, worker_id="w", llm=llm, max_attempts=3)
+    assert stats.analysed == 1 and stats.tiers == {"offline": 1}
+    with conn.cursor() as cur:
+        cur.execute("SELECT analysis_status, attempts, result FROM signal_events")
+        status, attempts, result = cur.fetchone()
+    assert (status, attempts) == ("DONE", 3)
+    assert result["tier"] == "offline" and result["summary"]
+    assert any("llm unavailable on the last attempt" in f for f in result["fallbacks"])
+    conn.close()

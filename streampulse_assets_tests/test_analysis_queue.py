@@ -89,20 +89,37 @@ def test_expired_lease_on_the_last_attempt_fails_the_event(conn):
     assert status == "FAILED" and "lease expired: worker ghost" in error
 
 
-def test_bounded_retries_then_failed_with_the_last_error(pg_url, conn):
+def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, conn):
     (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
     dead = LLMClient(
         LLMSettings(api_key="k", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
     )
-    # No back-off: the drain takes the event again at once, until its attempts are used up.
+    # No back-off: the drain takes the event again at once; the last attempt is explained offline.
     stats = drain(pg_url, None, worker_id="w", llm=dead, backoff_s=0, max_attempts=3)
-    assert (stats.claimed, stats.retried, stats.failed, stats.analysed) == (3, 2, 1, 0)
+    assert (stats.claimed, stats.retried, stats.failed, stats.analysed) == (3, 2, 0, 1)
+    ((status, attempts, error, result),) = rows(
+        conn,
+        "SELECT analysis_status, attempts, last_error, result FROM signal_events WHERE id = %s",
+        event_id,
+    )  # fmt: skip
+    assert (status, attempts, error) == ("DONE", 3, None)
+    assert result["tier"] == "offline"
+    assert any("APIConnectionError" in f for f in result["fallbacks"])
+    assert drain(pg_url, None, worker_id="w", llm=dead).claimed == 0  # DONE stays put
+
+
+def test_failed_after_max_attempts_with_the_last_error(pg_url, conn):
+    (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
+    for attempt in (1, 2, 3):
+        (event,) = queue.claim(conn, "w", max_attempts=3)
+        status = queue.fail(conn, "w", event.id, f"boom {attempt}", max_attempts=3, backoff_s=0)
+    assert status == "FAILED"
     ((status, attempts, error),) = rows(
         conn, "SELECT analysis_status, attempts, last_error FROM signal_events WHERE id = %s",
         event_id,
     )  # fmt: skip
-    assert (status, attempts) == ("FAILED", 3) and error.startswith("APIConnectionError")
-    assert drain(pg_url, None, worker_id="w", llm=dead).claimed == 0  # FAILED stays put
+    assert (status, attempts, error) == ("FAILED", 3, "boom 3")
+    assert queue.claim(conn, "w") == []  # FAILED stays put
 
 
 def test_backoff_delays_the_retry(pg_url, conn):

@@ -128,12 +128,17 @@ class _Loop:
         self.pg_url, self.worker_id = pg_url, worker_id
         self.cache, self.llm, self.budget = cache, llm, budget
         self.stats, self.lock, self.opts = stats, lock, opts
+        self.offline: SpikeAnalyser | None = None
 
     def run(self) -> None:
         conn = psycopg2.connect(self.pg_url, connect_timeout=5)
         conn.autocommit = True
         try:
-            analyser = SpikeAnalyser(cache=self.cache, search=search_from_env(conn), llm=self.llm)
+            search = search_from_env(conn)
+            analyser = SpikeAnalyser(cache=self.cache, search=search, llm=self.llm)
+            # On an event's last attempt a model server that keeps failing must not leave it
+            # unexplained: the offline analyst answers instead (recorded in `fallbacks`).
+            self.offline = SpikeAnalyser(cache=None, search=search, llm=None) if self.llm else None
             while True:
                 want = self.budget.take(self.opts["batch"])
                 if want == 0:
@@ -171,6 +176,12 @@ class _Loop:
                 done.append((event.id, analyser.analyse(event)))
             except Exception as exc:
                 log.warning("analysis of event %s failed: %r", event.id, exc)
+                if self.offline is not None and event.attempts >= self.opts["max_attempts"]:
+                    result = self.offline.analyse(event)
+                    reason = f"llm unavailable on the last attempt: {type(exc).__name__}: {exc}"
+                    result.fallbacks = [*result.fallbacks, reason[:300]]
+                    done.append((event.id, result))
+                    continue
                 status = queue.fail(
                     conn,
                     self.worker_id,
