@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from streampulse_assets.lib.duck import transaction
 from streampulse_assets.lib.services.paths import REPO_ROOT
 
 _NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
@@ -74,16 +75,14 @@ def migrate_duckdb(con) -> list[str]:
     for m in migrations:
         if m.version in applied:
             continue
-        con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(m.sql)
-            con.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
-                [m.version, m.name, m.checksum],
-            )
-            con.execute("COMMIT")
+            with transaction(con):
+                con.execute(m.sql)
+                con.execute(
+                    "INSERT INTO schema_migrations (version, name, checksum) VALUES (?, ?, ?)",
+                    [m.version, m.name, m.checksum],
+                )
         except Exception as exc:
-            con.execute("ROLLBACK")
             raise MigrationError(f"{m.name} failed: {exc}") from exc
         done.append(m.name)
     return done

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from streampulse_assets.lib.duck import registered
+
 OVERLAP = timedelta(minutes=10)
 _RESULT_FIELDS = {
     "verdict": str,
@@ -81,12 +83,9 @@ def copy_to_warehouse(pg_conn, duck_con, *, full: bool = False) -> pd.DataFrame:
     if frame.empty:
         return frame
     cols = ", ".join(_COLUMNS)
-    duck_con.register("analysed_batch", frame)
-    try:
+    with registered(duck_con, "analysed_batch", frame):
         duck_con.execute(
             f"INSERT OR REPLACE INTO analysed_events ({cols}, copied_at) "
             f"SELECT {cols}, now() AT TIME ZONE 'UTC' FROM analysed_batch"
         )
-    finally:
-        duck_con.unregister("analysed_batch")
     return frame

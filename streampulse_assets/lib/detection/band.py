@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from streampulse_assets.lib.duck import registered, transaction
+
 EPOCH = datetime(1970, 1, 1)
 KEYS_TABLE = "_detection_keys"
 
@@ -111,15 +113,7 @@ def write_frame(
             data[name] = pa.array(value)
     rows = pa.table(data)
     cols = ", ".join(data)
-    con.register("_detection_rows", rows)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with registered(con, "_detection_rows", rows), transaction(con):
         con.execute(f"DELETE FROM {table} WHERE ts >= ? AND ts < ?", [start, end])
         con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _detection_rows")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_detection_rows")
     return rows.num_rows

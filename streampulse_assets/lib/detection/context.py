@@ -13,6 +13,7 @@ import json
 import pandas as pd
 
 from streampulse_assets.lib.detection.causes import parse_streamers
+from streampulse_assets.lib.duck import registered
 
 _LOOKUP = """
 WITH minutes AS (SELECT DISTINCT platform, ago_ts FROM _detection_need),
@@ -34,12 +35,9 @@ GROUP BY ALL
 def _lookup_other_categories(con, need: pd.DataFrame) -> dict[tuple[int, str], str]:
     if need.empty:
         return {}
-    con.register("_detection_need", need)
-    try:
-        params = {"lo": need["ago_ts"].min(), "hi": need["ago_ts"].max()}
+    params = {"lo": need["ago_ts"].min(), "hi": need["ago_ts"].max()}
+    with registered(con, "_detection_need", need):
         found = con.execute(_LOOKUP, params).fetchall()
-    finally:
-        con.unregister("_detection_need")
     return {(int(e), str(c)): name for e, c, name in found}
 
 

@@ -27,6 +27,7 @@ from streampulse_assets.lib.detection.features import features_sql
 from streampulse_assets.lib.detection.frame import infer_step, load_raw, normalise
 from streampulse_assets.lib.detection.v1 import v1_triggers
 from streampulse_assets.lib.detection.v3 import v3_triggers
+from streampulse_assets.lib.duck import registered, transaction
 from streampulse_assets.lib.schema import migrate_duckdb
 
 __all__ = [
@@ -72,13 +73,10 @@ def _with_raw_context(con, rows: pd.DataFrame, start: datetime, end: datetime) -
     rows = rows.reset_index(drop=True)
     rows["row_id"] = np.arange(len(rows))
     keys = rows[["row_id", "platform", "category_id", "ts", "ago_ts"]]
-    con.register("_detection_triggered", keys)
-    try:
-        lo, ago = rows["ts"].min(), rows["ago_ts"].min()  # ago_ts: within the short window
-        lo = lo if pd.isna(ago) else min(lo, ago)
+    lo, ago = rows["ts"].min(), rows["ago_ts"].min()  # ago_ts: within the short window
+    lo = lo if pd.isna(ago) else min(lo, ago)
+    with registered(con, "_detection_triggered", keys):
         extra = con.execute(_RAW_CONTEXT, {"lo": lo, "hi": end}).df()
-    finally:
-        con.unregister("_detection_triggered")
     return rows.merge(extra, on="row_id", how="left").drop(columns="row_id")
 
 
@@ -145,19 +143,11 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
 
 def write_events(con, events: pd.DataFrame, start: datetime, end: datetime) -> int:
     """Replace the events of [start, end) in the warehouse table signal_events."""
-    con.register("_detection_events", events)
     cols = ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
-    try:
-        con.execute("BEGIN TRANSACTION")
+    with registered(con, "_detection_events", events), transaction(con):
         con.execute("DELETE FROM signal_events WHERE ts >= ? AND ts < ?", [start, end])
         if len(events):
             con.execute(f"INSERT INTO signal_events ({cols}) SELECT {cols} FROM _detection_events")
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("_detection_events")
     return len(events)
 
 

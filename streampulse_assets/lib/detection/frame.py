@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from streampulse_assets.lib.duck import registered
+
 REQUIRED = ["platform", "category_id", "ts", "viewers"]
 
 
@@ -56,14 +58,11 @@ def infer_step(frame: pd.DataFrame) -> int:
 
 def load_raw(con, frame: pd.DataFrame, source: str = "frame") -> int:
     """Insert a normalised frame into raw_snapshots."""
-    con.register("_detection_frame", frame)
-    try:
+    with registered(con, "_detection_frame", frame):
         con.execute(
             "INSERT INTO raw_snapshots (platform, category_id, ts, category_name, viewers, "
             "open_lives, top_streamers, source) SELECT platform, category_id, ts, category_name, "
             "viewers, open_lives, top_streamers, ? FROM _detection_frame",
             [source],
         )
-    finally:
-        con.unregister("_detection_frame")
     return len(frame)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from streampulse_assets.lib.duck import registered, transaction
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
 
 
@@ -20,9 +21,7 @@ def upsert_snapshots(con, frame: pd.DataFrame, source: str) -> int:
         subset=["platform", "category_id", "ts"], keep="last"
     )
     rows = rows.assign(source=source)
-    con.register("incoming_snapshots", rows)
-    try:
-        con.execute("BEGIN")
+    with registered(con, "incoming_snapshots", rows), transaction(con):
         con.execute(
             """
             DELETE FROM raw_snapshots r
@@ -40,10 +39,4 @@ def upsert_snapshots(con, frame: pd.DataFrame, source: str) -> int:
             FROM incoming_snapshots
             """
         )
-        con.execute("COMMIT")
-    except Exception:
-        con.execute("ROLLBACK")
-        raise
-    finally:
-        con.unregister("incoming_snapshots")
     return len(rows)
