@@ -17,11 +17,9 @@ from werkzeug import Request, Response
 
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.operations.assets import alert_deliveries
-from streampulse_assets.defs.resources import PostgresResource, RedisResource, WarehouseResource
-from streampulse_assets.lib.detection.frame import load_raw, normalise
-from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.defs.resources import RedisResource
 from streampulse_assets_tests.test_detection_assets import T0, queue, top
-from streampulse_assets_tests.test_faults import ASSETS, JUMP, _tick
+from streampulse_assets_tests.test_faults import JUMP, _tick, backfilled_warehouse
 
 
 def person_spike() -> pd.DataFrame:
@@ -46,20 +44,7 @@ def person_spike() -> pd.DataFrame:
 
 @pytest.fixture
 def warehouse(duckdb_path, pg_url):
-    con = duckdb.connect(duckdb_path)
-    migrate_duckdb(con)
-    load_raw(con, normalise(person_spike()))
-    con.close()
-    resources = {
-        "duckdb": WarehouseResource(database=duckdb_path),
-        "postgres": PostgresResource(url=pg_url),
-    }
-    tags = {
-        "dagster/asset_partition_range_start": "2025-03-01-00:00",
-        "dagster/asset_partition_range_end": "2025-03-01-02:00",
-    }
-    assert dg.materialize(ASSETS, resources=resources, tags=tags).success
-    return resources
+    return backfilled_warehouse(duckdb_path, pg_url, person_spike())
 
 
 def _confirmed_spikes(pg_url: str) -> int:

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import psycopg2
 import pytest
 
@@ -22,11 +23,11 @@ ASSETS = [rolling_baselines, seasonal_baselines, signal_events]
 JUMP = T0 + timedelta(hours=3)  # the scenario's surge and adoption minute
 
 
-@pytest.fixture
-def warehouse(duckdb_path, pg_url):
+def backfilled_warehouse(duckdb_path: str, pg_url: str, raw: pd.DataFrame) -> dict:
+    """Load `raw` into a fresh warehouse and backfill the detection assets over 00:00-03:00."""
     con = duckdb.connect(duckdb_path)
     migrate_duckdb(con)
-    load_raw(con, normalise(scenario()))
+    load_raw(con, normalise(raw))
     con.close()
     resources = {
         "duckdb": WarehouseResource(database=duckdb_path),
@@ -42,6 +43,11 @@ def warehouse(duckdb_path, pg_url):
     )
     assert backfill.success
     return resources
+
+
+@pytest.fixture
+def warehouse(duckdb_path, pg_url):
+    return backfilled_warehouse(duckdb_path, pg_url, scenario())
 
 
 def _tick(resources, last, first=None, raise_on_error=True):
