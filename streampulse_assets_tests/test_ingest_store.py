@@ -111,3 +111,23 @@ def test_hour_completeness_and_collapse(tmp_path):
     upsert_snapshots(con, _rows("chzzk", [60], categories=4), "simulator")
     found = category_collapse(con, T0 + timedelta(minutes=61))
     assert any(f.startswith("chzzk: 4 categories") for f in found)
+
+
+def test_history_sources_are_reused_until_the_replay_file_changes(tmp_path):
+    import os
+
+    from streampulse_assets.lib.ingest.sources import build_history
+    from streampulse_assets.lib.settings import Settings
+    from streampulse_assets.lib.sources.replay import write_snapshots
+
+    path = tmp_path / "replay.parquet"
+    write_snapshots(_rows("chzzk", range(3)), path)
+    settings = Settings(replay_path=str(path))
+    first = build_history("replay", settings)
+    assert build_history("replay", settings) is first  # read once per process
+    assert build_history("simulator", settings) is build_history("simulator", settings)
+    write_snapshots(_rows("chzzk", range(5)), path)
+    os.utime(path, ns=(1, 1))  # a new version even within the file system's time resolution
+    changed = build_history("replay", settings)
+    assert changed is not first
+    assert len(changed.frame(T0, T0 + timedelta(hours=1))) == 15
