@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from streampulse_assets.lib.snapshots import floor_minute
+
 PARTITIONS_START = "2025-01-01-00:00"
 MINUTE_TAG = "streampulse/minute"  # set by the minute sensor: the newest minute a tick computes
 # First minute of a catch-up tick (absent: the tick computes MINUTE_TAG only).
@@ -20,10 +22,6 @@ daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezon
 single_run = dg.BackfillPolicy.single_run()
 
 
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
 def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """The run's time window as naive UTC datetimes (warehouse convention), [start, end).
 
@@ -33,12 +31,12 @@ def partition_window(context: dg.AssetExecutionContext) -> tuple[datetime, datet
     partition window, capped at the current minute so the future is never computed.
     """
     window = context.partition_time_window
-    start, end = _naive(window.start), _naive(window.end)
+    start, end = floor_minute(window.start), floor_minute(window.end)
     minute_tag = context.run.tags.get(MINUTE_TAG)
     if minute_tag:
-        minute = _naive(datetime.fromisoformat(minute_tag)).replace(second=0, microsecond=0)
+        minute = floor_minute(datetime.fromisoformat(minute_tag))
         first = context.run.tags.get(MINUTE_START_TAG)
-        first_minute = _naive(datetime.fromisoformat(first)) if first else minute
+        first_minute = floor_minute(datetime.fromisoformat(first)) if first else minute
         start, end = max(start, first_minute), min(end, minute + timedelta(minutes=1))
-    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    now = floor_minute(datetime.now(UTC))
     return start, min(end, now + timedelta(minutes=1))

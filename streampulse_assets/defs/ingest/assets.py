@@ -15,6 +15,7 @@ from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.ingest.sources import build_history, build_live
 from streampulse_assets.lib.ingest.store import upsert_snapshots
 from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.snapshots import floor_minute
 
 CHUNK = timedelta(hours=6)  # a long backfill is collected and written in slices to bound memory
 
@@ -48,7 +49,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     names = parse_source_names(settings.sources)
     landing = Landing(settings.resolved_landing_dir())
     start, end = partition_window(context)
-    now_minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    now_minute = floor_minute(datetime.now(UTC))
     written, total = 0, CollectResult()
     for chunk_start, chunk_end in _chunks(start, end):
         result = collect(

@@ -4,6 +4,7 @@ import dagster as dg
 
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
 from streampulse_assets.defs.runs import run_in_flight
+from streampulse_assets.lib.snapshots import floor_minute
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
@@ -18,7 +19,7 @@ minute_pipeline = dg.define_asset_job(
 
 def next_tick(cursor: str | None, now: datetime) -> tuple[datetime, datetime] | None:
     """(first, last) minute the next run should compute, within one hourly partition."""
-    now_minute = now.replace(second=0, microsecond=0)
+    now_minute = floor_minute(now)
     first = datetime.fromisoformat(cursor) + timedelta(minutes=1) if cursor else now_minute
     first = max(first, now_minute - MAX_CATCH_UP)
     if first > now_minute:
@@ -45,7 +46,7 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     in_flight = run_in_flight(context.instance, MINUTE_JOB)
     if in_flight:
         return dg.SkipReason(f"run {in_flight} of the last tick is running")
-    tick = next_tick(context.cursor, datetime.now(UTC).replace(tzinfo=None))
+    tick = next_tick(context.cursor, datetime.now(UTC))
     if tick is None:
         return dg.SkipReason("this minute was launched already")
     first, last = tick
