@@ -118,6 +118,7 @@ def scratch_copy(src: Path, name: str) -> Path:
     """A fresh copy of a raw warehouse (so runs never change the cached file)."""
     dst = OUT / name
     dst.unlink(missing_ok=True)
+    dst.with_name(name + ".wal").unlink(missing_ok=True)  # a crashed run's log would replay
     shutil.copyfile(src, dst)
     return dst
 
@@ -209,7 +210,7 @@ def naive(path: Path, start: datetime, end: datetime, sample: int) -> float:
         return (time.perf_counter() - t) / sample
 
 
-def ticks(path: Path, last: datetime, n: int) -> tuple[float, int]:
+def ticks(path: Path, last: datetime, n: int, limit: str) -> tuple[float, int]:
     """Median seconds of refresh_all for each of the newest `n` minutes, one minute per tick.
 
     The two hours before them are refreshed first (untimed) so the ticks see stored events for
@@ -218,7 +219,7 @@ def ticks(path: Path, last: datetime, n: int) -> tuple[float, int]:
     from streampulse_assets.lib.detection.engine import refresh_all
 
     first = last - timedelta(minutes=n - 1)
-    with duckdb.connect(str(path)) as con:
+    with duckdb.connect(str(path), config={"memory_limit": limit}) as con:
         con.execute("SET enable_progress_bar = false")
         refresh_all(con, first - timedelta(hours=2), first)
         times, events = [], 0
@@ -244,13 +245,20 @@ def main() -> None:
     parser.add_argument("--naive-sample", type=int, default=6, help="minutes of the original way")
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 days x 50, ticks 3 d")
     parser.add_argument("--save-events", help="write the backfill's events to this parquet file")
-    parser.add_argument("--memory-limit", help="DuckDB memory_limit of the backfill, e.g. 1GB")
+    parser.add_argument(
+        "--memory-limit", help="DuckDB memory_limit of the backfill (default: the warehouse's, "
+        "STREAMPULSE_DUCKDB_MEMORY_LIMIT)"
+    )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: naive,ticks")
     args = parser.parse_args()
     if args.quick:
         args.days, args.categories, args.tick_days = 2, 50, 3
         args.ticks, args.naive_sample = 3, 3
     start = END - timedelta(days=args.days)
+    if not args.memory_limit:
+        from streampulse_assets.lib.settings import get_settings
+
+        args.memory_limit = get_settings().duckdb_memory_limit
 
     print(f"== backfill: {args.days} days x 2 platforms x {args.categories} categories, 1-min")
     raw = warehouse(args.days, args.categories)
@@ -258,7 +266,7 @@ def main() -> None:
     work = scratch_copy(raw, "scratch_backfill.duckdb")
     r = in_child(backfill_child, str(work), start, END, args.save_events, args.memory_limit)
     print(f"raw rows {rows:,}; baseline rows {r['rows']:,}; events {r['events']:,} {r['by_kind']}")
-    print(f"events digest {r['digest']}; DuckDB memory_limit {args.memory_limit or 'default'}")
+    print(f"events digest {r['digest']}; DuckDB memory_limit {args.memory_limit}")
     print(
         f"backfill wall time  {r['total_s']:7.2f} s  (baselines {r['baselines_s']:.2f}, events "
         f"{r['events_s']:.2f}; {rows / r['total_s']:,.0f} raw rows/s)   "
@@ -287,8 +295,8 @@ def main() -> None:
     print(f"== live tick: newest minute, 2 x {args.categories} categories")
     small, large = warehouse(1, args.categories), warehouse(args.tick_days, args.categories)
     last = END - timedelta(minutes=1)
-    s_small, e_small = ticks(small, last, args.ticks)
-    s_large, e_large = ticks(large, last, args.ticks)
+    s_small, e_small = ticks(small, last, args.ticks, args.memory_limit)
+    s_large, e_large = ticks(large, last, args.ticks, args.memory_limit)
     ratio = s_large / s_small
     print(f"tick, 1 day in table    {s_small * 1000:6.0f} ms  ({count_rows(small):,} raw rows; "
           f"{e_small} events in {args.ticks} ticks)   goal < {GOAL_TICK_MS:.0f} ms: "

@@ -16,7 +16,8 @@ from streampulse_assets.lib.detection.baselines import (
 )
 from streampulse_assets.lib.detection.config import get_config
 from streampulse_assets.lib.detection.frame import load_raw, normalise
-from streampulse_assets.lib.detection.windows import previous_window, window_median
+from streampulse_assets.lib.detection import band, windows
+from streampulse_assets.lib.detection.windows import window_median
 from streampulse_assets.lib.schema import migrate_duckdb
 
 T0 = datetime(2025, 3, 1)
@@ -107,18 +108,40 @@ def test_coverage_uses_the_series_step():
     assert row["n_24h"] == 49 and row["coverage_24h"] == 1.0
 
 
-def test_loop_and_rolling_medians_agree_on_gappy_series():
+def test_rank_filter_and_segment_medians_agree_on_gappy_series(monkeypatch):
     rng = np.random.default_rng(3)
-    sid = np.repeat(np.arange(30), 400)
-    minute = np.concatenate([np.sort(rng.choice(600, 400, replace=False)) for _ in range(30)])
-    off = sid * 10_000 + minute
-    values = rng.integers(0, 5000, len(off)).astype(float)
-    values[rng.random(len(off)) < 0.05] = np.nan
-    lo, hi = previous_window(off, 60)
-    targets = np.arange(len(off))
-    fast = window_median(values, lo, hi, targets)  # rolling path (many targets)
-    slow = np.array([window_median(values, lo, hi, np.array([i]))[0] for i in targets[:3000]])
-    np.testing.assert_array_equal(fast[:3000], slow)
+    n = 12_000
+    values = rng.integers(0, 5000, n).astype(np.int64)
+    sizes = np.where(rng.random(n) < 0.8, 60, rng.integers(1, 60, n))  # most windows full
+    lo = np.maximum(0, np.arange(n) - sizes)
+    hi = np.arange(n)
+    segment = window_median(values, lo, hi)  # few values: segmented sort only
+    monkeypatch.setattr(windows, "RANK_MIN_VALUES", 1)  # every size gets a rank-filter pass
+    ranked = window_median(values, lo, hi)
+    np.testing.assert_array_equal(ranked, segment)
+    expected = [np.median(values[a:b]) if b > a else np.nan for a, b in zip(lo[:500], hi[:500])]
+    np.testing.assert_array_equal(segment[:500], expected)
+
+
+def test_chunked_series_give_the_same_rows_as_one_chunk(monkeypatch):
+    rng = np.random.default_rng(11)
+    frames = []
+    for c in range(7):  # gappy series of different lengths and starts
+        values = rng.integers(100, 5000, 3000).tolist()
+        skip = rng.choice(3000, 300, replace=False)
+        frames.append(series(values, start=T0 + timedelta(minutes=17 * c), category=f"c{c}",
+                             skip=skip))  # fmt: skip
+    con = warehouse(pd.concat(frames, ignore_index=True))
+    start, end = T0 + timedelta(minutes=1500), T0 + timedelta(minutes=3000)
+    whole = rolling(con, start, end)
+    monkeypatch.setattr(band, "CHUNK_CELLS", 1)  # one series per chunk
+    chunked = rolling(con, start, end)
+    pd.testing.assert_frame_equal(
+        whole.drop(columns="computed_at"), chunked.drop(columns="computed_at")
+    )
+    assert len(whole) == sum(  # one row per existing minute in the window
+        ((f["ts"] >= start) & (f["ts"] < end)).sum() for f in frames
+    )
 
 
 def test_noise_deviation_is_robust_and_hourly():

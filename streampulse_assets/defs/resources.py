@@ -61,7 +61,10 @@ class RedisResource(dg.ConfigurableResource):
 def build_resources() -> dict[str, dg.ConfigurableResource]:
     settings = get_settings()
     return {
-        "duckdb": WarehouseResource(database=str(settings.resolved_duckdb_path())),
+        "duckdb": WarehouseResource(
+            database=str(settings.resolved_duckdb_path()),
+            connection_config={"memory_limit": settings.duckdb_memory_limit},
+        ),
         "postgres": PostgresResource(url=settings.resolved_postgres_url()),
         "redis": RedisResource(url=settings.resolved_redis_url()),
     }

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     postgres_url: str | None = Field(None, description="External Postgres; unset = embedded")
     redis_url: str | None = Field(None, description="External Redis; unset = embedded")
     duckdb_path: str | None = Field(None, description="Warehouse file")
+    duckdb_memory_limit: str = Field(
+        "1GB", description="DuckDB memory_limit of warehouse steps (larger work spills to disk)"
+    )
     pg_port: int = EMBEDDED_PG_PORT
     redis_port: int = EMBEDDED_REDIS_PORT
     dagster_db: str = Field("dagster", description="Database for Dagster's own storage")

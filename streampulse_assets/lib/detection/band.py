@@ -1,25 +1,29 @@
-"""Read exactly the raw rows a window computation needs, as sorted numpy arrays.
+"""Read exactly the raw rows a window computation needs and lay them out a few series at a time.
 
 To compute minutes [start, end) a baseline needs a few bands of history (the previous hours, the
 same time of day 24 h and 7 d earlier), never the whole history: a live tick reads a few hundred
 minutes per category whatever the table holds, a backfill reads its range plus those margins.
-Rows are sorted by (series, minute) and each series is shifted by a large gap (`off`), so one
-`searchsorted` finds any time window of any series at once.
+
+The rows are read once. The distinct minutes read form a column axis shared by every series, so a
+time window is one column range for all of them. A chunk of series (bounded in cells, so a long
+backfill never holds more than a slice in memory) becomes a `Band`: its rows packed in (series,
+minute) order and, per series and column, the packed index of the first row at or after that
+column. A window's rows are then a packed range found by two lookups, not by a search.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-
-from streampulse_assets.lib.duck import registered, transaction
 
 EPOCH = datetime(1970, 1, 1)
 KEYS_TABLE = "_detection_keys"
+# Series x columns laid out at once (bounds the memory of a long backfill).
+CHUNK_CELLS = 2_000_000
 
 
 def to_minute(ts: datetime) -> int:
@@ -31,26 +35,56 @@ def from_minutes(minutes: np.ndarray) -> np.ndarray:
 
 
 @dataclass
-class Band:
-    keys: pd.DataFrame  # sid, platform, category_id (also in the temp table KEYS_TABLE)
-    sid: np.ndarray  # int64, sorted
-    minute: np.ndarray  # int64 minutes since epoch, sorted within sid
+class Rows:
+    """Every raw row read for a computation, unordered."""
+
+    keys: pd.DataFrame  # sid, platform, category_id (sid = row position)
+    sid: np.ndarray  # int32
+    col: np.ndarray  # int32 column of the row's minute in `minutes`
     viewers: np.ndarray  # int64
-    off: np.ndarray  # sid * gap + minute: strictly increasing
-    target: np.ndarray  # indices of rows with start <= ts < end, by (minute, sid)
+    minutes: np.ndarray  # int64 distinct minutes read, sorted: the column axis
+    t0: int  # target columns [t0, t1): minutes in [start, end)
+    t1: int
+
+
+@dataclass
+class Band:
+    """One chunk of series: rows packed by (series, minute), targets in (minute, series) order."""
+
+    keys: pd.DataFrame  # the chunk's series (sid, platform, category_id)
+    sid: np.ndarray  # int64 local series of each packed row
+    minute: np.ndarray  # int64 minutes since epoch
+    viewers: np.ndarray  # int64
+    minutes: np.ndarray  # the shared column axis
+    first: np.ndarray  # (series, columns + 1): packed index of the first row at or after a column
+    target: np.ndarray  # packed indices of the rows in [start, end), by (minute, series)
+    tcol: np.ndarray  # their columns
+    tser: np.ndarray  # their local series
 
     def __len__(self) -> int:
         return len(self.sid)
 
+    def at(self, cols: np.ndarray) -> np.ndarray:
+        """Packed index of each target's series' first row at or after `cols` (per target)."""
+        return self.first.ravel()[self.tser * self.first.shape[1] + cols]
 
-def read_band(con, ranges: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> Band:
-    """Rows of raw_snapshots with ts in any of `ranges` ([lo, hi) each); targets in [start, end)."""
+    def cols_from(self, offset: int, side: str = "left") -> np.ndarray:
+        """Per target, the column of minute `target minute + offset` (searchsorted `side`)."""
+        t0 = int(self.tcol.min()) if len(self.tcol) else 0
+        cols = np.arange(t0, int(self.tcol.max()) + 1 if len(self.tcol) else 0)
+        found = np.searchsorted(self.minutes, self.minutes[cols] + offset, side=side)
+        return found[self.tcol - t0]
+
+
+def read_rows(con, ranges: list[tuple[datetime, datetime]], start: datetime, end: datetime) -> Rows:
+    """Rows of raw_snapshots with ts in any of `ranges` ([lo, hi) each) of the series that have a
+    row in [start, end)."""
     where = " OR ".join("(ts >= ? AND ts < ?)" for _ in ranges)
     params = [v for r in ranges for v in r]
     con.execute(
         f"""
         CREATE OR REPLACE TEMP TABLE {KEYS_TABLE} AS
-        SELECT (row_number() OVER (ORDER BY platform, category_id) - 1)::BIGINT AS sid,
+        SELECT (row_number() OVER (ORDER BY platform, category_id) - 1)::INTEGER AS sid,
                platform, category_id
         FROM (SELECT DISTINCT platform, category_id FROM raw_snapshots
               WHERE ts >= ? AND ts < ?)
@@ -66,54 +100,59 @@ def read_band(con, ranges: list[tuple[datetime, datetime]], start: datetime, end
         """,
         params,
     ).fetchnumpy()
-    sid = np.asarray(data["sid"], dtype=np.int64)
+    sid = np.asarray(data["sid"], dtype=np.int32)
     minute = np.asarray(data["minute"], dtype=np.int64)
-    viewers = np.asarray(data["viewers"], dtype=np.int64)
-    if len(sid):
+    if len(minute):
         base = int(minute.min())
-        gap = int(minute.max()) - base + 100_000  # > any window length: windows never cross series
-        off = sid * gap + (minute - base)
-        order = np.argsort(off, kind="stable")
-        sid, minute, viewers, off = sid[order], minute[order], viewers[order], off[order]
-        if np.any(np.diff(off) == 0):
-            raise ValueError("raw_snapshots holds duplicate rows for one platform/category/minute")
+        seen = np.zeros(int(minute.max()) - base + 1, dtype=bool)
+        seen[minute - base] = True
+        minutes = base + np.flatnonzero(seen)
+        col = (np.cumsum(seen, dtype=np.int32) - 1)[minute - base]
     else:
-        off = minute.copy()
-    lo, hi = to_minute(start), to_minute(end)
-    target = np.flatnonzero((minute >= lo) & (minute < hi))
-    target = target[np.lexsort((sid[target], minute[target]))]  # time order, for storage
-    return Band(keys, sid, minute, viewers, off, target)
+        minutes, col = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    t0, t1 = np.searchsorted(minutes, [to_minute(start), to_minute(end)])
+    viewers = np.asarray(data["viewers"], dtype=np.int64)
+    return Rows(keys, sid, col, viewers, minutes, int(t0), int(t1))
 
 
-def write_frame(
-    con, table: str, band: Band, columns: dict[str, np.ndarray], start: datetime, end: datetime
-) -> int:
-    """Replace [start, end) of `table` with one row per target of `band` (in time order).
+def bands(rows: Rows, cells: int = CHUNK_CELLS) -> Iterator[Band]:
+    """The rows as Bands of consecutive series, each at most ~`cells` series x columns."""
+    n_series, width = len(rows.keys), len(rows.minutes) + 1
+    per = max(1, cells // width)
+    for a in range(0, n_series, per):
+        b = min(n_series, a + per)
+        pick = slice(None) if per >= n_series else np.flatnonzero((rows.sid >= a) & (rows.sid < b))
+        yield _band(rows, a, b, rows.sid[pick], rows.col[pick], rows.viewers[pick])
 
-    `columns` are arrays aligned with `band.target`, or (values, missing-mask) pairs. Built as an
-    Arrow table (no copies, no join) so the insert keeps the time order: later reads of a window
-    skip the other row groups.
-    """
-    sids = band.sid[band.target]
-    keys = band.keys.sort_values("sid")
-    data = {
-        "platform": pa.DictionaryArray.from_arrays(
-            pa.array(sids, pa.int32()), pa.array(keys["platform"].astype(str).to_list())
-        ),
-        "category_id": pa.DictionaryArray.from_arrays(
-            pa.array(sids, pa.int32()), pa.array(keys["category_id"].astype(str).to_list())
-        ),
-    }
-    for name, value in columns.items():
-        if isinstance(value, tuple):
-            data[name] = pa.array(value[0], mask=value[1])
-        elif value.dtype.kind == "f":
-            data[name] = pa.array(value, mask=np.isnan(value))  # NaN -> NULL
-        else:
-            data[name] = pa.array(value)
-    rows = pa.table(data)
-    cols = ", ".join(data)
-    with registered(con, "_detection_rows", rows), transaction(con):
-        con.execute(f"DELETE FROM {table} WHERE ts >= ? AND ts < ?", [start, end])
-        con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _detection_rows")
-    return rows.num_rows
+
+def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
+    n, width = b - a, len(rows.minutes) + 1
+    flat = (sid.astype(np.int64) - a) * width + col
+    present = np.zeros(n * width, dtype=bool)  # the last column of each series stays empty
+    present[flat] = True
+    if int(np.count_nonzero(present)) != len(flat):
+        raise ValueError("raw_snapshots holds duplicate rows for one platform/category/minute")
+    first = np.cumsum(present, dtype=np.int64) - present  # packed rows before each cell
+    pos = first[flat]
+    packed_sid = np.empty(len(flat), dtype=np.int64)
+    packed_sid[pos] = sid - a
+    packed_col = np.empty(len(flat), dtype=np.int64)
+    packed_col[pos] = col
+    packed_viewers = np.empty(len(flat), dtype=np.int64)
+    packed_viewers[pos] = viewers
+    grid = present.reshape(n, width)[:, rows.t0 : rows.t1]
+    tcol, tser = np.nonzero(grid.T)  # time order: by column, then series
+    tcol = tcol + rows.t0
+    first = first.reshape(n, width)
+    target = first.ravel()[tser * width + tcol]
+    return Band(
+        keys=rows.keys.iloc[a:b].reset_index(drop=True),
+        sid=packed_sid,
+        minute=rows.minutes[packed_col],
+        viewers=packed_viewers,
+        minutes=rows.minutes,
+        first=first,
+        target=target,
+        tcol=tcol.astype(np.int64),
+        tser=tser.astype(np.int64),
+    )

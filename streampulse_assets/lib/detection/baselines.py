@@ -1,73 +1,45 @@
 """Rolling (previous 60 minutes) and seasonal (same time of day 24 h / 7 d earlier) baselines.
 
 Both are computed set-wise for a window [start, end) from the raw rows that exist: a missing
-minute is absent from the windows, never a zero.
+minute is absent from the windows, never a zero. Series are processed a chunk at a time (see
+band.py) and written as they are done, inside one transaction per refresh.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
-from streampulse_assets.lib.detection.band import Band, from_minutes, read_band, write_frame
+from streampulse_assets.lib.detection.band import Band, bands, from_minutes, read_rows
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.windows import (
-    centred_window,
-    previous_window,
+    sorted_medians,
     step_sizes,
     window_mean,
     window_median,
 )
+from streampulse_assets.lib.duck import transaction
 
 DAY = 1440
 WEEK = 7 * DAY
-HOUR_KEY = 1 << 32  # (series, clock hour) key: sid * HOUR_KEY + hours since epoch
 MAD_TO_SD = 1.4826 / math.sqrt(2)  # median |x_t - x_t-1| -> standard deviation of the noise
 
-
-def rolling_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
-    hour = start.replace(minute=0, second=0, microsecond=0)
-    back = noise_hours(cfg) * 60 + cfg.short_window_minutes
-    return [(min(hour - timedelta(minutes=back), start - timedelta(minutes=back)), end)]
+Compute = Callable[[Band, DetectionConfig], dict]
 
 
 def noise_hours(cfg: DetectionConfig) -> int:
     return max(1, cfg.noise_window_minutes // 60)
 
 
-def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
-    """Robust noise deviation per target row.
-
-    Median over the previous N whole clock hours of each hour's median |step| (a step is the
-    change from the series' previous row, if that is within the short window), times
-    1.4826 / sqrt(2). Constant within an hour: cheap, exact, independent of the window read.
-    """
-    n_hours = noise_hours(cfg)
-    steps = step_sizes(band.viewers, band.off, cfg.short_window_minutes)
-    hour = band.minute // 60
-    key = band.sid * HOUR_KEY + hour
-    ok = ~np.isnan(steps)
-    if len(band.target):  # only the hours some target looks up (a tick's band holds more)
-        target_hours = hour[band.target]
-        ok &= (hour >= target_hours.min() - n_hours) & (hour < target_hours.max())
-    per_hour = pd.Series(steps[ok]).groupby(key[ok]).median()
-    keys = per_hour.index.to_numpy(dtype=np.int64)
-    values = per_hour.to_numpy(dtype=np.float64)
-    uniq, inverse = np.unique(key[band.target], return_inverse=True)
-    grid = np.full((len(uniq), n_hours), np.nan)
-    if len(keys):
-        for j in range(1, n_hours + 1):
-            pos = np.minimum(np.searchsorted(keys, uniq - j), len(keys) - 1)
-            found = keys[pos] == uniq - j
-            grid[found, j - 1] = values[pos[found]]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
-        med = np.nanmedian(grid, axis=1) if len(uniq) else np.zeros(0)
-    return med[inverse] * MAD_TO_SD
+def rolling_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    back = noise_hours(cfg) * 60 + cfg.short_window_minutes
+    return [(min(hour - timedelta(minutes=back), start - timedelta(minutes=back)), end)]
 
 
 def seasonal_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
@@ -78,18 +50,49 @@ def seasonal_ranges(start: datetime, end: datetime, cfg: DetectionConfig):
     return [*out, (start, end)]
 
 
+def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
+    """Robust noise deviation per target row.
+
+    Median over the previous N whole clock hours of each hour's median |step| (a step is the
+    change from the series' previous row, if that is within the short window), times
+    1.4826 / sqrt(2). Constant within an hour: cheap, exact, independent of the window read.
+    """
+    n_hours = noise_hours(cfg)
+    if not len(band.target):
+        return np.zeros(0)
+    steps = step_sizes(band.viewers, band.sid, band.minute, cfg.short_window_minutes)
+    hour = band.minute // 60
+    target_hour = hour[band.target]
+    h0 = int(target_hour.min()) - n_hours
+    ok = ~np.isnan(steps) & (hour >= h0) & (hour < int(target_hour.max()))
+    # per (series, hour) median of the steps: rows are sorted by series then minute
+    key = band.sid[ok] * (int(target_hour.max()) - h0 + 1) + (hour[ok] - h0)
+    uniq, starts, n = np.unique(key, return_index=True, return_counts=True)
+    per_hour = np.full((len(band.keys), int(target_hour.max()) - h0 + 1), np.nan)
+    if len(uniq):
+        per_hour.ravel()[uniq] = sorted_medians(key, steps[ok], starts, n)
+    # per (series, target hour) median of the previous N hours' medians (NaN ignored)
+    grid = np.stack(
+        [per_hour[:, n_hours - j : per_hour.shape[1] - j] for j in range(1, n_hours + 1)], axis=2
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows -> NaN
+        med = np.nanmedian(grid, axis=2)
+    return med[band.tser, target_hour - h0 - n_hours] * MAD_TO_SD
+
+
 def compute_rolling(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     """rolling_baselines columns, aligned with band.target."""
     t = band.target
-    lo, hi = previous_window(band.off, cfg.short_window_minutes, t)
-    n = (hi - lo)[t]
+    lo = band.at(band.cols_from(-cfg.short_window_minutes))
+    n = t - lo
     has = n > 0
-    prev_i = np.where(has, hi[t] - 1, 0)
-    ago_i = np.where(has, lo[t], 0)
+    prev_i = np.where(has, t - 1, 0)
+    ago_i = np.where(has, lo, 0)
     return {
         "ts": from_minutes(band.minute[t]),
         "viewers": band.viewers[t],
-        "median_60": window_median(band.viewers, lo, hi, t),
+        "median_60": window_median(band.viewers, lo, t),
         "n_60": n.astype(np.int32),
         "prev_ts": (from_minutes(band.minute[prev_i]), ~has),
         "prev_viewers": (band.viewers[prev_i], ~has),
@@ -101,17 +104,59 @@ def compute_rolling(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
 
 def compute_seasonal(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     """seasonal_baselines columns, aligned with band.target."""
-    t = band.target
     half = cfg.season_half_window_minutes
     expected = 2 * half // cfg.step + 1
-    cols: dict[str, np.ndarray] = {"ts": from_minutes(band.minute[t])}
+    prefix = np.concatenate([[0], np.cumsum(band.viewers)])
+    cols: dict[str, np.ndarray] = {"ts": from_minutes(band.minute[band.target])}
     for name, lag in (("24h", DAY), ("7d", WEEK)):
-        lo, hi = centred_window(band.off, lag, half, t)
-        mean, count = window_mean(band.viewers, lo, hi, t)
+        lo = band.at(band.cols_from(-lag - half, "left"))
+        hi = band.at(band.cols_from(-lag + half, "right"))
+        mean, count = window_mean(prefix, lo, hi)
         cols[f"mean_{name}"] = mean
         cols[f"n_{name}"] = count.astype(np.int32)
         cols[f"coverage_{name}"] = np.minimum(1.0, count / expected)
     return cols
+
+
+def _arrow(band: Band, columns: dict) -> pa.Table:
+    """One row per target of `band`, in time order; (values, missing) pairs and NaN -> NULL."""
+    sids = band.sid[band.target].astype(np.int32)
+    data = {}
+    for key in ("platform", "category_id"):
+        names = pa.array(band.keys[key].astype(str).to_list())
+        data[key] = pa.DictionaryArray.from_arrays(pa.array(sids), names)
+    for name, value in columns.items():
+        if isinstance(value, tuple):
+            data[name] = pa.array(value[0], mask=value[1])
+        elif value.dtype.kind == "f":
+            data[name] = pa.array(value, mask=np.isnan(value))
+        else:
+            data[name] = pa.array(value)
+    return pa.table(data)
+
+
+def refresh(
+    con, start: datetime, end: datetime, cfg: DetectionConfig, ranges, tables: dict[str, Compute]
+) -> int:
+    """Replace [start, end) of each table with its computed rows (one transaction); rows per table.
+
+    Rows are read once for all tables; the series are computed and inserted a chunk at a time.
+    """
+    rows = read_rows(con, ranges, start, end)
+    written = 0
+    with transaction(con):
+        for table in tables:
+            con.execute(f"DELETE FROM {table} WHERE ts >= ? AND ts < ?", [start, end])
+        for band in bands(rows):
+            for table, compute in tables.items():
+                chunk = _arrow(band, compute(band, cfg))
+                names = ", ".join(chunk.column_names)
+                # A replacement scan of the local `chunk`, not con.register(): inside a
+                # transaction a registered (even unregistered) view keeps its data alive until
+                # COMMIT, so every chunk would stay in memory.
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk")
+            written += len(band.target)
+    return written
 
 
 def refresh_rolling_baselines(
@@ -119,8 +164,8 @@ def refresh_rolling_baselines(
 ) -> int:
     """Recompute rolling_baselines for [start, end) (delete-window-then-insert); rows written."""
     cfg = get_config(config)
-    band = read_band(con, rolling_ranges(start, end, cfg), start, end)
-    return write_frame(con, "rolling_baselines", band, compute_rolling(band, cfg), start, end)
+    ranges = rolling_ranges(start, end, cfg)
+    return refresh(con, start, end, cfg, ranges, {"rolling_baselines": compute_rolling})
 
 
 def refresh_seasonal_baselines(
@@ -128,8 +173,8 @@ def refresh_seasonal_baselines(
 ) -> int:
     """Recompute seasonal_baselines for [start, end) (delete-window-then-insert); rows written."""
     cfg = get_config(config)
-    band = read_band(con, seasonal_ranges(start, end, cfg), start, end)
-    return write_frame(con, "seasonal_baselines", band, compute_seasonal(band, cfg), start, end)
+    ranges = seasonal_ranges(start, end, cfg)
+    return refresh(con, start, end, cfg, ranges, {"seasonal_baselines": compute_seasonal})
 
 
 def refresh_baselines(
@@ -141,8 +186,6 @@ def refresh_baselines(
     ranges changes nothing but the number of scans.
     """
     cfg = get_config(config)
-    band = read_band(con, [*rolling_ranges(start, end, cfg), *seasonal_ranges(start, end, cfg)],
-                     start, end)  # fmt: skip
-    rows = write_frame(con, "rolling_baselines", band, compute_rolling(band, cfg), start, end)
-    write_frame(con, "seasonal_baselines", band, compute_seasonal(band, cfg), start, end)
-    return rows
+    ranges = [*rolling_ranges(start, end, cfg), *seasonal_ranges(start, end, cfg)]
+    tables = {"rolling_baselines": compute_rolling, "seasonal_baselines": compute_seasonal}
+    return refresh(con, start, end, cfg, ranges, tables)

@@ -94,6 +94,7 @@ def empty_events() -> pd.DataFrame:
 
 
 FEATURES_TABLE = "_detection_features"
+EVENT_SLICE = timedelta(days=1)
 
 
 def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
@@ -157,12 +158,26 @@ def refresh_signal_events(
     """Detect over [start, end) from the stored baselines, store and return the emitted events.
 
     Cooldowns are seeded from events stored before `start`, so refreshing minute by minute and
-    refreshing the whole range at once store identical events.
+    refreshing the whole range at once store identical events. A long range is detected a day at
+    a time (each day stored before the next is seeded from it), which bounds the memory of the
+    baseline join whatever the range.
     """
     cfg = get_config(config)
-    events = compute_events(con, start, end, cfg)
-    write_events(con, events, start, end)
-    return events
+    parts = []
+    for lo, hi in slices(start, end, EVENT_SLICE):
+        events = compute_events(con, lo, hi, cfg)
+        write_events(con, events, lo, hi)
+        parts.append(events)
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else empty_events()
+
+
+def slices(start: datetime, end: datetime, size: timedelta):
+    """[start, end) cut into consecutive windows of at most `size`."""
+    lo = start
+    while lo < end:
+        yield lo, min(end, lo + size)
+        lo += size
 
 
 def refresh_all(con, start: datetime, end: datetime, config=None) -> pd.DataFrame:
