@@ -31,7 +31,7 @@ def to_minute(ts: datetime) -> int:
 
 
 def from_minutes(minutes: np.ndarray) -> np.ndarray:
-    return (np.asarray(minutes, dtype=np.int64) * 60_000_000).astype("datetime64[us]")
+    return (np.asarray(minutes, dtype=np.int64) * 60_000_000).view("datetime64[us]")
 
 
 @dataclass

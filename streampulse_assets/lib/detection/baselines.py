@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -66,8 +67,9 @@ def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
     h0 = int(target_hour.min()) - n_hours
     ok = ~np.isnan(steps) & (hour >= h0) & (hour < int(target_hour.max()))
     # per (series, hour) median of the steps: rows are sorted by series then minute
-    key = band.sid[ok] * (int(target_hour.max()) - h0 + 1) + (hour[ok] - h0)
-    uniq, starts, n = np.unique(key, return_index=True, return_counts=True)
+    key = band.sid[ok] * (int(target_hour.max()) - h0 + 1) + (hour[ok] - h0)  # sorted
+    starts = np.flatnonzero(np.diff(key, prepend=-1))
+    uniq, n = key[starts], np.diff(starts, append=len(key))
     per_hour = np.full((len(band.keys), int(target_hour.max()) - h0 + 1), np.nan)
     if len(uniq):
         per_hour.ravel()[uniq] = sorted_medians(key, steps[ok], starts, n)
@@ -135,27 +137,37 @@ def _arrow(band: Band, columns: dict) -> pa.Table:
     return pa.table(data)
 
 
+def _insert(con, table: str, chunk: pa.Table) -> None:
+    names = ", ".join(chunk.column_names)
+    # A replacement scan of the local `chunk`, not con.register(): inside a transaction a
+    # registered (even unregistered) view keeps its data alive until COMMIT, so every chunk
+    # would stay in memory.
+    con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk")
+
+
 def refresh(
     con, start: datetime, end: datetime, cfg: DetectionConfig, ranges, tables: dict[str, Compute]
 ) -> int:
     """Replace [start, end) of each table with its computed rows (one transaction); rows per table.
 
-    Rows are read once for all tables; the series are computed and inserted a chunk at a time.
+    Rows are read once for all tables. Series are computed a chunk at a time while the previous
+    chunk is inserted by a writer thread (DuckDB releases the GIL), so the two overlap; the
+    connection is only ever used by one thread at a time.
     """
     rows = read_rows(con, ranges, start, end)
-    written = 0
-    with transaction(con):
+    written, pending = 0, None
+    # exits in reverse order: the writer has finished before COMMIT or ROLLBACK
+    with transaction(con), ThreadPoolExecutor(1, thread_name_prefix="baselines") as writer:
         for table in tables:
             con.execute(f"DELETE FROM {table} WHERE ts >= ? AND ts < ?", [start, end])
         for band in bands(rows):
-            for table, compute in tables.items():
-                chunk = _arrow(band, compute(band, cfg))
-                names = ", ".join(chunk.column_names)
-                # A replacement scan of the local `chunk`, not con.register(): inside a
-                # transaction a registered (even unregistered) view keeps its data alive until
-                # COMMIT, so every chunk would stay in memory.
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM chunk")
+            chunks = {table: _arrow(band, fn(band, cfg)) for table, fn in tables.items()}
+            if pending is not None:
+                pending.result()  # at most one chunk in flight (bounded memory)
+            pending = writer.submit(lambda c=chunks: [_insert(con, t, x) for t, x in c.items()])
             written += len(band.target)
+        if pending is not None:
+            pending.result()
     return written
 
 
