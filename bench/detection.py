@@ -35,7 +35,6 @@ END = datetime(2025, 3, 1)
 OUT = Path(__file__).resolve().parent / "out"
 SEED = 7
 GOAL_BACKFILL_S, GOAL_MEMORY_MB, GOAL_TICK_MS, GOAL_TICK_RATIO = 20.0, 2048.0, 300.0, 1.5
-DERIVED = ("rolling_baselines", "seasonal_baselines", "signal_events")
 
 # The original way: for one minute, one query over the whole history computing the baselines and
 # both detectors' rules (V3 SPIKE/CANDIDATE incl. the major top-12 rank, V1).
@@ -246,8 +245,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run: 2 days x 50, ticks 3 d")
     parser.add_argument("--save-events", help="write the backfill's events to this parquet file")
     parser.add_argument(
-        "--memory-limit", help="DuckDB memory_limit of the backfill (default: the warehouse's, "
-        "STREAMPULSE_DUCKDB_MEMORY_LIMIT)"
+        "--memory-limit",
+        help="DuckDB memory_limit of the backfill (default: the warehouse's, "
+        "STREAMPULSE_DUCKDB_MEMORY_LIMIT)",
     )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: naive,ticks")
     args = parser.parse_args()

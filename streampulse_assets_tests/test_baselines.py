@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from streampulse_assets.lib.detection import band, windows
 from streampulse_assets.lib.detection.baselines import (
     MAD_TO_SD,
     refresh_rolling_baselines,
@@ -16,7 +17,6 @@ from streampulse_assets.lib.detection.baselines import (
 )
 from streampulse_assets.lib.detection.config import get_config
 from streampulse_assets.lib.detection.frame import load_raw, normalise
-from streampulse_assets.lib.detection import band, windows
 from streampulse_assets.lib.detection.windows import window_median
 from streampulse_assets.lib.schema import migrate_duckdb
 
@@ -119,7 +119,9 @@ def test_rank_filter_and_segment_medians_agree_on_gappy_series(monkeypatch):
     monkeypatch.setattr(windows, "RANK_MIN_VALUES", 1)  # every size gets a rank-filter pass
     ranked = window_median(values, lo, hi)
     np.testing.assert_array_equal(ranked, segment)
-    expected = [np.median(values[a:b]) if b > a else np.nan for a, b in zip(lo[:500], hi[:500])]
+    expected = [
+        np.median(values[a:b]) if b > a else np.nan for a, b in zip(lo[:500], hi[:500], strict=True)
+    ]
     np.testing.assert_array_equal(segment[:500], expected)
 
 

@@ -12,8 +12,7 @@ import pandas as pd
 import psycopg2
 
 from streampulse_assets.defs.detection.assets import (
-    rolling_baselines,
-    seasonal_baselines,
+    baselines,
     signal_events,
 )
 from streampulse_assets.defs.partitions import MINUTE_TAG
@@ -126,7 +125,7 @@ def test_assets_backfill_a_range_then_a_live_tick_enqueues(duckdb_path, pg_url):
     migrate_duckdb(con)
     load_raw(con, normalise(scenario()))
     con.close()
-    assets = [rolling_baselines, seasonal_baselines, signal_events]
+    assets = [baselines, signal_events]
     backfill = dg.materialize(
         assets,
         resources=_resources(duckdb_path, pg_url),
@@ -152,7 +151,11 @@ def test_assets_backfill_a_range_then_a_live_tick_enqueues(duckdb_path, pg_url):
     meta = tick.asset_materializations_for_node("signal_events")[0].metadata
     assert meta["live_tick"].value is True and meta["enqueued_inserted"].value >= 2
     assert meta["window_minutes"].value == 1
-    rolled = tick.asset_materializations_for_node("rolling_baselines")[0].metadata
+    rolled = next(  # both baseline tables come from one step ("baselines")
+        m.metadata
+        for m in tick.asset_materializations_for_node("baselines")
+        if m.asset_key == dg.AssetKey("rolling_baselines")
+    )
     assert rolled["dagster/row_count"].value == 3  # three categories, one minute
     stored = queue(pg_url)
     assert set(stored["ts"].dt.tz_convert(None)) == {T0 + timedelta(hours=3)}
@@ -168,3 +171,30 @@ def test_assets_backfill_a_range_then_a_live_tick_enqueues(duckdb_path, pg_url):
         con.close()
     assert counts[0] == 0  # flat history: nothing before the jump
     assert baseline_rows == 3 * 181  # 00:00-03:00 backfilled + the live minute
+
+
+def test_selecting_one_baseline_asset_computes_only_its_table(duckdb_path, pg_url):
+    con = duckdb.connect(duckdb_path)
+    migrate_duckdb(con)
+    load_raw(con, normalise(scenario()))
+    con.close()
+    result = dg.materialize(
+        [baselines],
+        selection=["rolling_baselines"],
+        resources=_resources(duckdb_path, pg_url),
+        partition_key="2025-03-01-01:00",
+    )
+    assert result.success
+    assert [m.asset_key.path[0] for m in result.get_asset_materialization_events()] == [
+        "rolling_baselines"
+    ]
+    assert [c.check_name for c in result.get_asset_check_evaluations()] == ["covers_window"]
+    con = duckdb.connect(duckdb_path)
+    try:
+        counts = con.execute(
+            "SELECT (SELECT count(*) FROM rolling_baselines), "
+            "(SELECT count(*) FROM seasonal_baselines)"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert counts == (3 * 60, 0)  # three categories, one hour; the other table untouched

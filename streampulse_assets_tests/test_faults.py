@@ -9,8 +9,7 @@ import psycopg2
 import pytest
 
 from streampulse_assets.defs.detection.assets import (
-    rolling_baselines,
-    seasonal_baselines,
+    baselines,
     signal_events,
 )
 from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
@@ -19,7 +18,7 @@ from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets_tests.test_detection_assets import T0, queue, scenario
 
-ASSETS = [rolling_baselines, seasonal_baselines, signal_events]
+ASSETS = [baselines, signal_events]
 JUMP = T0 + timedelta(hours=3)  # the scenario's surge and adoption minute
 
 

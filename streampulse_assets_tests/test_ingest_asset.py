@@ -1,5 +1,6 @@
 """raw_snapshots through Dagster: a live tick archives responses; a backfill re-parses them."""
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -59,6 +60,9 @@ def _rows(duckdb_path):
 
 def test_live_tick_archives_then_backfill_reparses_identically(chzzk_env, duckdb_path):
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    if now.minute == 0:  # the open hour must already hold a minute without archive (a gap)
+        time.sleep(61 - datetime.now(UTC).second)
+        now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     partition = now.strftime("%Y-%m-%d-%H:00")
     tags = {MINUTE_TAG: now.isoformat(), MINUTE_START_TAG: now.isoformat()}
     result = _materialize(duckdb_path, partition, tags)

@@ -16,10 +16,7 @@ from streampulse_assets.defs.partitions import (
     single_run,
 )
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
-from streampulse_assets.lib.detection.baselines import (
-    refresh_rolling_baselines,
-    refresh_seasonal_baselines,
-)
+from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.config import PROFILES, get_config
 from streampulse_assets.lib.detection.engine import refresh_signal_events
 from streampulse_assets.lib.detection.enqueue import enqueue_events
@@ -42,62 +39,71 @@ def _window_metadata(start, end) -> dict:
     }
 
 
-@dg.asset(
-    deps=[RAW_SNAPSHOTS],
-    partitions_def=hourly_partitions,
-    backfill_policy=single_run,
-    pool="duckdb",
-    group_name="detection",
-    kinds={"duckdb"},
-    check_specs=ROLLING_CHECKS,
-)
-def rolling_baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
-    """Short-term baseline per platform, category and minute: the median of the previous 60
-    minutes (current minute excluded, missing minutes simply absent), the previous row, the row 60
-    minutes ago (whose top streamers and open lives feed the cause analysis) and a robust noise
-    deviation used by scale-aware profiles. A live tick computes its minute(s), a backfill its
-    whole range in one pass; both give identical rows.
-    """
-    start, end = partition_window(context)
-    with duckdb.get_connection() as con:
-        rows = refresh_rolling_baselines(con, start, end)
-        check = covers_window(con, "rolling_baselines", start, end)
-    yield dg.MaterializeResult(metadata={"dagster/row_count": rows, **_window_metadata(start, end)})
-    yield check
+ROLLING, SEASONAL = "rolling_baselines", "seasonal_baselines"
+BASELINE_SPECS = [
+    dg.AssetSpec(
+        ROLLING,
+        deps=[RAW_SNAPSHOTS],
+        group_name="detection",
+        kinds={"duckdb"},
+        description="Short-term baseline per platform, category and minute: the median of the "
+        "previous 60 minutes (current minute excluded, missing minutes simply absent), the "
+        "previous row, the row 60 minutes ago (whose top streamers and open lives feed the cause "
+        "analysis) and a robust noise deviation used by scale-aware profiles.",
+    ),
+    dg.AssetSpec(
+        SEASONAL,
+        deps=[RAW_SNAPSHOTS],
+        group_name="detection",
+        kinds={"duckdb"},
+        description="Seasonal baseline per platform, category and minute: the mean viewers at the "
+        "same time of day 24 hours and 7 days earlier (within +-2 hours), each with the coverage "
+        "it rests on, so the detector can prefer last week, then yesterday, then fall back to the "
+        "short-term baseline.",
+    ),
+]
 
 
-@dg.asset(
-    deps=[RAW_SNAPSHOTS],
-    partitions_def=hourly_partitions,
-    backfill_policy=single_run,
-    pool="duckdb",
-    group_name="detection",
-    kinds={"duckdb"},
-    check_specs=SEASONAL_CHECKS,
-)
-def seasonal_baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
-    """Seasonal baseline per platform, category and minute: the mean viewers at the same time of
-    day 24 hours and 7 days earlier (within +-2 hours), each with the coverage it rests on, so the
-    detector can prefer last week, then yesterday, then fall back to the short-term baseline.
-    """
-    start, end = partition_window(context)
-    with duckdb.get_connection() as con:
-        rows = refresh_seasonal_baselines(con, start, end)
-        check = covers_window(con, "seasonal_baselines", start, end)
+def _baseline_metadata(con, table: str, rows: int, start, end) -> dict:
+    meta = {"dagster/row_count": rows, **_window_metadata(start, end)}
+    if table == SEASONAL:
         cover = con.execute(
             "SELECT avg(coverage_24h), avg(coverage_7d) FROM seasonal_baselines "
             "WHERE ts >= ? AND ts < ?",
             [start, end],
         ).fetchall()[0]
-    yield dg.MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "mean_coverage_24h": float(cover[0] or 0.0),
-            "mean_coverage_7d": float(cover[1] or 0.0),
-            **_window_metadata(start, end),
-        }
-    )
-    yield check
+        meta["mean_coverage_24h"] = float(cover[0] or 0.0)
+        meta["mean_coverage_7d"] = float(cover[1] or 0.0)
+    return meta
+
+
+@dg.multi_asset(
+    name="baselines",
+    specs=BASELINE_SPECS,
+    check_specs=[*ROLLING_CHECKS, *SEASONAL_CHECKS],
+    partitions_def=hourly_partitions,
+    backfill_policy=single_run,
+    pool="duckdb",
+    can_subset=True,
+)
+def baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
+    """Both baseline tables of the run's window from one read of the raw rows (a live tick its
+    minute(s), a backfill its whole range in one pass; both give identical rows). Selecting one
+    of the two assets computes only that table.
+    """
+    start, end = partition_window(context)
+    tables = [t for t in (ROLLING, SEASONAL) if dg.AssetKey(t) in context.selected_asset_keys]
+    with duckdb.get_connection() as con:
+        rows = refresh_baselines(con, start, end, tables=tables)
+        results = []
+        for table in tables:
+            meta = _baseline_metadata(con, table, rows, start, end)
+            results.append((table, meta, covers_window(con, table, start, end)))
+    checks = context.selected_asset_check_keys
+    for table, meta, check in results:
+        yield dg.MaterializeResult(asset_key=table, metadata=meta)
+        if dg.AssetCheckKey(dg.AssetKey(table), "covers_window") in checks:
+            yield check
 
 
 def _counts(events, column: str) -> dict:
@@ -107,7 +113,7 @@ def _counts(events, column: str) -> dict:
 
 
 @dg.asset(
-    deps=[rolling_baselines, seasonal_baselines],
+    deps=[ROLLING, SEASONAL],
     partitions_def=hourly_partitions,
     backfill_policy=single_run,
     pool="duckdb",
@@ -168,4 +174,4 @@ def signal_events(
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(assets=[rolling_baselines, seasonal_baselines, signal_events])
+    return dg.Definitions(assets=[baselines, signal_events])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -171,33 +171,36 @@ def refresh(
     return written
 
 
-def refresh_rolling_baselines(
-    con, start: datetime, end: datetime, config: DetectionConfig | str | None = None
-) -> int:
-    """Recompute rolling_baselines for [start, end) (delete-window-then-insert); rows written."""
-    cfg = get_config(config)
-    ranges = rolling_ranges(start, end, cfg)
-    return refresh(con, start, end, cfg, ranges, {"rolling_baselines": compute_rolling})
-
-
-def refresh_seasonal_baselines(
-    con, start: datetime, end: datetime, config: DetectionConfig | str | None = None
-) -> int:
-    """Recompute seasonal_baselines for [start, end) (delete-window-then-insert); rows written."""
-    cfg = get_config(config)
-    ranges = seasonal_ranges(start, end, cfg)
-    return refresh(con, start, end, cfg, ranges, {"seasonal_baselines": compute_seasonal})
+TABLES: dict[str, tuple[Compute, Callable]] = {
+    "rolling_baselines": (compute_rolling, rolling_ranges),
+    "seasonal_baselines": (compute_seasonal, seasonal_ranges),
+}
 
 
 def refresh_baselines(
-    con, start: datetime, end: datetime, config: DetectionConfig | str | None = None
+    con,
+    start: datetime,
+    end: datetime,
+    config: DetectionConfig | str | None = None,
+    tables: Iterable[str] = tuple(TABLES),
 ) -> int:
-    """Both baseline tables for [start, end) from one read of the raw rows; rows written.
+    """Baseline `tables` (default both) for [start, end) from one read of the raw rows; rows
+    written per table (delete-window-then-insert).
 
-    Same rows as the two refreshes above: every window is exact, so reading the union of their
-    ranges changes nothing but the number of scans.
+    Every window is exact, so reading the union of the tables' ranges gives the same rows as
+    refreshing each table alone; it only saves scans.
     """
     cfg = get_config(config)
-    ranges = [*rolling_ranges(start, end, cfg), *seasonal_ranges(start, end, cfg)]
-    tables = {"rolling_baselines": compute_rolling, "seasonal_baselines": compute_seasonal}
-    return refresh(con, start, end, cfg, ranges, tables)
+    chosen = {t: TABLES[t][0] for t in tables}
+    ranges = [r for t in chosen for r in TABLES[t][1](start, end, cfg)]
+    return refresh(con, start, end, cfg, ranges, chosen) if chosen else 0
+
+
+def refresh_rolling_baselines(con, start: datetime, end: datetime, config=None) -> int:
+    """Recompute rolling_baselines for [start, end); rows written."""
+    return refresh_baselines(con, start, end, config, tables=["rolling_baselines"])
+
+
+def refresh_seasonal_baselines(con, start: datetime, end: datetime, config=None) -> int:
+    """Recompute seasonal_baselines for [start, end); rows written."""
+    return refresh_baselines(con, start, end, config, tables=["seasonal_baselines"])

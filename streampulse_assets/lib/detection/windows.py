@@ -76,7 +76,8 @@ def window_mean(prefix: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.
 
 
 def step_sizes(values: np.ndarray, sid: np.ndarray, minute: np.ndarray, max_gap: int):
-    """|x[i] - x[i-1]| where row i-1 is the same series at most `max_gap` minutes earlier, else NaN."""
+    """|x[i] - x[i-1]| where row i-1 is of the same series at most `max_gap` minutes earlier,
+    else NaN."""
     out = np.full(len(values), np.nan)
     if len(values) > 1:
         close = (np.diff(sid) == 0) & (np.diff(minute) <= max_gap)
