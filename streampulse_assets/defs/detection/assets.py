@@ -40,27 +40,22 @@ def _window_metadata(start, end) -> dict:
 
 
 ROLLING, SEASONAL = "rolling_baselines", "seasonal_baselines"
+_ROLLING_DOC = (
+    "Short-term baseline per platform, category and minute: the median of the previous 60 "
+    "minutes (current minute excluded, missing minutes simply absent), the previous row, the row "
+    "60 minutes ago (whose top streamers and open lives feed the cause analysis) and a robust "
+    "noise deviation used by scale-aware profiles."
+)
+_SEASONAL_DOC = (
+    "Seasonal baseline per platform, category and minute: the mean viewers at the same time of "
+    "day 24 hours and 7 days earlier (within +-2 hours), each with the coverage it rests on, so "
+    "the detector can prefer last week, then yesterday, then fall back to the short-term baseline."
+)
 BASELINE_SPECS = [
     dg.AssetSpec(
-        ROLLING,
-        deps=[RAW_SNAPSHOTS],
-        group_name="detection",
-        kinds={"duckdb"},
-        description="Short-term baseline per platform, category and minute: the median of the "
-        "previous 60 minutes (current minute excluded, missing minutes simply absent), the "
-        "previous row, the row 60 minutes ago (whose top streamers and open lives feed the cause "
-        "analysis) and a robust noise deviation used by scale-aware profiles.",
-    ),
-    dg.AssetSpec(
-        SEASONAL,
-        deps=[RAW_SNAPSHOTS],
-        group_name="detection",
-        kinds={"duckdb"},
-        description="Seasonal baseline per platform, category and minute: the mean viewers at the "
-        "same time of day 24 hours and 7 days earlier (within +-2 hours), each with the coverage "
-        "it rests on, so the detector can prefer last week, then yesterday, then fall back to the "
-        "short-term baseline.",
-    ),
+        key, deps=[RAW_SNAPSHOTS], group_name="detection", kinds={"duckdb"}, description=doc
+    )
+    for key, doc in ((ROLLING, _ROLLING_DOC), (SEASONAL, _SEASONAL_DOC))
 ]
 
 
