@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
@@ -46,6 +47,15 @@ def floor_minute(ts: datetime) -> datetime:
     if ts.tzinfo is not None:
         ts = ts.astimezone(UTC).replace(tzinfo=None)
     return ts.replace(second=0, microsecond=0)
+
+
+def time_slices(
+    start: datetime, end: datetime, size: timedelta
+) -> Iterator[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive windows of at most `size` (long backfills in slices)."""
+    while start < end:
+        yield start, min(end, start + size)
+        start += size
 
 
 def streamers_to_json(streamers: tuple[Streamer, ...] | list[Streamer]) -> str:

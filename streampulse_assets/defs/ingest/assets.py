@@ -15,15 +15,9 @@ from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.ingest.sources import build_history, build_live
 from streampulse_assets.lib.ingest.store import upsert_snapshots
 from streampulse_assets.lib.settings import get_settings
-from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.snapshots import floor_minute, time_slices
 
 CHUNK = timedelta(hours=6)  # a long backfill is collected and written in slices to bound memory
-
-
-def _chunks(start: datetime, end: datetime):
-    while start < end:
-        yield start, min(start + CHUNK, end)
-        start += CHUNK
 
 
 @dg.asset(
@@ -51,7 +45,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     start, end = partition_window(context)
     now_minute = floor_minute(datetime.now(UTC))
     written, total = 0, CollectResult()
-    for chunk_start, chunk_end in _chunks(start, end):
+    for chunk_start, chunk_end in time_slices(start, end, CHUNK):
         result = collect(
             names,
             chunk_start,

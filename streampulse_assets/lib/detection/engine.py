@@ -29,6 +29,7 @@ from streampulse_assets.lib.detection.v1 import v1_triggers
 from streampulse_assets.lib.detection.v3 import v3_triggers
 from streampulse_assets.lib.duck import registered, transaction
 from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.snapshots import time_slices
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -164,20 +165,12 @@ def refresh_signal_events(
     """
     cfg = get_config(config)
     parts = []
-    for lo, hi in slices(start, end, EVENT_SLICE):
+    for lo, hi in time_slices(start, end, EVENT_SLICE):
         events = compute_events(con, lo, hi, cfg)
         write_events(con, events, lo, hi)
         parts.append(events)
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else empty_events()
-
-
-def slices(start: datetime, end: datetime, size: timedelta):
-    """[start, end) cut into consecutive windows of at most `size`."""
-    lo = start
-    while lo < end:
-        yield lo, min(end, lo + size)
-        lo += size
 
 
 def refresh_all(con, start: datetime, end: datetime, config=None) -> pd.DataFrame:
