@@ -61,9 +61,6 @@ class Band:
     tcol: np.ndarray  # their columns
     tser: np.ndarray  # their local series
 
-    def __len__(self) -> int:
-        return len(self.sid)
-
     def at(self, cols: np.ndarray) -> np.ndarray:
         """Packed index of each target's series' first row at or after `cols` (per target)."""
         return self.first.ravel()[self.tser * self.first.shape[1] + cols]

@@ -64,13 +64,13 @@ def hourly_noise(band: Band, cfg: DetectionConfig) -> np.ndarray:
     steps = step_sizes(band.viewers, band.sid, band.minute, cfg.short_window_minutes)
     hour = band.minute // 60
     target_hour = hour[band.target]
-    h0 = int(target_hour.min()) - n_hours
-    ok = ~np.isnan(steps) & (hour >= h0) & (hour < int(target_hour.max()))
+    h0, h1 = int(target_hour.min()) - n_hours, int(target_hour.max())
+    ok = ~np.isnan(steps) & (hour >= h0) & (hour < h1)
     # per (series, hour) median of the steps: rows are sorted by series then minute
-    key = band.sid[ok] * (int(target_hour.max()) - h0 + 1) + (hour[ok] - h0)  # sorted
+    key = band.sid[ok] * (h1 - h0 + 1) + (hour[ok] - h0)  # sorted
     starts = np.flatnonzero(np.diff(key, prepend=-1))
     uniq, n = key[starts], np.diff(starts, append=len(key))
-    per_hour = np.full((len(band.keys), int(target_hour.max()) - h0 + 1), np.nan)
+    per_hour = np.full((len(band.keys), h1 - h0 + 1), np.nan)
     if len(uniq):
         per_hour.ravel()[uniq] = sorted_medians(key, steps[ok], starts, n)
     # per (series, target hour) median of the previous N hours' medians (NaN ignored)
