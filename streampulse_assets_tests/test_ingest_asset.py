@@ -58,11 +58,18 @@ def _rows(duckdb_path):
         ).fetchall()
 
 
+def _settled_minute(skip_hour_start=False) -> datetime:
+    """The current UTC minute, once at least 20 s of it remain: a live API answers only for the
+    current minute, so a tick tagged with a minute that ends mid-run would find it in the past."""
+    while True:
+        clock = datetime.now(UTC)
+        if clock.second < 40 and not (skip_hour_start and clock.minute == 0):
+            return clock.replace(tzinfo=None, second=0, microsecond=0)
+        time.sleep(60.2 - clock.second - clock.microsecond / 1e6)
+
+
 def test_live_tick_archives_then_backfill_reparses_identically(chzzk_env, duckdb_path):
-    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
-    if now.minute == 0:  # the open hour must already hold a minute without archive (a gap)
-        time.sleep(61 - datetime.now(UTC).second)
-        now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    now = _settled_minute(skip_hour_start=True)  # the open hour must also hold a gap minute
     partition = now.strftime("%Y-%m-%d-%H:00")
     tags = {MINUTE_TAG: now.isoformat(), MINUTE_START_TAG: now.isoformat()}
     result = _materialize(duckdb_path, partition, tags)
@@ -76,9 +83,13 @@ def test_live_tick_archives_then_backfill_reparses_identically(chzzk_env, duckdb
 
     # A backfill of the same hour: no minute tag, so the whole hour is re-parsed from the archive;
     # minutes without an archive are gaps (reported by the check), stored rows stay identical.
+    # If the clock crossed into the next minute meanwhile, that minute is "now" for the backfill
+    # and is fetched live (and archived) like a tick would; the re-parsed minute must be identical.
     result = _materialize(duckdb_path, partition)
     assert result.success
-    assert _rows(duckdb_path) == live_rows
+    rows = _rows(duckdb_path)
+    assert [r for r in rows if r[2] == now] == live_rows
+    assert {r[2] for r in rows} - {now} <= {now + timedelta(minutes=1)}
     checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
     assert checks["has_no_duplicate_keys"].passed
     assert not checks["all_sources_answered"].passed  # the other minutes are gaps
@@ -103,7 +114,7 @@ def test_a_failing_platform_does_not_stop_the_other(chzzk_env, duckdb_path, monk
     monkeypatch.setenv("STREAMPULSE_SOOP_SEARCH_FALLBACK_URLS", "")
     monkeypatch.setenv("STREAMPULSE_SOOP_LIVE_FALLBACK_URLS", "")
     get_settings.cache_clear()
-    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    now = _settled_minute()
     tags = {MINUTE_TAG: now.isoformat()}
     result = _materialize(duckdb_path, now.strftime("%Y-%m-%d-%H:00"), tags)
     assert result.success
