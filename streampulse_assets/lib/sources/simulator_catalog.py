@@ -49,6 +49,10 @@ class Catalog:
         return len(self.cat_id)
 
 
+def _json(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
 def fragment_index(c, s, v):
     return (np.asarray(c) * SLOTS + np.asarray(s)) * N_VARIANTS + np.asarray(v)
 
@@ -98,16 +102,19 @@ def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> C
     dur = np.full((c_total, SLOTS), 60.0)
     fragments: list[str] = []
     taken: set[str] = set()
+    spike_titles = np.array([_json(t) for t in names.SPIKE_TITLES])
+    event_titles = [_json(names.ADOPTION_TITLE), _json(names.SURGE_TITLE)]
     for c in range(c_total):
         k, a, pl, st, du = _slot_params(peak[c], share[c], rng)
         aud[c, :k], p_live[c, :k], pref[c, :k], dur[c, :k] = a, pl, st, du
         platform = platforms[cols["plat"][c]]
+        ordinary = [_json(t) for t in names.title_texts(cols["name"][c])]
         for _slot in range(SLOTS):
             cid, nick = names.channel_id(platform, rng), names.nickname(rng, taken)
-            titles = names.base_titles(cols["name"][c], rng, N_BASE_TITLES)
-            titles += [str(rng.choice(names.SPIKE_TITLES)), names.ADOPTION_TITLE, names.SURGE_TITLE]
-            head = f'{{"channel_id": {json.dumps(cid)}, "channel_name": {json.dumps(nick, ensure_ascii=False)}, "title": '  # noqa: E501
-            fragments += [f'{head}{json.dumps(t, ensure_ascii=False)}, "viewers": ' for t in titles]
+            titles = [ordinary[i] for i in names.base_title_picks(rng, N_BASE_TITLES)]
+            titles += [str(names.pick(rng, spike_titles)), *event_titles]
+            head = f'{{"channel_id": {_json(cid)}, "channel_name": {_json(nick)}, "title": '
+            fragments += [f'{head}{t}, "viewers": ' for t in titles]
     avg_view = np.clip(np.exp(rng.normal(np.log(45), 0.5, c_total)), 8, 300)
     return Catalog(
         platforms=tuple(platforms),

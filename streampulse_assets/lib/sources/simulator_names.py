@@ -105,10 +105,20 @@ def category_names(platform: str, n: int, rng: np.random.Generator) -> list[tupl
     return out
 
 
+_SIZES_A, _SYL_A, _NICK_SUFFIX_A = np.array([2, 3, 3, 4]), np.array(_SYL), np.array(_NICK_SUFFIX)
+_LETTERS_A = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+
+
+def pick(rng: np.random.Generator, options: np.ndarray, size: int | None = None):
+    """Uniform draw(s) from `options`: the draws of `rng.choice`, without its per-call overhead
+    (the simulator's catalogue makes ~100,000 of them at start-up)."""
+    return options[rng.integers(0, len(options), size)]
+
+
 def nickname(rng: np.random.Generator, taken: set[str]) -> str:
     while True:
-        size = int(rng.choice([2, 3, 3, 4]))
-        name = "".join(rng.choice(_SYL, size)) + str(rng.choice(_NICK_SUFFIX))
+        size = int(pick(rng, _SIZES_A))
+        name = "".join(pick(rng, _SYL_A, size)) + str(pick(rng, _NICK_SUFFIX_A))
         if name not in taken:
             taken.add(name)
             return name
@@ -117,10 +127,14 @@ def nickname(rng: np.random.Generator, taken: set[str]) -> str:
 def channel_id(platform: str, rng: np.random.Generator) -> str:
     if platform == "chzzk":
         return rng.bytes(16).hex()
-    letters = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz"), int(rng.integers(4, 9))))
+    letters = "".join(pick(rng, _LETTERS_A, int(rng.integers(4, 9))))
     return f"{letters}{int(rng.integers(0, 1000))}"
 
 
-def base_titles(game: str, rng: np.random.Generator, k: int) -> list[str]:
-    picks = rng.choice(len(_TITLES), k, replace=False)
-    return [_TITLES[i].format(game=game) for i in picks]
+def title_texts(game: str) -> list[str]:
+    """Every ordinary stream title for a category; `base_title_picks` chooses among them."""
+    return [t.format(game=game) for t in _TITLES]
+
+
+def base_title_picks(rng: np.random.Generator, k: int) -> np.ndarray:
+    return rng.choice(len(_TITLES), k, replace=False)
