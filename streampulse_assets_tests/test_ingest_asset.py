@@ -177,3 +177,38 @@ def test_a_gap_left_by_the_sensor_fails_a_check_with_the_backfill_to_run(
     )
     assert not check.passed
     assert "were never ticked" in check.description and "backfill" in check.description
+
+
+def test_live_fetch_job_archives_the_minute_a_waiting_tick_then_reparses(
+    chzzk_env, duckdb_path, httpserver
+):
+    # While a tick waits for the DuckDB pool, live_fetch archives the current minute; the tick
+    # then re-parses that archive instead of calling the API for a minute that may have passed.
+    from streampulse_assets.defs.ingest.fetch import live_fetch
+
+    now = _settled_minute()
+    result = live_fetch.execute_in_process()
+    assert result.success
+    assert result.output_for_node("fetch_live_responses")["chzzk"].startswith("archived 3")
+    requests = len(httpserver.log)
+    assert requests == 3 and Landing(chzzk_env).read("chzzk", now)
+    assert live_fetch.execute_in_process().output_for_node("fetch_live_responses") == {
+        "chzzk": "already archived"
+    }
+    tags = {MINUTE_TAG: now.isoformat()}
+    assert _materialize(duckdb_path, now.strftime("%Y-%m-%d-%H:00"), tags).success
+    assert len(httpserver.log) == requests  # no second fetch of the same minute
+    rows = _rows(duckdb_path)
+    assert rows and {r[2] for r in rows} == {now}
+
+
+def test_live_fetch_job_fails_clearly_when_no_platform_answers(chzzk_env, monkeypatch):
+    from streampulse_assets.defs.ingest.fetch import live_fetch
+
+    monkeypatch.setenv("STREAMPULSE_CHZZK_BASE_URL", "http://127.0.0.1:9")
+    get_settings.cache_clear()
+    result = live_fetch.execute_in_process(raise_on_error=False)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert "No live platform answered" in str(failure.event_specific_data.error)
+    assert not list(chzzk_env.rglob("*.json.zst"))  # nothing half-written

@@ -1,6 +1,6 @@
 """The minute sensor: one run per minute, catch-up after a pause, skip while a tick is running."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -83,3 +83,37 @@ def test_a_long_outage_is_reported_not_silent(dagster_instance):
     gap_start, gap_end = request.tags[GAP_TAG].split("/")
     assert gap_start == "2026-11-19T00:01:00"
     assert gap_end == request.tags[MINUTE_START_TAG]
+
+
+def test_a_waiting_tick_hands_live_minutes_to_the_fetch_job():
+    from streampulse_assets.defs.ingest.fetch import FETCH_JOB
+    from streampulse_assets.defs.ingest.sensors import STALLED, live_fetch_request
+
+    now = NOW.replace(tzinfo=UTC)
+    stalled = now - STALLED - timedelta(seconds=1)
+    request = live_fetch_request("chzzk,soop", stalled, now)
+    assert request.job_name == FETCH_JOB
+    assert request.run_key == "fetch/2026-11-20T12:34:00"  # one fetch per minute, at most
+    assert live_fetch_request("chzzk", now - timedelta(seconds=5), now) is None  # still working
+    assert live_fetch_request("simulator", stalled, now) is None  # it can answer for any minute
+    assert live_fetch_request("simulator,nonsense", stalled, now) is None  # the tick says why
+    naive = stalled.replace(tzinfo=None)  # some run storages return naive UTC timestamps
+    assert live_fetch_request("soop", naive, now).job_name == FETCH_JOB
+
+
+def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, monkeypatch):
+    from streampulse_assets.defs.ingest import sensors
+    from streampulse_assets.lib.settings import get_settings
+
+    monkeypatch.setenv("STREAMPULSE_SOURCES", "chzzk")
+    monkeypatch.setattr(sensors, "STALLED", timedelta(0))
+    get_settings.cache_clear()
+    defs = _defs()
+    run = dagster_instance.create_run_for_job(defs.resolve_job_def(MINUTE_JOB), run_config={})
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    (request,) = result.run_requests
+    assert request.job_name == "live_fetch" and request.run_key.startswith("fetch/")
+    assert result.cursor is None  # the tick's own minutes are still owed to the pipeline
+    dagster_instance.report_run_canceled(run)
+    get_settings.cache_clear()

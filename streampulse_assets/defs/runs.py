@@ -10,9 +10,15 @@ IN_FLIGHT = [
 ]
 
 
+def in_flight_record(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
+    """The oldest queued or running run of `job_name`, if any."""
+    records = instance.get_run_records(
+        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1, ascending=True
+    )
+    return records[0] if records else None
+
+
 def run_in_flight(instance: dg.DagsterInstance, job_name: str) -> str | None:
     """The id of a queued or running run of `job_name`, if any (sensors skip while one runs)."""
-    records = instance.get_run_records(
-        dg.RunsFilter(job_name=job_name, statuses=IN_FLIGHT), limit=1
-    )
-    return records[0].dagster_run.run_id if records else None
+    record = in_flight_record(instance, job_name)
+    return record.dagster_run.run_id if record else None

@@ -2,12 +2,17 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from streampulse_assets.defs.ingest.fetch import FETCH_JOB, live_fetch
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
-from streampulse_assets.defs.runs import run_in_flight
+from streampulse_assets.defs.runs import in_flight_record
+from streampulse_assets.lib.ingest.collect import LIVE_PLATFORMS, parse_source_names
+from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.sources.base import SourceError
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
+STALLED = timedelta(seconds=20)  # a tick in flight this long is waiting (pool, queue), not working
 
 minute_pipeline = dg.define_asset_job(
     MINUTE_JOB,
@@ -36,17 +41,37 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
     return (expected, first) if expected < first else None
 
 
+def live_fetch_request(sources: str, tick_created: datetime, now: datetime) -> dg.RunRequest | None:
+    """A live_fetch run for the current minute when a tick has waited longer than STALLED and
+    live APIs are configured (they cannot answer later for this minute); None otherwise."""
+    try:
+        live = [name for name in parse_source_names(sources) if name in LIVE_PLATFORMS]
+    except SourceError:  # a bad STREAMPULSE_SOURCES fails the tick itself, with its reason
+        return None
+    if tick_created.tzinfo is None:
+        tick_created = tick_created.replace(tzinfo=UTC)
+    if not live or now - tick_created < STALLED:
+        return None
+    minute = floor_minute(now).isoformat()
+    return dg.RunRequest(job_name=FETCH_JOB, run_key=f"fetch/{minute}", tags={MINUTE_TAG: minute})
+
+
 @dg.sensor(
-    job=minute_pipeline,
+    jobs=[minute_pipeline, live_fetch],
     minimum_interval_seconds=5,  # the daemon loop floor: a tick starts within seconds
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
 def minute_sensor(context: dg.SensorEvaluationContext):
-    """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute)."""
-    in_flight = run_in_flight(context.instance, MINUTE_JOB)
+    """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute);
+    while a tick waits, keep archiving the live APIs each minute (live_fetch) instead."""
+    now = datetime.now(UTC)
+    in_flight = in_flight_record(context.instance, MINUTE_JOB)
     if in_flight:
-        return dg.SkipReason(f"run {in_flight} of the last tick is running")
-    tick = next_tick(context.cursor, datetime.now(UTC))
+        fetch = live_fetch_request(get_settings().sources, in_flight.create_timestamp, now)
+        if fetch:
+            return fetch
+        return dg.SkipReason(f"run {in_flight.dagster_run.run_id} of the last tick is running")
+    tick = next_tick(context.cursor, now)
     if tick is None:
         return dg.SkipReason("this minute was launched already")
     first, last = tick
@@ -57,7 +82,10 @@ def minute_sensor(context: dg.SensorEvaluationContext):
         context.log.warning(f"minutes {gap[0]} to {gap[1]} were not ticked; backfill them")
     context.update_cursor(last.isoformat())
     return dg.RunRequest(
-        run_key=last.isoformat(), partition_key=first.strftime("%Y-%m-%d-%H:00"), tags=tags
+        job_name=MINUTE_JOB,
+        run_key=last.isoformat(),
+        partition_key=first.strftime("%Y-%m-%d-%H:00"),
+        tags=tags,
     )
 
 

@@ -51,6 +51,39 @@ def _minutes(start: datetime, end: datetime) -> list[datetime]:
     return [start + timedelta(minutes=i) for i in range(count)]
 
 
+def fetch_and_archive(source, landing: Landing, minute: datetime):
+    """Fetch the current minute of a live platform and archive its raw responses."""
+    result = source.fetch(minute)
+    landing.write(source.platform, minute, result.payloads)
+    return result
+
+
+def fetch_unarchived(
+    names: list[str], landing: Landing, minute: datetime, build_live
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Archive `minute` (the current one) for each live platform in `names` that lacks it.
+
+    Used while the minute pipeline waits (for example on the DuckDB pool behind a long backfill):
+    the next tick re-parses these archives instead of finding gaps. Returns (done, errors): what
+    happened per platform, and why a platform failed.
+    """
+    done: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for name in names:
+        if name not in LIVE_PLATFORMS:
+            continue
+        if landing.path(name, minute).exists():
+            done[name] = "already archived"
+            continue
+        try:
+            result = fetch_and_archive(build_live(name), landing, minute)
+            done[name] = f"archived {len(result.payloads)} response(s), {len(result.frame)} rows"
+        except SourceError as exc:
+            log.warning("live fetch of %s failed: %s", name, exc)
+            errors[name] = str(exc)
+    return done, errors
+
+
 def collect_live(
     source, landing: Landing, start: datetime, end: datetime, now_minute: datetime
 ) -> tuple[pd.DataFrame, list[str], int]:
@@ -62,8 +95,7 @@ def collect_live(
             payloads = landing.read(source.platform, minute) or []
             frames.append(source.parse_payloads(minute, payloads))
         elif minute == now_minute:
-            result = source.fetch(minute)
-            landing.write(source.platform, minute, result.payloads)
+            result = fetch_and_archive(source, landing, minute)
             frames.append(result.frame)
             warnings += [f"{source.platform}: {w}" for w in result.warnings]
         else:
