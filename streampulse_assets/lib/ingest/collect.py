@@ -52,8 +52,15 @@ def _minutes(start: datetime, end: datetime) -> list[datetime]:
 
 
 def fetch_and_archive(source, landing: Landing, minute: datetime):
-    """Fetch the current minute of a live platform and archive its raw responses."""
-    result = source.fetch(minute)
+    """Fetch the current minute of a live platform and archive its raw responses; when the fetch
+    fails after responses arrived, they are kept beside the archive and the error says where."""
+    try:
+        result = source.fetch(minute)
+    except SourceError as exc:
+        if not exc.payloads:
+            raise
+        kept = landing.write_failed(source.platform, minute, exc.payloads, str(exc))
+        raise type(exc)(f"{exc} [responses kept in {kept}]", payloads=exc.payloads) from exc
     landing.write(source.platform, minute, result.payloads)
     return result
 
@@ -87,19 +94,36 @@ def fetch_unarchived(
 def collect_live(
     source, landing: Landing, start: datetime, end: datetime, now_minute: datetime
 ) -> tuple[pd.DataFrame, list[str], int]:
-    """Rows of one live platform for [start, end): fetch `now_minute`, re-parse archived minutes."""
-    frames, warnings, gaps = [], [], 0
+    """Rows of one live platform for [start, end): fetch `now_minute`, re-parse archived minutes.
+
+    A minute that fails (its archive no longer parses, or the current fetch fails) is a gap with
+    its reason in the warnings, and the other minutes are still returned; the platform fails
+    (SourceError) only when no minute produced rows.
+    """
+    frames, warnings, gaps, failures = [], [], 0, []
     archived = set(landing.minutes(source.platform, start, end))
     for minute in _minutes(start, end):
-        if minute in archived:
-            payloads = landing.read(source.platform, minute) or []
-            frames.append(source.parse_payloads(minute, payloads))
-        elif minute == now_minute:
-            result = fetch_and_archive(source, landing, minute)
-            frames.append(result.frame)
-            warnings += [f"{source.platform}: {w}" for w in result.warnings]
-        else:
+        try:
+            if minute in archived:
+                payloads = landing.read(source.platform, minute) or []
+                frames.append(source.parse_payloads(minute, payloads))
+            elif minute == now_minute:
+                result = fetch_and_archive(source, landing, minute)
+                frames.append(result.frame)
+                warnings += [f"{source.platform}: {w}" for w in result.warnings]
+            else:
+                gaps += 1
+        except SourceError as exc:
             gaps += 1
+            failures.append(exc)
+            warnings.append(f"{source.platform} {minute:%Y-%m-%d %H:%M}: {exc}")
+    if failures and not frames:
+        if len(failures) == 1 and gaps == 1:
+            raise failures[0]  # the one minute asked for (a live tick): its own error
+        raise SourceError(
+            f"{source.platform}: no minute of {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
+            f"could be read ({len(failures)} failed); first failure: {failures[0]}"
+        )
     if gaps and not frames:
         raise SourceError(
             f"{source.platform} is a live API and cannot answer for the past: no archived "

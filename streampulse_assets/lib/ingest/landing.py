@@ -26,13 +26,30 @@ class Landing:
         minute = floor_minute(minute)
         return self.root / platform / f"{minute:%Y-%m-%d}" / f"{minute:%H%M}.json.zst"
 
+    def failed_path(self, platform: str, minute: datetime) -> Path:
+        return self.path(platform, minute).with_name(f"{floor_minute(minute):%H%M}.failed.json.zst")
+
     def write(self, platform: str, minute: datetime, payloads: list[RawPayload]) -> Path:
         """Atomically store one minute's responses (replacing an earlier copy of that minute)."""
-        path = self.path(platform, minute)
+        return self._write(self.path(platform, minute), platform, minute, payloads)
+
+    def write_failed(
+        self, platform: str, minute: datetime, payloads: list[RawPayload], error: str
+    ) -> Path:
+        """Keep the responses of a fetch that failed (malformed or error pages) beside the archive.
+
+        They are never parsed as the minute's data (a gap stays a gap), but nothing received is
+        lost: a parser fix can be checked against them, and retention removes them with their day.
+        """
+        path = self.failed_path(platform, minute)
+        return self._write(path, platform, minute, payloads, error=error)
+
+    def _write(self, path: Path, platform: str, minute: datetime, payloads, **extra) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         document = {
             "platform": platform,
             "minute": floor_minute(minute).isoformat(),
+            **extra,
             "payloads": [
                 {
                     "request": p.request,

@@ -10,7 +10,15 @@ import pandas as pd
 
 
 class SourceError(RuntimeError):
-    """A source could not produce a snapshot; the message says why in plain words."""
+    """A source could not produce a snapshot; the message says why in plain words.
+
+    `payloads` holds the raw responses received before it failed (a malformed page, an error
+    envelope), so the caller can keep them: bad input is reported, never lost.
+    """
+
+    def __init__(self, *args: object, payloads: list[RawPayload] | None = None) -> None:
+        super().__init__(*args)
+        self.payloads: list[RawPayload] = list(payloads or [])
 
 
 class SourceConfigError(SourceError):

@@ -257,7 +257,7 @@ class ChzzkSource:
                     break
                 seen.add(cursor)
             payloads = list(http.payloads)
-        frame, warnings = self.parse(minute, payloads)
+            frame, warnings = self.parse(minute, payloads)
         return FetchResult(PLATFORM, floor_minute(minute), frame, payloads, warnings)
 
     def parse(self, minute: datetime, payloads: list[RawPayload]) -> tuple[pd.DataFrame, list[str]]:

@@ -98,8 +98,10 @@ class JsonHttp:
     def __enter__(self) -> JsonHttp:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
         self.close()
+        if isinstance(exc, SourceError) and not exc.payloads:
+            exc.payloads = list(self.payloads)  # the responses received so far are kept
 
     def close(self) -> None:
         self.client.close()

@@ -140,7 +140,10 @@ class SoopSource:
             config_only = errors and all(isinstance(e, SourceConfigError) for e, _ in errors)
             kind = SourceConfigError if config_only else SourceError
             detail = "; ".join(messages) or "; ".join(parsed.notes())
-            raise kind(f"soop: neither the category list nor the broadcast list answered: {detail}")
+            raise kind(
+                f"soop: neither the category list nor the broadcast list answered: {detail}",
+                payloads=payloads,
+            )
         warnings = [
             f"soop: partial outage ({why}): {msg}"
             for (_, why), msg in zip(errors, messages, strict=True)

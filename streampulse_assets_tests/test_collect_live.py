@@ -1,0 +1,93 @@
+"""Live platforms over a window: what was received is kept; one bad minute never sinks the rest."""
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import zstandard
+from werkzeug import Request, Response
+
+from streampulse_assets.lib.ingest.collect import collect_live, fetch_and_archive
+from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.sources.base import RawPayload, SourceError
+from streampulse_assets.lib.sources.chzzk import ChzzkConfig, ChzzkSource
+from streampulse_assets.lib.sources.http import HttpPolicy
+
+FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
+PAGES = {None: "lives_p1.json", "cur-2": "lives_p2.json", "cur-3": "lives_p3.json"}
+NOW = datetime(2026, 11, 20, 12, 34)
+
+
+@pytest.fixture
+def api(httpserver):
+    """A CHZZK lives endpoint whose behaviour the test switches: ok, html (after page 1), 500."""
+    state = {"mode": "ok"}
+
+    def handler(request: Request) -> Response:
+        cursor = request.args.get("next")
+        if state["mode"] == "500":
+            return Response('{"code": 500}', status=500, content_type="application/json")
+        if state["mode"] == "html" and cursor:
+            return Response("<html>점검 중 maintenance</html>", content_type="text/html")
+        return Response((FIXTURES / PAGES[cursor]).read_text(), content_type="application/json")
+
+    httpserver.expect_request("/open/v1/lives").respond_with_handler(handler)
+    config = ChzzkConfig(
+        client_id="cid",
+        client_secret="csecret",
+        base_url=httpserver.url_for("").rstrip("/"),
+        http=HttpPolicy(timeout_s=2.0, retries=1, backoff_s=0.0),
+    )
+    return state, ChzzkSource(config, sleep=lambda _s: None)
+
+
+def test_a_malformed_page_is_kept_beside_the_archive_not_lost(api, tmp_path):
+    state, source = api
+    state["mode"] = "html"
+    landing = Landing(tmp_path)
+    with pytest.raises(SourceError, match=r"not JSON.*maintenance.*responses kept in") as err:
+        fetch_and_archive(source, landing, NOW)
+    kept = landing.failed_path("chzzk", NOW)
+    assert str(kept) in str(err.value)
+    document = json.loads(zstandard.ZstdDecompressor().decompress(kept.read_bytes()))
+    assert [p["status"] for p in document["payloads"]] == [200, 200]  # page 1, then the html
+    assert "not JSON" in document["error"]
+    # Kept for people, never parsed as the minute's data: the minute stays a gap.
+    assert landing.read("chzzk", NOW) is None
+    assert landing.minutes("chzzk", NOW, NOW + timedelta(minutes=1)) == []
+
+
+def test_a_catch_up_keeps_archived_minutes_when_the_current_fetch_fails(api, tmp_path):
+    state, source = api
+    landing = Landing(tmp_path)
+    for back in (3, 2, 1):  # archived by live_fetch while the tick waited
+        fetch_and_archive(source, landing, NOW - timedelta(minutes=back))
+    state["mode"] = "500"
+    frame, warnings, gaps = collect_live(
+        source, landing, NOW - timedelta(minutes=3), NOW + timedelta(minutes=1), NOW
+    )
+    assert sorted(frame["ts"].unique()) == [NOW - timedelta(minutes=b) for b in (3, 2, 1)]
+    assert gaps == 1
+    assert any("12:34" in w and "HTTP 500" in w for w in warnings)
+
+
+def test_an_archive_that_no_longer_parses_is_a_gap_not_a_failed_window(api, tmp_path):
+    _state, source = api
+    landing = Landing(tmp_path)
+    start = NOW - timedelta(minutes=3)
+    for back in (3, 1):
+        fetch_and_archive(source, landing, NOW - timedelta(minutes=back))
+    broken = [RawPayload("chzzk", "GET /open/v1/lives?size=20", 200, b'{"code": 200}', "json")]
+    landing.write("chzzk", NOW - timedelta(minutes=2), broken)
+    frame, warnings, gaps = collect_live(source, landing, start, NOW, now_minute=NOW)
+    assert sorted(frame["ts"].unique()) == [start, NOW - timedelta(minutes=1)]
+    assert gaps == 1 and any("12:32" in w for w in warnings)
+
+
+def test_a_tick_of_one_minute_reports_the_fetch_error_itself(api, tmp_path):
+    state, source = api
+    state["mode"] = "500"
+    with pytest.raises(SourceError, match=r"HTTP 500") as err:
+        collect_live(source, Landing(tmp_path), NOW, NOW + timedelta(minutes=1), NOW)
+    assert "no minute of" not in str(err.value)
