@@ -25,9 +25,9 @@ import pyarrow.compute as pc
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.engine import empty_events, refresh_all
 from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.sources.replay import iter_canonical
 
-MEMORY_LIMIT = "1GB"
 CHUNK_ROWS = 500_000
 _COLUMNS = "platform, category_id, ts, category_name, viewers, open_lives, top_streamers"
 
@@ -41,23 +41,24 @@ class FileDetection:
     last: pd.Timestamp | None
 
 
-def _config(temp: Path, memory_limit: str) -> dict[str, str]:
+def _config(temp: Path, memory_limit: str | None) -> dict[str, str]:
     # Scratch databases: storing strings uncompressed writes ~3x faster than the default analysis.
+    # Memory: the warehouse's own limit (STREAMPULSE_DUCKDB_MEMORY_LIMIT) unless one is given.
     return {
-        "memory_limit": memory_limit,
+        "memory_limit": memory_limit or get_settings().duckdb_memory_limit,
         "temp_directory": str(temp),
         "force_compression": "uncompressed",
     }
 
 
-def connect(path: Path, temp: Path, memory_limit: str = MEMORY_LIMIT):
+def connect(path: Path, temp: Path, memory_limit: str | None = None):
     """A DuckDB file database with capped memory that spills to `temp`."""
     return duckdb.connect(str(path), config=_config(temp, memory_limit))
 
 
 def _load(path: Path, temp: Path, chunk_rows: int) -> dict[str, Path]:
     """Validated chunks of the file appended to one database file per platform (file order)."""
-    con = duckdb.connect(config=_config(temp, MEMORY_LIMIT))
+    con = duckdb.connect(config=_config(temp, None))
     dbs: dict[str, Path] = {}
     try:
         for frame in iter_canonical(path, chunk_rows):
