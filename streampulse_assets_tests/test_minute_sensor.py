@@ -117,3 +117,11 @@ def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, monkeyp
     assert result.cursor is None  # the tick's own minutes are still owed to the pipeline
     dagster_instance.report_run_canceled(run)
     get_settings.cache_clear()
+
+
+def test_only_the_minute_pipeline_is_retried_after_a_failure(dagster_instance):
+    defs = _defs()
+    assert dagster_instance.run_retries_enabled  # the repo's dagster.yaml
+    assert dagster_instance.run_retries_max_retries == 0  # default: jobs opt in
+    assert defs.resolve_job_def(MINUTE_JOB).tags["dagster/max_retries"] == "2"
+    assert "dagster/max_retries" not in defs.resolve_job_def("live_fetch").tags

@@ -19,6 +19,9 @@ minute_pipeline = dg.define_asset_job(
     # raw_snapshots -> rolling_baselines, seasonal_baselines -> signal_events (group "detection")
     selection=dg.AssetSelection.assets("raw_snapshots") | dg.AssetSelection.groups("detection"),
     description="One minute (or the minutes since the last tick) from ingestion to signal events.",
+    # A failed tick (a locked warehouse, Postgres restarting) is retried on its own window; the
+    # sensor waits while the retry is in flight, so minutes are still computed in order.
+    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
 )
 
 
