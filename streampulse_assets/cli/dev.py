@@ -6,7 +6,6 @@ import fcntl
 import os
 import shutil
 import signal
-import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -15,6 +14,7 @@ import psycopg2
 import typer
 
 from streampulse_assets.cli.bootstrap import launch_bootstrap_backfill
+from streampulse_assets.cli.child_group import ChildGroup
 from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.services.paths import REPO_ROOT, port_is_free, state_dir
@@ -87,7 +87,7 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         raise typer.Exit(1)
     services = Services(get_settings())
     started: list[str] = []
-    proc: subprocess.Popen | None = None
+    group: ChildGroup | None = None
     try:
         started = services.up()
         typer.echo(f"services: {', '.join(s.url for s in services.status())}")
@@ -99,24 +99,17 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         cmd += ["-p", str(port)]
         typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
         # Run from DAGSTER_HOME so the repo-root dagster.yaml is not mistaken for the instance one.
-        # A shell that started us in the background ignores SIGINT; give dagster its default back
-        # so that a forwarded Ctrl-C (or our SIGTERM handler) always reaches it.
-        proc = subprocess.Popen(
-            cmd,
-            cwd=env["DAGSTER_HOME"],
-            env=env,
-            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        )
+        group = ChildGroup(cmd, cwd=env["DAGSTER_HOME"], env=env)
+        signal.signal(signal.SIGTERM, lambda *_: group.interrupt())
         _start_bootstrap(port)
-        signal.signal(signal.SIGTERM, lambda *_: proc.send_signal(signal.SIGINT))
-        _wait(proc)
+        group.wait()  # Ctrl-C or SIGTERM interrupts dagster once; it stops its own processes
     except EmbeddedServiceError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            _wait(proc, timeout=60)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut teardown short
+        if group is not None:
+            group.stop()  # and anything of it still running after 60 s is terminated, then killed
         if started:
             typer.echo(f"stopping {', '.join(started)} ...")
             services.down(started)
@@ -141,16 +134,3 @@ def _start_bootstrap(port: int) -> None:
             typer.secho(str(exc), fg="yellow", err=True)
 
     threading.Thread(target=run, name="bootstrap-backfill", daemon=True).start()
-
-
-def _wait(proc: subprocess.Popen, timeout: float | None = None) -> None:
-    while True:
-        try:
-            proc.wait(timeout=timeout)
-            return
-        except KeyboardInterrupt:
-            continue  # Ctrl-C reaches dagster too (same process group); wait for its shutdown
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return

@@ -1,0 +1,72 @@
+"""A child process run in its own process group, stopped as a whole.
+
+`dagster dev` shuts its webserver, daemon and code servers down when interrupted once; a second
+interrupt during that shutdown cuts it short and orphans the daemon (seen when a SIGTERM reached
+both `uv run` and `streampulse`). So the child is interrupted exactly once, given time to stop,
+and whatever is left of its group is then terminated and killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+
+
+class ChildGroup:
+    def __init__(self, cmd: list[str], **popen_kwargs) -> None:
+        # A shell that started us in the background ignores SIGINT; give the child its default
+        # back so that our one interrupt always reaches it.
+        self.proc = subprocess.Popen(
+            cmd,
+            start_new_session=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+            **popen_kwargs,
+        )
+        self.pgid = self.proc.pid
+        self.interrupted = False
+
+    def interrupt(self) -> None:
+        """Ask the child to stop (SIGINT), once; later calls do nothing."""
+        if not self.interrupted and self.proc.poll() is None:
+            self.interrupted = True
+            self.proc.send_signal(signal.SIGINT)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the child to exit (True) or `timeout` (False); Ctrl-C here interrupts it."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                self.proc.wait(timeout=left)
+                return True
+            except KeyboardInterrupt:
+                self.interrupt()
+            except subprocess.TimeoutExpired:
+                return False
+
+    def stop(self, grace: float = 60.0, term_grace: float = 5.0) -> None:
+        """Interrupt, wait up to `grace`, then SIGTERM and finally SIGKILL what is left."""
+        self.interrupt()
+        self.wait(grace)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if not self.alive():
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.pgid, sig)
+            deadline = time.monotonic() + term_grace
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+    def alive(self) -> bool:
+        """Whether any process of the child's group is left (zombies count until reaped)."""
+        self.proc.poll()  # reap the child itself
+        try:
+            os.killpg(self.pgid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
