@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 
 class ChildGroup:
@@ -48,25 +49,43 @@ class ChildGroup:
                 return False
 
     def stop(self, grace: float = 60.0, term_grace: float = 5.0) -> None:
-        """Interrupt, wait up to `grace`, then SIGTERM and finally SIGKILL what is left."""
+        """Interrupt, give the group up to `grace` to exit (runs still in flight finish), then
+        SIGTERM and finally SIGKILL what is left."""
         self.interrupt()
+        deadline = time.monotonic() + grace
         self.wait(grace)
+        self._wait_empty(deadline)
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if not self.alive():
                 return
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.pgid, sig)
-            deadline = time.monotonic() + term_grace
-            while self.alive() and time.monotonic() < deadline:
-                time.sleep(0.05)
+            self._wait_empty(time.monotonic() + term_grace)
+
+    def _wait_empty(self, deadline: float) -> None:
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     def alive(self) -> bool:
-        """Whether any process of the child's group is left (zombies count until reaped)."""
+        """Whether any process of the child's group is still running (zombies do not count)."""
         self.proc.poll()  # reap the child itself
-        try:
-            os.killpg(self.pgid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
+        proc = Path("/proc")
+        if not proc.is_dir():  # not Linux: ask the kernel whether the group has any member
+            try:
+                os.killpg(self.pgid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
             return True
-        return True
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            state, _ppid, pgrp = stat[stat.rindex(")") + 2 :].split()[:3]
+            if int(pgrp) == self.pgid and state != "Z":
+                return True
+        return False
