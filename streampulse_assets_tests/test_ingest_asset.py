@@ -212,3 +212,21 @@ def test_live_fetch_job_fails_clearly_when_no_platform_answers(chzzk_env, monkey
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "No live platform answered" in str(failure.event_specific_data.error)
     assert not list(chzzk_env.rglob("*.json.zst"))  # nothing half-written
+
+
+def test_a_tick_that_starts_after_its_minute_passed_reports_a_gap_not_a_failure(
+    chzzk_env, duckdb_path, httpserver
+):
+    # e.g. a tick that waited in the run queue across the minute boundary: the live API cannot
+    # answer for that minute any more, so retrying the run would only fail again.
+    past = _settled_minute() - timedelta(minutes=3)
+    tags = {MINUTE_TAG: past.isoformat()}
+    result = _materialize(duckdb_path, past.strftime("%Y-%m-%d-%H:00"), tags)
+    assert result.success
+    assert len(httpserver.log) == 0 and _rows(duckdb_path) == []
+    check = next(
+        c for c in result.get_asset_check_evaluations() if c.check_name == "all_sources_answered"
+    )
+    assert not check.passed and "chzzk: 1 minute(s) without data" in check.description
+    warnings = check.metadata["warnings"].value
+    assert any("tick started after" in w for w in warnings)

@@ -5,6 +5,7 @@ import dagster as dg
 from streampulse_assets.defs.ingest.checks import RAW_SNAPSHOT_CHECKS, evaluate_raw_checks
 from streampulse_assets.defs.partitions import (
     GAP_TAG,
+    MINUTE_TAG,
     hourly_partitions,
     partition_window,
     single_run,
@@ -54,6 +55,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             now_minute=now_minute,
             build_history=lambda name: build_history(name, settings),
             build_live=build_live,
+            past_is_gap=MINUTE_TAG in context.run.tags,  # a live tick, not a backfill
         )
         with duckdb.get_connection() as con:
             for source, frame in result.frames.items():

@@ -92,13 +92,20 @@ def fetch_unarchived(
 
 
 def collect_live(
-    source, landing: Landing, start: datetime, end: datetime, now_minute: datetime
+    source,
+    landing: Landing,
+    start: datetime,
+    end: datetime,
+    now_minute: datetime,
+    past_is_gap: bool = False,
 ) -> tuple[pd.DataFrame, list[str], int]:
     """Rows of one live platform for [start, end): fetch `now_minute`, re-parse archived minutes.
 
     A minute that fails (its archive no longer parses, or the current fetch fails) is a gap with
     its reason in the warnings, and the other minutes are still returned; the platform fails
-    (SourceError) only when no minute produced rows.
+    (SourceError) only when no minute produced rows. With `past_is_gap` (a live tick that started
+    after its minutes had passed, with nothing archived for them) that is a gap too: retrying
+    cannot fetch the past, so failing the run would only add noise.
     """
     frames, warnings, gaps, failures = [], [], 0, []
     archived = set(landing.minutes(source.platform, start, end))
@@ -124,7 +131,12 @@ def collect_live(
             f"{source.platform}: no minute of {start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC "
             f"could be read ({len(failures)} failed); first failure: {failures[0]}"
         )
-    if gaps and not frames:
+    if gaps and not frames and past_is_gap:
+        warnings.append(
+            f"{source.platform}: the tick started after {start:%H:%M}-{end:%H:%M} UTC had passed "
+            "and nothing was archived for it; those minutes stay gaps"
+        )
+    elif gaps and not frames:
         raise SourceError(
             f"{source.platform} is a live API and cannot answer for the past: no archived "
             f"responses in {landing.root / source.platform} for {start:%Y-%m-%d %H:%M} to "
@@ -144,14 +156,16 @@ def collect(
     now_minute: datetime,
     build_history,
     build_live,
+    past_is_gap: bool = False,
 ) -> CollectResult:
-    """Rows for [start, end) from every named source; failures are recorded per source."""
+    """Rows for [start, end) from every named source; failures are recorded per source.
+    `past_is_gap`: a live tick, see `collect_live`."""
     result = CollectResult()
     for name in names:
         try:
             if name in LIVE_PLATFORMS:
                 frame, warnings, gaps = collect_live(
-                    build_live(name), landing, start, end, now_minute
+                    build_live(name), landing, start, end, now_minute, past_is_gap
                 )
                 result.warnings += warnings
                 if gaps:
