@@ -91,3 +91,27 @@ def test_a_tick_of_one_minute_reports_the_fetch_error_itself(api, tmp_path):
     with pytest.raises(SourceError, match=r"HTTP 500") as err:
         collect_live(source, Landing(tmp_path), NOW, NOW + timedelta(minutes=1), NOW)
     assert "no minute of" not in str(err.value)
+
+
+def test_a_damaged_archive_file_is_a_gap_with_its_reason(api, tmp_path):
+    _state, source = api
+    landing = Landing(tmp_path)
+    start = NOW - timedelta(minutes=2)
+    fetch_and_archive(source, landing, start)
+    damaged = landing.path("chzzk", NOW - timedelta(minutes=1))
+    damaged.write_bytes(b"\x28\xb5\x2f\xfd truncated")  # a zstd header, then nothing usable
+    frame, warnings, gaps = collect_live(source, landing, start, NOW, now_minute=NOW)
+    assert sorted(frame["ts"].unique()) == [start]
+    assert gaps == 1 and any("cannot be read" in w and "12:33" in w for w in warnings)
+
+
+def test_two_writers_of_one_minute_leave_one_whole_archive(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    landing = Landing(tmp_path)
+    body = b'{"code": 200, "content": {"data": []}}' * 2000
+    payloads = [RawPayload("chzzk", "GET /open/v1/lives?size=20", 200, body, "json")]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda _: landing.write("chzzk", NOW, payloads), range(64)))
+    assert landing.read("chzzk", NOW) == payloads
+    assert [p.name for p in landing.path("chzzk", NOW).parent.iterdir()] == ["1234.json.zst"]

@@ -7,15 +7,17 @@ malformed payload is never lost. Layout: `<root>/<platform>/<YYYY-MM-DD>/<HHMM>.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import zstandard
 
 from streampulse_assets.lib.snapshots import floor_minute
-from streampulse_assets.lib.sources.base import RawPayload
+from streampulse_assets.lib.sources.base import RawPayload, SourceError
 
 
 class Landing:
@@ -61,26 +63,39 @@ class Landing:
             ],
         }
         data = zstandard.ZstdCompressor(level=6).compress(json.dumps(document).encode())
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        # A temp file of its own: a tick and a live_fetch run may archive the same minute at once;
+        # each rename is atomic, so a reader sees one whole copy or the other.
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
         return path
 
     def read(self, platform: str, minute: datetime) -> list[RawPayload] | None:
+        """The archived responses of a minute, None if there is no archive; a damaged archive
+        raises SourceError (the caller reports that minute, the others are unaffected)."""
         path = self.path(platform, minute)
         if not path.exists():
             return None
-        document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
-        return [
-            RawPayload(
-                platform=platform,
-                request=item["request"],
-                status=item["status"],
-                body=base64.b64decode(item["body_b64"]),
-                content_type=item.get("content_type", ""),
-            )
-            for item in document["payloads"]
-        ]
+        try:
+            document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+            return [
+                RawPayload(
+                    platform=platform,
+                    request=item["request"],
+                    status=item["status"],
+                    body=base64.b64decode(item["body_b64"]),
+                    content_type=item.get("content_type", ""),
+                )
+                for item in document["payloads"]
+            ]
+        except (OSError, ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
+            raise SourceError(f"{platform}: archive {path} cannot be read: {exc!r}") from exc
 
     def minutes(self, platform: str, start: datetime, end: datetime) -> list[datetime]:
         """Archived minutes in [start, end)."""
