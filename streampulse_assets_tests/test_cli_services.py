@@ -65,3 +65,28 @@ def test_second_dev_says_clearly_that_one_is_running(tmp_path):
         second = _cli("dev", env=env)
     assert second.returncode == 1
     assert "already running (pid 4242)" in second.stderr
+
+
+def test_embedded_postgres_keeps_utc_when_the_machine_is_in_korea(tmp_path, monkeypatch):
+    # Dagster writes aware UTC datetimes into `timestamp` columns and reads them back as UTC; a
+    # server in the machine's zone (initdb copies TZ) would put every run 9 hours in the future.
+    from datetime import UTC, datetime
+
+    from streampulse_assets.lib.services.postgres import EmbeddedPostgres
+
+    monkeypatch.setenv("TZ", "Asia/Seoul")
+    monkeypatch.delenv("PGTZ", raising=False)
+    server = EmbeddedPostgres(tmp_path / "pg", port=free_port(), databases=("dagster",))
+    server.start()
+    try:
+        conn = psycopg2.connect(server.url("dagster"))
+        with conn, conn.cursor() as cur:
+            cur.execute("SHOW timezone")
+            assert cur.fetchone()[0] == "UTC"
+            aware = datetime.now(UTC)
+            cur.execute("SELECT %s::timestamp", (aware,))  # what Dagster stores
+            assert abs((cur.fetchone()[0] - aware.replace(tzinfo=None)).total_seconds()) < 1
+        conn.close()
+        assert "timezone = 'Asia/Seoul'" in (server.data_dir / "postgresql.conf").read_text()
+    finally:
+        server.stop()

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor, next_tick
 from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
@@ -85,38 +86,64 @@ def test_a_long_outage_is_reported_not_silent(dagster_instance):
     assert gap_end == request.tags[MINUTE_START_TAG]
 
 
-def test_a_waiting_tick_hands_live_minutes_to_the_fetch_job():
-    from streampulse_assets.defs.ingest.fetch import FETCH_JOB
-    from streampulse_assets.defs.ingest.sensors import STALLED, live_fetch_request
+def test_a_waiting_tick_hands_live_minutes_to_the_fetch_job(tmp_path):
+    from streampulse_assets.defs.ingest.fetch import FETCH_JOB, STALLED, live_fetch_request
+    from streampulse_assets.lib.ingest.landing import Landing
 
+    landing = Landing(tmp_path)
     now = NOW.replace(tzinfo=UTC)
     stalled = now - STALLED - timedelta(seconds=1)
-    request = live_fetch_request("chzzk,soop", stalled, now)
+    request = live_fetch_request("chzzk,soop", landing, stalled, now)
     assert request.job_name == FETCH_JOB
     assert request.run_key == "fetch/2026-11-20T12:34:00"  # one fetch per minute, at most
-    assert live_fetch_request("chzzk", now - timedelta(seconds=5), now) is None  # still working
-    assert live_fetch_request("simulator", stalled, now) is None  # it can answer for any minute
-    assert live_fetch_request("simulator,nonsense", stalled, now) is None  # the tick says why
-    naive = stalled.replace(tzinfo=None)  # some run storages return naive UTC timestamps
-    assert live_fetch_request("soop", naive, now).job_name == FETCH_JOB
+    assert live_fetch_request("chzzk", landing, now - timedelta(seconds=5), now) is None  # working
+    assert live_fetch_request("simulator", landing, stalled, now) is None  # answers any minute
+    assert live_fetch_request("simulator,nonsense", landing, stalled, now) is None  # tick says why
+    landing.write("chzzk", NOW, [])  # the tick (or an earlier fetch) archived this minute already
+    assert live_fetch_request("chzzk", landing, stalled, now) is None
+    assert live_fetch_request("chzzk,soop", landing, stalled, now).job_name == FETCH_JOB
 
 
-def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, monkeypatch):
-    from streampulse_assets.defs.ingest import sensors
+@pytest.fixture
+def live_settings(tmp_path, monkeypatch):
     from streampulse_assets.lib.settings import get_settings
 
     monkeypatch.setenv("STREAMPULSE_SOURCES", "chzzk")
-    monkeypatch.setattr(sensors, "STALLED", timedelta(0))
+    monkeypatch.setenv("STREAMPULSE_LANDING_DIR", str(tmp_path / "landing"))
     get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, live_settings):
+    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+
     defs = _defs()
-    run = dagster_instance.create_run_for_job(defs.resolve_job_def(MINUTE_JOB), run_config={})
+    asked = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()  # the sensor's own clock
+    run = dagster_instance.create_run_for_job(
+        defs.resolve_job_def(MINUTE_JOB), run_config={}, tags={REQUESTED_TAG: asked}
+    )
     context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
     result = minute_sensor.evaluate_tick(context)
     (request,) = result.run_requests
     assert request.job_name == "live_fetch" and request.run_key.startswith("fetch/")
     assert result.cursor is None  # the tick's own minutes are still owed to the pipeline
     dagster_instance.report_run_canceled(run)
-    get_settings.cache_clear()
+
+
+def test_sensor_waits_for_the_retry_of_a_failed_tick(dagster_instance):
+    # Between a failure and its automatic retry nothing is in flight for a few seconds; a new
+    # tick launched then would compute later minutes before the retried ones.
+    defs = _defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    run = dagster_instance.create_run_for_job(job, run_config={}, tags=job.tags)
+    dagster_instance.report_run_failed(run)  # the instance marks it: dagster/will_retry = true
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    assert not result.run_requests and "about to be retried" in result.skip_message
+    dagster_instance.add_run_tags(run.run_id, {"dagster/auto_retry_run_id": "next"})  # launched
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    assert len(minute_sensor.evaluate_tick(context).run_requests) == 1
 
 
 def test_only_the_minute_pipeline_is_retried_after_a_failure(dagster_instance):

@@ -1,5 +1,7 @@
 """Run-status helpers shared by the sensors (they read Dagster's own storage, never DuckDB)."""
 
+from datetime import datetime, timedelta
+
 import dagster as dg
 
 IN_FLIGHT = [
@@ -22,3 +24,18 @@ def run_in_flight(instance: dg.DagsterInstance, job_name: str) -> str | None:
     """The id of a queued or running run of `job_name`, if any (sensors skip while one runs)."""
     record = in_flight_record(instance, job_name)
     return record.dagster_run.run_id if record else None
+
+
+def awaiting_retry(
+    instance: dg.DagsterInstance, job_name: str, now: datetime, patience=timedelta(minutes=2)
+) -> str | None:
+    """The id of the newest run of `job_name` if it failed and its automatic retry has not been
+    launched yet (the retry daemon needs a few seconds); a retry that never comes is not waited
+    for longer than `patience` after the failure."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
+    if not records or not records[0].dagster_run.is_complete_and_waiting_to_retry:
+        return None
+    ended = records[0].end_time
+    if ended is not None and now.timestamp() - ended > patience.total_seconds():
+        return None
+    return records[0].dagster_run.run_id

@@ -6,17 +6,24 @@ minute a tick stays in flight, so the waiting never loses live data: the next ti
 archived responses. It touches no DuckDB and does nothing for the simulator or replay sources.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.lib.ingest.collect import fetch_unarchived, parse_source_names
+from streampulse_assets.lib.ingest.collect import (
+    LIVE_PLATFORMS,
+    fetch_unarchived,
+    parse_source_names,
+)
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.ingest.sources import build_live
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.sources.base import SourceError
 
 FETCH_JOB = "live_fetch"
+FETCH_TAG = "streampulse/fetch_minute"  # the minute the sensor asked for (the op fetches "now")
+STALLED = timedelta(seconds=20)  # a tick in flight this long is waiting (pool, queue), not working
 
 
 @dg.op
@@ -46,6 +53,25 @@ def fetch_live_responses(context: dg.OpExecutionContext) -> dict[str, str]:
 )
 def live_fetch():
     fetch_live_responses()
+
+
+def live_fetch_request(
+    sources: str, landing: Landing, waiting_since: datetime, now: datetime
+) -> dg.RunRequest | None:
+    """A live_fetch run for the current minute when a tick has waited longer than STALLED, live
+    APIs are configured (they cannot answer later for this minute) and the minute is not archived
+    yet; None otherwise. Times are aware UTC."""
+    try:
+        live = [name for name in parse_source_names(sources) if name in LIVE_PLATFORMS]
+    except SourceError:  # a bad STREAMPULSE_SOURCES fails the tick itself, with its reason
+        return None
+    minute = floor_minute(now)
+    if not live or now - waiting_since < STALLED:
+        return None
+    if all(landing.path(name, minute).exists() for name in live):
+        return None
+    key = minute.isoformat()
+    return dg.RunRequest(job_name=FETCH_JOB, run_key=f"fetch/{key}", tags={FETCH_TAG: key})
 
 
 @dg.definitions

@@ -2,17 +2,16 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.defs.ingest.fetch import FETCH_JOB, live_fetch
+from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
-from streampulse_assets.defs.runs import in_flight_record
-from streampulse_assets.lib.ingest.collect import LIVE_PLATFORMS, parse_source_names
+from streampulse_assets.defs.runs import awaiting_retry, in_flight_record
+from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
-from streampulse_assets.lib.sources.base import SourceError
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
-STALLED = timedelta(seconds=20)  # a tick in flight this long is waiting (pool, queue), not working
+REQUESTED_TAG = "streampulse/requested_at"  # when the sensor asked for the tick (its own clock)
 
 minute_pipeline = dg.define_asset_job(
     MINUTE_JOB,
@@ -20,7 +19,7 @@ minute_pipeline = dg.define_asset_job(
     selection=dg.AssetSelection.assets("raw_snapshots") | dg.AssetSelection.groups("detection"),
     description="One minute (or the minutes since the last tick) from ingestion to signal events.",
     # A failed tick (a locked warehouse, Postgres restarting) is retried on its own window; the
-    # sensor waits while the retry is in flight, so minutes are still computed in order.
+    # sensor waits for the retry (see awaiting_retry), so minutes are still computed in order.
     tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
 )
 
@@ -44,19 +43,14 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
     return (expected, first) if expected < first else None
 
 
-def live_fetch_request(sources: str, tick_created: datetime, now: datetime) -> dg.RunRequest | None:
-    """A live_fetch run for the current minute when a tick has waited longer than STALLED and
-    live APIs are configured (they cannot answer later for this minute); None otherwise."""
-    try:
-        live = [name for name in parse_source_names(sources) if name in LIVE_PLATFORMS]
-    except SourceError:  # a bad STREAMPULSE_SOURCES fails the tick itself, with its reason
-        return None
-    if tick_created.tzinfo is None:
-        tick_created = tick_created.replace(tzinfo=UTC)
-    if not live or now - tick_created < STALLED:
-        return None
-    minute = floor_minute(now).isoformat()
-    return dg.RunRequest(job_name=FETCH_JOB, run_key=f"fetch/{minute}", tags={MINUTE_TAG: minute})
+def waiting_since(record: dg.RunRecord) -> datetime:
+    """When the sensor requested this tick (its own tag, so no database clock or timezone is
+    involved); for ticks launched by hand, the run's creation time."""
+    requested = record.dagster_run.tags.get(REQUESTED_TAG)
+    if requested:
+        return datetime.fromisoformat(requested)
+    created = record.create_timestamp
+    return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 
 @dg.sensor(
@@ -70,15 +64,24 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     now = datetime.now(UTC)
     in_flight = in_flight_record(context.instance, MINUTE_JOB)
     if in_flight:
-        fetch = live_fetch_request(get_settings().sources, in_flight.create_timestamp, now)
+        settings = get_settings()
+        landing = Landing(settings.resolved_landing_dir())
+        fetch = live_fetch_request(settings.sources, landing, waiting_since(in_flight), now)
         if fetch:
             return fetch
         return dg.SkipReason(f"run {in_flight.dagster_run.run_id} of the last tick is running")
+    retry = awaiting_retry(context.instance, MINUTE_JOB, now)
+    if retry:
+        return dg.SkipReason(f"run {retry} failed and is about to be retried; waiting for it")
     tick = next_tick(context.cursor, now)
     if tick is None:
         return dg.SkipReason("this minute was launched already")
     first, last = tick
-    tags = {MINUTE_TAG: last.isoformat(), MINUTE_START_TAG: first.isoformat()}
+    tags = {
+        MINUTE_TAG: last.isoformat(),
+        MINUTE_START_TAG: first.isoformat(),
+        REQUESTED_TAG: now.isoformat(),
+    }
     gap = skipped_gap(context.cursor, first)
     if gap:  # never silent: the run's checks report it, with the backfill to run
         tags[GAP_TAG] = f"{gap[0].isoformat()}/{gap[1].isoformat()}"

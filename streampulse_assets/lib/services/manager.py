@@ -76,6 +76,9 @@ class Services:
         parts = urlsplit(self.settings.resolved_postgres_url())
         db = self.settings.dagster_db if self.postgres_embedded else None
         return {
+            # Sessions in UTC on any server (libpq reads PGTZ): see postgres.py on why Dagster's
+            # run timestamps need it. An external server's own default timezone is left alone.
+            "PGTZ": "UTC",
             "DAGSTER_PG_HOST": parts.hostname or "127.0.0.1",
             "DAGSTER_PG_PORT": str(parts.port or 5432),
             "DAGSTER_PG_USER": parts.username or "postgres",

@@ -101,7 +101,9 @@ class EmbeddedPostgres:
         if self.is_running():
             self._create_databases()
             return False
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.root}"
+        # UTC whatever TZ initdb saw: Dagster writes aware UTC datetimes into `timestamp` columns
+        # and reads them back as UTC, so any other server timezone shifts every run timestamp.
+        options = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c timezone=UTC"
         started = self._run(
             "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
             "-w", "-t", "60", "start",
