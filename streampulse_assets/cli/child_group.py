@@ -48,9 +48,10 @@ class ChildGroup:
             except subprocess.TimeoutExpired:
                 return False
 
-    def stop(self, grace: float = 60.0, term_grace: float = 5.0) -> None:
+    def stop(self, grace: float = 130.0, term_grace: float = 5.0) -> None:
         """Interrupt, give the group up to `grace` to exit (runs still in flight finish), then
-        SIGTERM and finally SIGKILL what is left."""
+        SIGTERM and finally SIGKILL what is left. The default outlasts `dagster dev`'s own
+        shutdown, which waits up to 60 s for its webserver and then 60 s for its daemon."""
         self.interrupt()
         deadline = time.monotonic() + grace
         self.wait(grace)

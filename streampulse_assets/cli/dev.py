@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import shutil
@@ -88,6 +89,15 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
     services = Services(get_settings())
     started: list[str] = []
     group: ChildGroup | None = None
+    stop_requested = threading.Event()
+
+    def on_stop_signal(*_) -> None:  # SIGTERM, or the terminal went away (SIGHUP)
+        stop_requested.set()
+        if group is not None:
+            group.interrupt()
+
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(signum, on_stop_signal)
     try:
         started = services.up()
         typer.echo(f"services: {', '.join(s.url for s in services.status())}")
@@ -97,21 +107,24 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         env = platform_env(services)
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml")]
         cmd += ["-p", str(port)]
-        typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
-        # Run from DAGSTER_HOME so the repo-root dagster.yaml is not mistaken for the instance one.
-        group = ChildGroup(cmd, cwd=env["DAGSTER_HOME"], env=env)
-        signal.signal(signal.SIGTERM, lambda *_: group.interrupt())
-        _start_bootstrap(port)
-        group.wait()  # Ctrl-C or SIGTERM interrupts dagster once; it stops its own processes
+        if not stop_requested.is_set():
+            typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
+            # From DAGSTER_HOME, so the repo-root dagster.yaml is not taken for the instance one.
+            group = ChildGroup(cmd, cwd=env["DAGSTER_HOME"], env=env)
+            if stop_requested.is_set():  # a signal arrived while it was being started
+                group.interrupt()
+            _start_bootstrap(port)
+            group.wait()  # Ctrl-C or a stop signal interrupts dagster once; it stops its processes
     except EmbeddedServiceError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut teardown short
         if group is not None:
-            group.stop()  # and anything of it still running after 60 s is terminated, then killed
+            group.stop()  # what is left after dagster's own shutdown is terminated, then killed
         if started:
-            typer.echo(f"stopping {', '.join(started)} ...")
+            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+                typer.echo(f"stopping {', '.join(started)} ...")
             services.down(started)
         lock.close()
 
