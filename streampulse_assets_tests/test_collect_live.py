@@ -115,3 +115,20 @@ def test_two_writers_of_one_minute_leave_one_whole_archive(tmp_path):
         list(pool.map(lambda _: landing.write("chzzk", NOW, payloads), range(64)))
     assert landing.read("chzzk", NOW) == payloads
     assert [p.name for p in landing.path("chzzk", NOW).parent.iterdir()] == ["1234.json.zst"]
+
+
+def test_a_retried_tick_still_names_why_its_minute_failed(api, tmp_path):
+    # The first run of a tick failed on a malformed page; its retry starts after the minute has
+    # passed, so the minute is a gap, reported with the original error rather than only "late".
+    state, source = api
+    landing = Landing(tmp_path)
+    state["mode"] = "html"
+    with pytest.raises(SourceError):
+        fetch_and_archive(source, landing, NOW)
+    later = NOW + timedelta(minutes=2)
+    frame, warnings, gaps = collect_live(
+        source, landing, NOW, NOW + timedelta(minutes=1), later, past_is_gap=True
+    )
+    assert frame.empty and gaps == 1
+    assert any("12:34" in w and "not JSON" in w for w in warnings)
+    assert any("tick started after" in w for w in warnings)

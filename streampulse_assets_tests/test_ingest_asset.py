@@ -211,7 +211,8 @@ def test_live_fetch_job_fails_clearly_when_no_platform_answers(chzzk_env, monkey
     assert not result.success
     failure = next(e for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert "No live platform answered" in str(failure.event_specific_data.error)
-    assert not list(chzzk_env.rglob("*.json.zst"))  # nothing half-written
+    files = [p.name for p in chzzk_env.rglob("*.json.zst")]
+    assert len(files) == 1 and files[0].endswith(".failed.json.zst")  # no archive, the error kept
 
 
 def test_a_tick_that_starts_after_its_minute_passed_reports_a_gap_not_a_failure(

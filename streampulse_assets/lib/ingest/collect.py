@@ -53,14 +53,14 @@ def _minutes(start: datetime, end: datetime) -> list[datetime]:
 
 def fetch_and_archive(source, landing: Landing, minute: datetime):
     """Fetch the current minute of a live platform and archive its raw responses; when the fetch
-    fails after responses arrived, they are kept beside the archive and the error says where."""
+    fails, the error and any responses that arrived are kept beside the archive (a later re-run
+    of that minute reports why it is a gap) and the error says where."""
     try:
         result = source.fetch(minute)
     except SourceError as exc:
-        if not exc.payloads:
-            raise
         kept = landing.write_failed(source.platform, minute, exc.payloads, str(exc))
-        raise type(exc)(f"{exc} [responses kept in {kept}]", payloads=exc.payloads) from exc
+        what = "responses kept in" if exc.payloads else "error recorded in"
+        raise type(exc)(f"{exc} [{what} {kept}]", payloads=exc.payloads) from exc
     landing.write(source.platform, minute, result.payloads)
     return result
 
@@ -120,6 +120,9 @@ def collect_live(
                 warnings += [f"{source.platform}: {w}" for w in result.warnings]
             else:
                 gaps += 1
+                failed = landing.failure(source.platform, minute)
+                if failed:  # fetched once and failed: the reason, not only "no data"
+                    warnings.append(f"{source.platform} {minute:%Y-%m-%d %H:%M}: {failed}")
         except SourceError as exc:
             gaps += 1
             failures.append(exc)

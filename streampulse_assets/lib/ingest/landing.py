@@ -97,6 +97,17 @@ class Landing:
         except (OSError, ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
             raise SourceError(f"{platform}: archive {path} cannot be read: {exc!r}") from exc
 
+    def failure(self, platform: str, minute: datetime) -> str | None:
+        """The error kept with a failed fetch of that minute (see write_failed), if any."""
+        path = self.failed_path(platform, minute)
+        if not path.exists():
+            return None
+        try:
+            document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+            return str(document.get("error") or "unknown error")
+        except (OSError, ValueError, zstandard.ZstdError) as exc:
+            return f"(its record {path} cannot be read: {exc!r})"
+
     def minutes(self, platform: str, start: datetime, end: datetime) -> list[datetime]:
         """Archived minutes in [start, end)."""
         found = []
