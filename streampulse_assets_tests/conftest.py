@@ -111,6 +111,20 @@ def dagster_instance(dagster_pg_env, tmp_path, monkeypatch):
 
 
 @pytest.fixture
+def settings_env(monkeypatch):
+    """Call with STREAMPULSE_* variables for this test; the settings cache is cleared around it."""
+    from streampulse_assets.lib.settings import get_settings
+
+    def apply(**env: str) -> None:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        get_settings.cache_clear()
+
+    yield apply
+    get_settings.cache_clear()
+
+
+@pytest.fixture
 def stores(pg_url, redis_url, duckdb_path, monkeypatch) -> dict[str, str]:
     """Point the settings (and so every resource) at this test's stores."""
     from streampulse_assets.lib.settings import get_settings

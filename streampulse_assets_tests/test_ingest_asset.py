@@ -125,13 +125,12 @@ def test_a_failing_platform_does_not_stop_the_other(chzzk_env, duckdb_path, monk
 
 
 @pytest.fixture
-def simulator_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("STREAMPULSE_SOURCES", "simulator")
-    monkeypatch.setenv("STREAMPULSE_SIMULATOR_CATEGORIES", "15")
-    monkeypatch.setenv("STREAMPULSE_LANDING_DIR", str(tmp_path / "landing"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+def simulator_env(tmp_path, settings_env):
+    settings_env(
+        STREAMPULSE_SOURCES="simulator",
+        STREAMPULSE_SIMULATOR_CATEGORIES="15",
+        STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"),
+    )
 
 
 def test_simulator_backfill_of_an_hour_range_is_one_idempotent_run(simulator_env, duckdb_path):

@@ -3,7 +3,6 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import pytest
 
 from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor, next_tick
 from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
@@ -104,19 +103,10 @@ def test_a_waiting_tick_hands_live_minutes_to_the_fetch_job(tmp_path):
     assert live_fetch_request("chzzk,soop", landing, stalled, now).job_name == FETCH_JOB
 
 
-@pytest.fixture
-def live_settings(tmp_path, monkeypatch):
-    from streampulse_assets.lib.settings import get_settings
-
-    monkeypatch.setenv("STREAMPULSE_SOURCES", "chzzk")
-    monkeypatch.setenv("STREAMPULSE_LANDING_DIR", str(tmp_path / "landing"))
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
-
-
-def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, live_settings):
+def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, settings_env, tmp_path):
     from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+
+    settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
 
     defs = _defs()
     asked = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()  # the sensor's own clock
