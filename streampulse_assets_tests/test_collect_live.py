@@ -132,3 +132,20 @@ def test_a_retried_tick_still_names_why_its_minute_failed(api, tmp_path):
     assert frame.empty and gaps == 1
     assert any("12:34" in w and "not JSON" in w for w in warnings)
     assert any("tick started after" in w for w in warnings)
+
+
+def test_a_failure_that_cannot_be_recorded_still_reports_the_fetch_error(api, tmp_path):
+    state, source = api
+    state["mode"] = "500"
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the landing area should be")
+    with pytest.raises(SourceError, match=r"HTTP 500.*not recorded"):
+        fetch_and_archive(source, Landing(blocked), NOW)
+
+
+def test_a_foreign_file_in_place_of_a_failure_record_is_named_not_raised(tmp_path):
+    landing = Landing(tmp_path)
+    path = landing.failed_path("chzzk", NOW)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(zstandard.ZstdCompressor().compress(b"[1, 2]"))
+    assert "cannot be read" in landing.failure("chzzk", NOW)

@@ -136,6 +136,40 @@ def test_sensor_waits_for_the_retry_of_a_failed_tick(dagster_instance):
     assert len(minute_sensor.evaluate_tick(context).run_requests) == 1
 
 
+def test_a_retry_is_not_taken_for_a_tick_waiting_since_its_parent(
+    dagster_instance, settings_env, tmp_path
+):
+    # Retries inherit their parent's tags, requested_at included: the retry's own creation time
+    # counts, or live_fetch would start beside every retry that is busy working.
+    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+
+    settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
+    defs = _defs()
+    asked = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
+    tags = {REQUESTED_TAG: asked, "dagster/parent_run_id": "first-attempt"}
+    run = dagster_instance.create_run_for_job(
+        defs.resolve_job_def(MINUTE_JOB), run_config={}, tags=tags
+    )
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    assert not result.run_requests and "is running" in result.skip_message
+    dagster_instance.report_run_canceled(run)
+
+
+def test_a_retry_that_never_comes_is_not_awaited_for_ever(dagster_instance):
+    from streampulse_assets.defs.runs import awaiting_retry, ended_at
+
+    job = _defs().resolve_job_def(MINUTE_JOB)
+    run = dagster_instance.create_run_for_job(job, run_config={}, tags=job.tags)
+    dagster_instance.report_run_failed(run)
+    record = awaiting_retry(dagster_instance, MINUTE_JOB, datetime.now(UTC))
+    assert record.dagster_run.run_id == run.run_id
+    ended = ended_at(record)
+    assert abs((datetime.now(UTC) - ended).total_seconds()) < 60  # aware UTC, not local time
+    assert awaiting_retry(dagster_instance, MINUTE_JOB, ended + timedelta(minutes=3)) is None
+    dagster_instance.add_run_tags(run.run_id, {"dagster/auto_retry_run_id": "launched"})
+
+
 def test_only_the_minute_pipeline_is_retried_after_a_failure(dagster_instance):
     defs = _defs()
     assert dagster_instance.run_retries_enabled  # the repo's dagster.yaml

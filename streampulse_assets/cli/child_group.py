@@ -31,8 +31,10 @@ class ChildGroup:
 
     def interrupt(self) -> None:
         """Ask the child to stop (SIGINT), once; later calls do nothing."""
-        if not self.interrupted and self.proc.poll() is None:
-            self.interrupted = True
+        if self.interrupted:
+            return
+        self.interrupted = True  # before sending: a signal handler may call this again meanwhile
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
 
     def wait(self, timeout: float | None = None) -> bool:

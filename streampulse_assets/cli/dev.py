@@ -100,20 +100,21 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         signal.signal(signum, on_stop_signal)
     try:
         started = services.up()
-        typer.echo(f"services: {', '.join(s.url for s in services.status())}")
+        _say(f"services: {', '.join(s.url for s in services.status())}")
         applied = apply_schemas()
         if applied:
-            typer.echo(f"schema: applied {', '.join(applied)}")
+            _say(f"schema: applied {', '.join(applied)}")
         env = platform_env(services)
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml")]
         cmd += ["-p", str(port)]
         if not stop_requested.is_set():
-            typer.echo(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
+            _say(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
             # From DAGSTER_HOME, so the repo-root dagster.yaml is not taken for the instance one.
             group = ChildGroup(cmd, cwd=env["DAGSTER_HOME"], env=env)
             if stop_requested.is_set():  # a signal arrived while it was being started
                 group.interrupt()
-            _start_bootstrap(port)
+            else:
+                _start_bootstrap(port)
             group.wait()  # Ctrl-C or a stop signal interrupts dagster once; it stops its processes
     except EmbeddedServiceError as exc:
         typer.secho(str(exc), fg="red", err=True)
@@ -123,10 +124,14 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         if group is not None:
             group.stop()  # what is left after dagster's own shutdown is terminated, then killed
         if started:
-            with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
-                typer.echo(f"stopping {', '.join(started)} ...")
+            _say(f"stopping {', '.join(started)} ...")
             services.down(started)
         lock.close()
+
+
+def _say(text: str) -> None:
+    with contextlib.suppress(OSError):  # the terminal may be gone (SIGHUP)
+        typer.echo(text)
 
 
 def _start_bootstrap(port: int) -> None:

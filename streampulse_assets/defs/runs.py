@@ -1,6 +1,6 @@
 """Run-status helpers shared by the sensors (they read Dagster's own storage, never DuckDB)."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -26,16 +26,23 @@ def run_in_flight(instance: dg.DagsterInstance, job_name: str) -> str | None:
     return record.dagster_run.run_id if record else None
 
 
+def ended_at(record: dg.RunRecord) -> datetime:
+    """When a finished run ended (its failure or success event), as aware UTC."""
+    if record.end_time is not None:
+        return datetime.fromtimestamp(record.end_time, UTC)
+    updated = record.update_timestamp
+    return updated if updated.tzinfo else updated.replace(tzinfo=UTC)
+
+
 def awaiting_retry(
     instance: dg.DagsterInstance, job_name: str, now: datetime, patience=timedelta(minutes=2)
-) -> str | None:
-    """The id of the newest run of `job_name` if it failed and its automatic retry has not been
-    launched yet (the retry daemon needs a few seconds); a retry that never comes is not waited
-    for longer than `patience` after the failure."""
+) -> dg.RunRecord | None:
+    """The newest run of `job_name` if it failed and its automatic retry has not been launched
+    yet (the retry daemon needs a few seconds); a retry that never comes is not waited for
+    longer than `patience` after the failure."""
     records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
     if not records or not records[0].dagster_run.is_complete_and_waiting_to_retry:
         return None
-    ended = records[0].end_time
-    if ended is not None and now.timestamp() - ended > patience.total_seconds():
+    if now - ended_at(records[0]) > patience:
         return None
-    return records[0].dagster_run.run_id
+    return records[0]

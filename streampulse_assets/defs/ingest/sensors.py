@@ -4,13 +4,14 @@ import dagster as dg
 
 from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
-from streampulse_assets.defs.runs import awaiting_retry, in_flight_record
+from streampulse_assets.defs.runs import awaiting_retry, ended_at, in_flight_record
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
 
 MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
+PARENT_RUN_TAG = "dagster/parent_run_id"  # set on retries and re-executions
 REQUESTED_TAG = "streampulse/requested_at"  # when the sensor asked for the tick (its own clock)
 
 minute_pipeline = dg.define_asset_job(
@@ -45,9 +46,10 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
 
 def waiting_since(record: dg.RunRecord) -> datetime:
     """When the sensor requested this tick (its own tag, so no database clock or timezone is
-    involved); for ticks launched by hand, the run's creation time."""
+    involved); for retries (which inherit their parent's tags) and ticks launched by hand, the
+    run's creation time."""
     requested = record.dagster_run.tags.get(REQUESTED_TAG)
-    if requested:
+    if requested and PARENT_RUN_TAG not in record.dagster_run.tags:
         return datetime.fromisoformat(requested)
     created = record.create_timestamp
     return created if created.tzinfo else created.replace(tzinfo=UTC)
@@ -62,17 +64,20 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute);
     while a tick waits, keep archiving the live APIs each minute (live_fetch) instead."""
     now = datetime.now(UTC)
+    settings = get_settings()
+    landing = Landing(settings.resolved_landing_dir())
     in_flight = in_flight_record(context.instance, MINUTE_JOB)
     if in_flight:
-        settings = get_settings()
-        landing = Landing(settings.resolved_landing_dir())
         fetch = live_fetch_request(settings.sources, landing, waiting_since(in_flight), now)
-        if fetch:
-            return fetch
-        return dg.SkipReason(f"run {in_flight.dagster_run.run_id} of the last tick is running")
-    retry = awaiting_retry(context.instance, MINUTE_JOB, now)
-    if retry:
-        return dg.SkipReason(f"run {retry} failed and is about to be retried; waiting for it")
+        return fetch or dg.SkipReason(
+            f"run {in_flight.dagster_run.run_id} of the last tick is running"
+        )
+    failed = awaiting_retry(context.instance, MINUTE_JOB, now)
+    if failed:  # the live APIs are still archived while the retry is awaited
+        fetch = live_fetch_request(settings.sources, landing, ended_at(failed), now)
+        return fetch or dg.SkipReason(
+            f"run {failed.dagster_run.run_id} failed and is about to be retried; waiting for it"
+        )
     tick = next_tick(context.cursor, now)
     if tick is None:
         return dg.SkipReason("this minute was launched already")

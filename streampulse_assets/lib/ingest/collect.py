@@ -58,9 +58,12 @@ def fetch_and_archive(source, landing: Landing, minute: datetime):
     try:
         result = source.fetch(minute)
     except SourceError as exc:
-        kept = landing.write_failed(source.platform, minute, exc.payloads, str(exc))
-        what = "responses kept in" if exc.payloads else "error recorded in"
-        raise type(exc)(f"{exc} [{what} {kept}]", payloads=exc.payloads) from exc
+        try:
+            kept = landing.write_failed(source.platform, minute, exc.payloads, str(exc))
+            where = f"{'responses kept' if exc.payloads else 'error recorded'} in {kept}"
+        except OSError as write_error:  # a full disk must not hide the fetch's own error
+            where = f"not recorded: {write_error}"
+        raise type(exc)(f"{exc} [{where}]", payloads=exc.payloads) from exc
     landing.write(source.platform, minute, result.payloads)
     return result
 

@@ -19,6 +19,9 @@ import zstandard
 from streampulse_assets.lib.snapshots import floor_minute
 from streampulse_assets.lib.sources.base import RawPayload, SourceError
 
+# What reading a truncated, corrupted or foreign file can raise.
+_DAMAGED = (OSError, ValueError, AttributeError, zstandard.ZstdError)
+
 
 class Landing:
     def __init__(self, root: Path):
@@ -67,6 +70,7 @@ class Landing:
         # each rename is atomic, so a reader sees one whole copy or the other.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.fchmod(fd, 0o644)  # like any other file here (mkstemp creates 0600)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, path)
@@ -94,7 +98,14 @@ class Landing:
                 )
                 for item in document["payloads"]
             ]
-        except (OSError, ValueError, KeyError, TypeError, zstandard.ZstdError) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            zstandard.ZstdError,
+        ) as exc:
             raise SourceError(f"{platform}: archive {path} cannot be read: {exc!r}") from exc
 
     def failure(self, platform: str, minute: datetime) -> str | None:
@@ -105,7 +116,7 @@ class Landing:
         try:
             document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
             return str(document.get("error") or "unknown error")
-        except (OSError, ValueError, zstandard.ZstdError) as exc:
+        except _DAMAGED as exc:
             return f"(its record {path} cannot be read: {exc!r})"
 
     def minutes(self, platform: str, start: datetime, end: datetime) -> list[datetime]:
