@@ -23,6 +23,11 @@ from streampulse_assets.lib.sources.base import RawPayload, SourceError
 _DAMAGED = (OSError, ValueError, AttributeError, zstandard.ZstdError)
 
 
+def _document(path: Path):
+    """The JSON document of an archive or failure record."""
+    return json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+
+
 class Landing:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -87,7 +92,7 @@ class Landing:
         if not path.exists():
             return None
         try:
-            document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
+            document = _document(path)
             return [
                 RawPayload(
                     platform=platform,
@@ -98,14 +103,7 @@ class Landing:
                 )
                 for item in document["payloads"]
             ]
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            TypeError,
-            AttributeError,
-            zstandard.ZstdError,
-        ) as exc:
+        except (*_DAMAGED, KeyError, TypeError) as exc:
             raise SourceError(f"{platform}: archive {path} cannot be read: {exc!r}") from exc
 
     def failure(self, platform: str, minute: datetime) -> str | None:
@@ -114,8 +112,7 @@ class Landing:
         if not path.exists():
             return None
         try:
-            document = json.loads(zstandard.ZstdDecompressor().decompress(path.read_bytes()))
-            return str(document.get("error") or "unknown error")
+            return str(_document(path).get("error") or "unknown error")
         except _DAMAGED as exc:
             return f"(its record {path} cannot be read: {exc!r})"
 
