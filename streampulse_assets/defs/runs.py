@@ -26,12 +26,16 @@ def run_in_flight(instance: dg.DagsterInstance, job_name: str) -> str | None:
     return record.dagster_run.run_id if record else None
 
 
+def as_utc(ts: datetime) -> datetime:
+    """A run storage timestamp (naive UTC on some storages) as aware UTC."""
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
 def ended_at(record: dg.RunRecord) -> datetime:
     """When a finished run ended (its failure or success event), as aware UTC."""
     if record.end_time is not None:
         return datetime.fromtimestamp(record.end_time, UTC)
-    updated = record.update_timestamp
-    return updated if updated.tzinfo else updated.replace(tzinfo=UTC)
+    return as_utc(record.update_timestamp)
 
 
 def awaiting_retry(

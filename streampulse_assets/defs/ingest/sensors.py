@@ -4,7 +4,7 @@ import dagster as dg
 
 from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
-from streampulse_assets.defs.runs import awaiting_retry, ended_at, in_flight_record
+from streampulse_assets.defs.runs import as_utc, awaiting_retry, ended_at, in_flight_record
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
@@ -51,8 +51,7 @@ def waiting_since(record: dg.RunRecord) -> datetime:
     requested = record.dagster_run.tags.get(REQUESTED_TAG)
     if requested and PARENT_RUN_TAG not in record.dagster_run.tags:
         return datetime.fromisoformat(requested)
-    created = record.create_timestamp
-    return created if created.tzinfo else created.replace(tzinfo=UTC)
+    return as_utc(record.create_timestamp)
 
 
 @dg.sensor(
@@ -64,19 +63,21 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute);
     while a tick waits, keep archiving the live APIs each minute (live_fetch) instead."""
     now = datetime.now(UTC)
-    settings = get_settings()
-    landing = Landing(settings.resolved_landing_dir())
+
+    def keep_fetching(since: datetime, why: str):  # a live_fetch run, else skip with `why`
+        settings = get_settings()
+        landing = Landing(settings.resolved_landing_dir())
+        return live_fetch_request(settings.sources, landing, since, now) or dg.SkipReason(why)
+
     in_flight = in_flight_record(context.instance, MINUTE_JOB)
     if in_flight:
-        fetch = live_fetch_request(settings.sources, landing, waiting_since(in_flight), now)
-        return fetch or dg.SkipReason(
-            f"run {in_flight.dagster_run.run_id} of the last tick is running"
-        )
+        run_id = in_flight.dagster_run.run_id
+        return keep_fetching(waiting_since(in_flight), f"run {run_id} of the last tick is running")
     failed = awaiting_retry(context.instance, MINUTE_JOB, now)
     if failed:  # the live APIs are still archived while the retry is awaited
-        fetch = live_fetch_request(settings.sources, landing, ended_at(failed), now)
-        return fetch or dg.SkipReason(
-            f"run {failed.dagster_run.run_id} failed and is about to be retried; waiting for it"
+        run_id = failed.dagster_run.run_id
+        return keep_fetching(
+            ended_at(failed), f"run {run_id} failed and is about to be retried; waiting for it"
         )
     tick = next_tick(context.cursor, now)
     if tick is None:
