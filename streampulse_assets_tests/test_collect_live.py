@@ -2,7 +2,6 @@
 
 import json
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 import zstandard
@@ -13,9 +12,9 @@ from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.sources.base import RawPayload, SourceError
 from streampulse_assets.lib.sources.chzzk import ChzzkConfig, ChzzkSource
 from streampulse_assets.lib.sources.http import HttpPolicy
+from streampulse_assets_tests.test_chzzk import FIXTURES
+from streampulse_assets_tests.test_chzzk import FULL as PAGES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
-PAGES = {None: "lives_p1.json", "cur-2": "lives_p2.json", "cur-3": "lives_p3.json"}
 NOW = datetime(2026, 11, 20, 12, 34)
 
 

@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.engine import empty_events, refresh_all
+from streampulse_assets.lib.detection.frame import step_from_gaps
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.sources.replay import iter_canonical
@@ -96,7 +97,7 @@ def _dedupe(con) -> tuple[int, int, int, datetime | None, datetime | None]:
 
 
 def _gaps(con) -> np.ndarray:
-    """Positive gaps between a series' consecutive minutes (as frame.infer_step)."""
+    """Positive gaps between a series' consecutive minutes (see frame.step_from_gaps)."""
     return con.execute(
         "SELECT g FROM (SELECT epoch_us(ts) // 60000000 - lag(epoch_us(ts) // 60000000) OVER "
         "(PARTITION BY category_id ORDER BY ts) AS g FROM raw_snapshots) WHERE g > 0"
@@ -134,10 +135,7 @@ def detect_file(
             return FileDetection(empty_events(), 0, 0, None, None)
         first, last = min(s[3] for s in stats), max(s[4] for s in stats)
         if cfg.step_minutes is None:
-            gap = np.concatenate(gaps)
-            cfg = get_config(
-                cfg, step_minutes=max(1, int(np.round(np.median(gap)))) if len(gap) else 1
-            )
+            cfg = get_config(cfg, step_minutes=step_from_gaps(np.concatenate(gaps)))
         span = (first, last + timedelta(minutes=1))
         parts = []
         for db in dbs.values():

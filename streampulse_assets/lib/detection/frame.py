@@ -52,7 +52,11 @@ def infer_step(frame: pd.DataFrame) -> int:
     order = np.lexsort((minutes, codes))
     same = np.diff(codes[order]) == 0
     gaps = np.diff(minutes[order])[same]
-    gaps = gaps[gaps > 0]
+    return step_from_gaps(gaps[gaps > 0])
+
+
+def step_from_gaps(gaps: np.ndarray) -> int:
+    """The sampling step of positive gaps between consecutive rows of a series: their median."""
     return max(1, int(np.round(np.median(gaps)))) if len(gaps) else 1
 
 
