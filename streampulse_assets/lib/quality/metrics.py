@@ -25,7 +25,12 @@ import pandas as pd
 POSITIVE_KINDS = frozenset(
     {"streamer_spike", "category_surge", "category_adoption", "nab_anomaly", "operator_true"}
 )
-NEGATIVE_KINDS = frozenset({"organic_growth", "missing_minute", "partial_outage", "operator_false"})
+NEGATIVE_KINDS = frozenset(
+    {
+        "organic_growth", "missing_minute", "partial_outage", "operator_false",
+        "borderline_rise", "event_day", "platform_dip", "small_category_churn",
+    }
+)  # fmt: skip
 TOLERANCE = timedelta(minutes=5)
 UNLABELLED = "unlabelled"
 PLATFORM_WIDE = "*"  # category_id of platform-wide labels (missing minutes, partial outages)
