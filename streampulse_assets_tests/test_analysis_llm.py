@@ -215,3 +215,21 @@ def test_on_the_last_attempt_a_failing_model_server_falls_back_to_offline(httpse
     assert result["tier"] == "offline" and result["summary"]
     assert any("llm unavailable on the last attempt" in f for f in result["fallbacks"])
     conn.close()
+
+
+def test_the_model_gets_rise_and_viewer_shares_but_not_the_chart_series(httpserver, stub):
+    e = event()
+    e.evidence["series"] = {"ts": ["2026-11-02T12:00"], "viewers": [1], "rolling": [1]}
+    SpikeAnalyser(llm=client(httpserver)).analyse(e)
+    analyst_req, editor_req = stub.requests
+    system, user = analyst_req["messages"]
+    assert "NOT a share of the rise" in system["content"]  # dominance_index described right
+    payload = json.loads(user["content"])
+    assert "series" not in payload["evidence"]
+    lead = payload["figures"]["streamers"][0]
+    s = e.top_streamers[0]
+    gain = s["viewers"] - (s["viewers_before"] or 0)
+    assert lead["gain"] == gain
+    assert lead["rise_share"] == pytest.approx(gain / e.evidence["delta"])
+    assert lead["viewer_share"] == pytest.approx(s["viewers"] / e.evidence["current"])
+    assert json.loads(editor_req["messages"][1]["content"])["figures"] == payload["figures"]

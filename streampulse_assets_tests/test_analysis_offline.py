@@ -109,3 +109,71 @@ def test_candidate_with_a_visible_trigger_stays_confirmed_but_less_sure():
     assert weak.confidence < spike.confidence
     assert offline.category_type("리그 오브 레전드") == "GAME"
     assert offline.category_type("Just Chatting") == "TALK"
+
+
+def _donga_event() -> QueueEvent:
+    """The issue-13 case: 동아민 added +8,099 of a +8,666 rise (93 %) and holds 63 % of viewers."""
+    lead = {
+        "channel_id": "donga",
+        "channel_name": "동아민",
+        "title": "저챗",
+        "viewers": 9_099,
+        "viewers_before": 1_000,
+        "title_before": "저챗",
+        "category_before": None,
+    }
+    others = [
+        {
+            "channel_id": f"o{i}",
+            "channel_name": f"other{i}",
+            "title": "t",
+            "viewers": 1_000 - 100 * i,
+            "viewers_before": 1_000 - 100 * i,
+            "title_before": "t",
+            "category_before": None,
+        }
+        for i in range(4)
+    ]
+    return event(
+        "title",
+        current=14_444,
+        baseline_short=5_778,
+        delta=8_666,
+        growth_ratio=2.5,
+        contribution_ratio=0.93,
+        dominance_index=0.63,
+        top_streamers=[lead, *others],
+    )
+
+
+def test_contribution_to_the_rise_and_share_of_viewers_are_separate_figures():
+    e = _donga_event()
+    fig = offline.figures(e)
+    lead = fig["streamers"][0]
+    assert lead["gain"] == 8_099
+    assert round(lead["rise_share"], 3) == round(8_099 / 8_666, 3)  # 0.935
+    assert round(lead["viewer_share"], 3) == round(9_099 / 14_444, 3)  # 0.630
+    reason = offline.analyse(e).reason
+    assert "동아민 alone +8,099 (93% of the rise; 63% of current viewers)" in reason
+    assert "alone 63%" not in reason
+
+
+def test_insufficient_verdicts_name_what_is_missing_for_each_event():
+    no_streamers = offline.analyse(event("move", top_streamers=[]))
+    spread = event(
+        "surge", market_proof=False, open_lives=None, open_lives_before=None, contribution_ratio=0.3
+    )
+    spread.evidence["top_streamers"][0]["viewers_before"] = None  # no earlier snapshot of the lead
+    lead = offline.lead_streamer(spread).name
+    spread_out = offline.analyse(spread)
+    assert no_streamers.verdict == spread_out.verdict == "INSUFFICIENT"
+    assert "no top-streamer data" in no_streamers.reason
+    assert "open lives is unknown" not in no_streamers.reason  # this event reports open lives
+    assert f"no snapshot of the leading streamer {lead}" in spread_out.reason
+    assert "open lives is unknown" in spread_out.reason
+    assert "no top-streamer data" not in spread_out.reason
+    summaries = {
+        offline.edit(e, offline.watch(e), offline.analyse(e)).summary
+        for e in (event("move", top_streamers=[]), spread)
+    }
+    assert len(summaries) == 2 and all("unknown:" in s for s in summaries)

@@ -106,6 +106,7 @@ class SpikeAnalyser:
         if self.llm is not None:
             payload = {
                 **event.prompt_payload(),
+                "figures": offline.figures(event),
                 "watcher": state["watcher"].model_dump(),
                 "context": context,
             }
@@ -136,6 +137,7 @@ class SpikeAnalyser:
                 "evidence_numbers": {
                     k: event.evidence.get(k) for k in ("current", "growth_ratio", "delta")
                 },
+                "figures": offline.figures(event),
                 "analyst": analyst.model_dump(),
             }
             msgs = prompts.messages(prompts.EDITOR_TASK, payload)

@@ -123,5 +123,6 @@ class QueueEvent:
             "minute_utc": self.ts.isoformat(),
             "level": self.level,
             "cause": self.cause,
-            "evidence": self.evidence,
+            # the chart series is for people, not for the model (hundreds of numbers, no clue)
+            "evidence": {k: v for k, v in self.evidence.items() if k != "series"},
         }

@@ -1,7 +1,8 @@
 """The deterministic tier: watcher, analyst and editor from the event's own evidence.
 
 Used when there is no OPENAI_API_KEY (and as the fallback when a model refuses or answers outside
-the schema). It explains what the numbers show - who drove the rise (contribution, dominance),
+the schema). It explains what the numbers show - who drove the rise (each streamer's
+contribution to the rise and, separately, their share of current viewers),
 whether the market grew (market proof, open lives), title changes, streamers going live or arriving
 from other categories - and says plainly what it cannot know (chat, news, VODs are not visible).
 """
@@ -125,6 +126,82 @@ def lead_streamer(event: QueueEvent) -> Streamer | None:
     return max(found, key=lambda s: (s.gain, s.viewers)) if found else None
 
 
+def category_delta(event: QueueEvent) -> float:
+    """The category's rise the explanation cites: evidence `delta` (current - baseline_short)."""
+    return _num(event.evidence.get("delta"))
+
+
+def rise_share(event: QueueEvent, s: Streamer) -> float | None:
+    """The streamer's contribution to the rise: (viewers now - viewers_before) / category delta."""
+    delta = category_delta(event)
+    return s.gain / delta if delta > 0 else None
+
+
+def viewer_share(event: QueueEvent, s: Streamer) -> float | None:
+    """The streamer's share of the category's current viewers (not of the rise)."""
+    current = _num(event.evidence.get("current"))
+    return s.viewers / current if current > 0 else None
+
+
+def _pct(share: float | None) -> str:
+    return "?" if share is None else f"{share:.0%}"
+
+
+def figures(event: QueueEvent) -> dict[str, Any]:
+    """Each top streamer's rise (+viewers), share of the rise and share of current viewers, and
+    the top 5 together; the same figures the offline text cites and the LLM is given."""
+    found = streamers(event)
+    top_gain = sum(max(s.gain, 0.0) for s in found)
+    delta = category_delta(event)
+    return {
+        "category_delta": delta,
+        "top5_gain": top_gain,
+        "top5_rise_share": top_gain / delta if delta > 0 else None,
+        "streamers": [
+            {
+                "channel_name": s.name,
+                "gain": s.gain,
+                "rise_share": rise_share(event, s),
+                "viewer_share": viewer_share(event, s),
+            }
+            for s in found
+        ],
+        "missing": missing(event),
+    }
+
+
+def missing(event: QueueEvent) -> list[str]:
+    """What the evidence of THIS event lacks to explain the rise (empty when nothing is)."""
+    ev, found = event.evidence, streamers(event)
+    out: list[str] = []
+    if not found:
+        out.append("no top-streamer data came with the event, so who drove the rise is unknown")
+    else:
+        lead = max(found, key=lambda s: (s.gain, s.viewers))
+        if lead.before is None and not lead.category_before:
+            out.append(
+                f"no snapshot of the leading streamer {lead.name} from 60 minutes earlier (not "
+                "live or outside every top 5 then), so where their viewers came from is unknown"
+            )
+        delta = category_delta(event)
+        outside = delta - sum(max(s.gain, 0.0) for s in found)
+        if delta > 0 and outside > 0.5 * delta:
+            out.append(
+                f"+{fmt(outside)} of the +{fmt(delta)} rise came from streams outside the top 5, "
+                "which the evidence does not list"
+            )
+    if ev.get("open_lives") is None or ev.get("open_lives_before") is None:
+        out.append("the number of open lives is unknown, so new streams cannot be counted")
+    if ev.get("season_source") == "fallback":
+        out.append("there is no history from 24 hours or 7 days earlier to compare this hour with")
+    return out
+
+
+def _missing_text(event: QueueEvent) -> str:
+    items = missing(event)
+    return f" Missing for this event: {'; '.join(items)}." if items else ""
+
+
 def person_driven(event: QueueEvent) -> bool:
     return _num(event.evidence.get("contribution_ratio")) >= 0.5
 
@@ -186,8 +263,7 @@ def _kind_from_words(*titles: str | None) -> str | None:
 
 
 def _person(event: QueueEvent, lead: Streamer, found: list[Streamer]) -> tuple[str, str, float]:
-    delta = max(_num(event.evidence.get("delta")), 1.0)
-    share = lead.gain / delta
+    delta = max(category_delta(event), 1.0)
     co_risers = [s for s in found if s is not lead and s.gain >= 0.25 * delta]
     said = _kind_from_words(lead.title)
     if lead.category_before:
@@ -202,10 +278,7 @@ def _person(event: QueueEvent, lead: Streamer, found: list[Streamer]) -> tuple[s
     if lead.title_changed:
         what = f'{lead.name} changed the title to "{lead.title}" (+{fmt(lead.gain)} viewers)'
         return said or "TITLE_CHANGE", what, 0.75
-    what = (
-        f"{lead.name} grew from {fmt(lead.before or 0)} to {fmt(lead.viewers)} viewers "
-        f"({share:.0%} of the rise)"
-    )
+    what = f"{lead.name} grew from {fmt(lead.before or 0)} to {fmt(lead.viewers)} viewers"
     return said or "STREAMER_SURGE", what, 0.6 if said else 0.5
 
 
@@ -219,7 +292,6 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
     ev = event.evidence
     found = streamers(event)
     contribution = _num(ev.get("contribution_ratio"))
-    dominance = _num(ev.get("dominance_index"))
     market = bool(ev.get("market_proof"))
     delta, required = _num(ev.get("delta")), _num(ev.get("required_delta"))
     lives, lives_before = ev.get("open_lives"), ev.get("open_lives_before")
@@ -235,13 +307,13 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
             verdict="INSUFFICIENT",
             event_kind="UNKNOWN",
             keywords=[event.name],
-            reason=numbers + " No streamer data came with the event, so the driver of the rise "
-            "is unknown." + history,
+            reason=numbers + _missing_text(event) + history,
             confidence=0.2,
         ).clean()
     lead = max(found, key=lambda s: (s.gain, s.viewers))
     known = all(s.before is not None or s.category_before for s in found)
     top_gain = sum(max(s.gain, 0.0) for s in found)
+    top_share = top_gain / delta if delta > 0 else None
     limits = " Offline analysis cannot see chat, news or VODs"
     if known and top_gain < 0.1 * max(delta, 1.0) and not market and not more_lives:
         reason = (
@@ -261,8 +333,9 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
         kind, what, conf = _person(event, lead, found)
         conf = min(0.9, conf * (0.8 + 0.2 * min(contribution, 1.0)))
         why = (
-            f"{what}; the top 5 streamers explain {contribution:.0%} of the rise and "
-            f"{lead.name} alone {dominance:.0%}."
+            f"{what}; the top 5 streamers added +{fmt(top_gain)} ({_pct(top_share)} of the "
+            f"rise) and {lead.name} alone {lead.gain:+,.0f} ({_pct(rise_share(event, lead))} of "
+            f"the rise; {_pct(viewer_share(event, lead))} of current viewers)."
         )
         limits += ", so why viewers followed (an announcement, a clip, a raid) is not confirmed."
         keywords = _keywords([lead.name], [lead.title], [lead.category_before, event.name])
@@ -272,9 +345,8 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
         spread = f"open lives went from {lives_before} to {lives}" if more_lives else ""
         proof = "the market grew beyond one stream" if market else "no market proof"
         why = (
-            f"The rise is spread over the category (top 5 explain {contribution:.0%}); {proof}"
-            + (f", {spread}" if spread else "")
-            + "."
+            f"The rise is spread over the category (the top 5 added +{fmt(top_gain)}, "
+            f"{_pct(top_share)} of the rise); {proof}" + (f", {spread}" if spread else "") + "."
         )
         conf = 0.7 if market or more_lives else 0.4
         limits += ", so the shared trigger (a release, a broadcast, an event) is unknown."
@@ -283,15 +355,19 @@ def analyse(event: QueueEvent, context: list[str] | None = None) -> AnalystOutpu
     if event.level == "CANDIDATE":  # the detector itself called it a weaker signal
         conf *= 0.8
     unexplained = kind in {"STREAMER_SURGE", "CATEGORY_SURGE"}
+    gap = ""
     if event.level == "CANDIDATE" and delta < required and unexplained:
         verdict, conf = "INSUFFICIENT", min(conf, 0.35)
+        gap = f" The rise is below the +{fmt(required)} a spike of this size needs."
     elif contribution < 0.5 and not (market or more_lives):
         verdict = "INSUFFICIENT"
+    if verdict == "INSUFFICIENT":
+        gap += _missing_text(event)
     return AnalystOutput(
         verdict=verdict,
         event_kind=kind,
         keywords=keywords,
-        reason=f"{numbers} {why}{limits}{history}",
+        reason=f"{numbers} {why}{gap}{limits}{history}",
         confidence=conf,
     ).clean()
 
@@ -308,7 +384,10 @@ def edit(event: QueueEvent, watcher: WatcherOutput, analyst: AnalystOutput) -> E
     if analyst.verdict == "NO_EVENT":
         text = f"{numbers}, but no stream shows the rise; likely not a real audience event."
     elif analyst.verdict == "INSUFFICIENT":
-        text = f"{numbers}; the evidence does not show what drove it."
+        gaps = missing(event)
+        text = f"{numbers}; what drove it is unknown: " + (
+            f"{gaps[0]}." if gaps else "no stream or market change in the evidence explains it."
+        )
     elif lead is None:
         text = f"broad rise across streams: {numbers}; the trigger is not known offline."
     elif kind == "CATEGORY_MOVE":

@@ -35,7 +35,8 @@ Evidence fields (all numbers are viewers unless stated):
 - contribution_ratio: share of the rise explained by the top 5 streamers' own rises (>= 0.5 means
   the rise is concentrated in a few people: cause PERSON_ISSUE; below that the rise is spread over
   the category: STRUCTURE_ISSUE).
-- dominance_index: share of the rise explained by the single top streamer.
+- dominance_index: the single top streamer's viewers / the category's current viewers (a share of
+  viewers, NOT a share of the rise).
 - market_proof: true when the rise is not just one streamer's audience: open lives went up by 3 or
   more, or streamers 2-5 also rose by at least 20% and 500 viewers.
 - open_lives / open_lives_before: number of open streams now and 60 minutes earlier (null when the
@@ -46,6 +47,12 @@ Evidence fields (all numbers are viewers unless stated):
   streamer arrived from that category).
 - candidate_reasons: why a CANDIDATE (a weaker signal than SPIKE) was raised.
 - context (when present): earlier analysed events for the same streamer and search results.
+- figures (computed from the evidence, use these numbers as given): category_delta (the rise);
+  top5_gain and top5_rise_share; per streamer: gain (viewers now - viewers_before, with a missing
+  viewers_before counted as 0), rise_share = gain / category_delta (that streamer's contribution
+  to the rise) and viewer_share = viewers / current (their share of current viewers); missing:
+  what this event's evidence lacks (no streamer data, no earlier snapshot of the leading
+  streamer, open lives unknown, no seasonal history, rise outside the top 5).
 
 Rules:
 1. Use only the evidence and context given. Do not invent tournaments, news or collaborations that
@@ -58,9 +65,13 @@ Rules:
 3. Verdicts: CONFIRMED = a real audience event is visible in the evidence; NO_EVENT = the evidence
    contradicts a real event (artifact, or the rise is within normal variation); INSUFFICIENT = the
    evidence cannot tell (missing streamer data, nothing explains the rise).
-4. Confidence is a number from 0.0 to 1.0; be calibrated, and lower it when the trigger is unknown.
-5. Keep keywords short (names, game titles, occasions), at most 8, no duplicates.
-6. Answer only in the requested JSON structure. Write in English; keep Korean names as written.
+4. A streamer's contribution to the rise and their share of viewers are different numbers: say
+   "X added +N (rise_share of the rise)" and, if useful, "X holds viewer_share of viewers"; never
+   present one as the other. For INSUFFICIENT, say what is missing for this event, from
+   figures.missing, not a generic sentence.
+5. Confidence is a number from 0.0 to 1.0; be calibrated, and lower it when the trigger is unknown.
+6. Keep keywords short (names, game titles, occasions), at most 8, no duplicates.
+7. Answer only in the requested JSON structure. Write in English; keep Korean names as written.
 """
 
 WATCHER_TASK = """\
