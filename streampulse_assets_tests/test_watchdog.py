@@ -1,0 +1,127 @@
+"""The run watchdog fails runs whose worker was killed and frees their pool slots.
+
+The worker is a real Dagster run worker (`dagster api execute_run`, what DefaultRunLauncher's
+code server starts) against the repo's Postgres-backed instance; it is killed with SIGKILL.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+from dagster._grpc.types import ExecuteRunArgs
+
+from streampulse_assets.defs.operations.watchdog import (
+    START_GRACE,
+    reap_dead_runs,
+    run_watchdog,
+)
+from streampulse_assets.lib.services.paths import REPO_ROOT
+
+
+@dg.op(pool="duckdb", config_schema={"marker": str})
+def hold_the_pool(context: dg.OpExecutionContext) -> None:
+    Path(context.op_config["marker"]).write_text("started")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:  # until killed
+        time.sleep(0.2)
+
+
+@dg.job(tags={"dagster/max_retries": "1"})
+def stuck_job():
+    hold_the_pool()
+
+
+def _wait_for(predicate, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def _start_worker(instance: dg.DagsterInstance, marker: Path):
+    recon = dg.reconstructable(stuck_job)
+    run = instance.create_run_for_job(
+        stuck_job,
+        run_config={"ops": {"hold_the_pool": {"config": {"marker": str(marker)}}}},
+        tags=stuck_job.tags,
+        job_code_origin=recon.get_python_origin(),
+    )
+    args = ExecuteRunArgs(
+        job_origin=recon.get_python_origin(), run_id=run.run_id, instance_ref=instance.get_ref()
+    )
+    proc = subprocess.Popen(
+        args.get_command_args(),
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    return run, proc
+
+
+def test_a_killed_run_worker_is_failed_and_its_pool_slot_freed(dagster_instance, tmp_path):
+    instance = dagster_instance
+    instance.event_log_storage.set_concurrency_slots("duckdb", 1)
+    marker = tmp_path / "started"
+    run, proc = _start_worker(instance, marker)
+    try:
+        _wait_for(marker.exists, "the op to start (holding the duckdb slot)")
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
+        assert reap_dead_runs(instance) == []  # alive: left alone
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # stuck
+
+    result = run_watchdog.evaluate_tick(dg.build_sensor_context(instance=instance))
+    assert "failed 1 run" in result.skip_message
+    after = instance.get_run_by_id(run.run_id)
+    assert after.status == dg.DagsterRunStatus.FAILURE
+    assert after.tags.get("dagster/will_retry") == "true"  # the retry daemon takes over
+    assert not instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
+    failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+    assert "worker process" in failure[-1].message
+    assert reap_dead_runs(instance) == []  # handled once
+
+
+def test_a_launch_that_never_reported_a_worker_is_failed_after_the_grace(dagster_instance):
+    instance = dagster_instance
+    config = {"ops": {"hold_the_pool": {"config": {"marker": "unused"}}}}
+    run = instance.create_run_for_job(
+        stuck_job, run_config=config, status=dg.DagsterRunStatus.STARTING
+    )
+    in_process = instance.create_run_for_job(
+        stuck_job, run_config=config, status=dg.DagsterRunStatus.STARTED
+    )
+    assert reap_dead_runs(instance) == []  # just launched
+    later = datetime.now(UTC) + START_GRACE + timedelta(seconds=5)
+    (line,) = reap_dead_runs(instance, now=later)
+    assert run.run_id in line and "never started" in line
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+    # A STARTED run with no recorded worker (executed in process elsewhere) is not judged.
+    assert instance.get_run_by_id(in_process.run_id).status == dg.DagsterRunStatus.STARTED
+    instance.report_run_canceled(in_process)
+
+
+def test_a_canceling_run_whose_worker_died_is_marked_canceled(dagster_instance, tmp_path):
+    instance = dagster_instance
+    marker = tmp_path / "started"
+    run, proc = _start_worker(instance, marker)
+    try:
+        _wait_for(marker.exists, "the op to start")
+        instance.report_run_canceling(instance.get_run_by_id(run.run_id))
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    (line,) = reap_dead_runs(instance)
+    assert "gone" in line
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
