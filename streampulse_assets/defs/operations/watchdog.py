@@ -59,9 +59,9 @@ def why_dead(instance: dg.DagsterInstance, record: dg.RunRecord, now: datetime) 
         # No worker yet: only a launch that never reported in is dead (runs executed in
         # process by another program report no pid and are left alone).
         launched = as_utc(record.update_timestamp)
-        if record.dagster_run.status == dg.DagsterRunStatus.STARTING:
-            if now - launched > START_GRACE:
-                return f"its worker never started within {START_GRACE.seconds} s of the launch"
+        starting = record.dagster_run.status == dg.DagsterRunStatus.STARTING
+        if starting and now - launched > START_GRACE:
+            return f"its worker never started within {START_GRACE.seconds} s of the launch"
         return None
     pid, reported_at = reported
     if process_alive(pid, reported_at):
