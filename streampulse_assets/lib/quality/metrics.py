@@ -11,16 +11,34 @@ Definitions (pinned by streampulse_assets_tests/test_quality_metrics.py):
 - recall = windows with >= 1 true alert / windows; precision = true alerts / alerts;
   F1 = 2PR / (P + R), 0 when nothing is right, None when there are neither alerts nor windows;
 - detection delay = first true alert - window start, in minutes (may be down to -5);
-- candidate coverage = windows with a SPIKE or CANDIDATE row in the tolerance range / windows.
+- candidate coverage = windows with a SPIKE or CANDIDATE row in the tolerance range / windows;
+- warm-up (optional, `Warmup`): each series' first `days` after its first minute (by default 7,
+  the days before the seasonal baseline exists) are not scored: alerts in them, windows starting
+  in them, and alerts that only match such a window are left out, and false alarms are divided
+  by the category-days after the warm-up (`scored_exposure`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+
+from streampulse_assets.lib.quality.exposure import (  # noqa: F401 (re-exported)
+    DEFAULT_WARMUP_DAYS,
+    PLATFORM_WIDE,
+    Exposure,
+    Warmup,
+    _naive_utc,
+    _until,
+    exposure,
+    exposure_from_span,
+    scored_exposure,
+    series_spans,
+    warmup_from_spans,
+)
 
 POSITIVE_KINDS = frozenset(
     {"streamer_spike", "category_surge", "category_adoption", "nab_anomaly", "operator_true"}
@@ -33,18 +51,12 @@ NEGATIVE_KINDS = frozenset(
 )  # fmt: skip
 TOLERANCE = timedelta(minutes=5)
 UNLABELLED = "unlabelled"
-PLATFORM_WIDE = "*"  # category_id of platform-wide labels (missing minutes, partial outages)
 _KEY = ["platform", "category_id"]
 _LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")
 
 
 class LabelError(ValueError):
     """A label is malformed; the message names the label and the problem."""
-
-
-def _naive_utc(values) -> pd.Series:
-    ts = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
-    return ts.dt.tz_convert(None).dt.floor("min").astype("datetime64[us]")
 
 
 def labels_frame(labels: list[dict]) -> pd.DataFrame:
@@ -87,49 +99,24 @@ def positive_windows(labels: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[*_KEY, "start", "end", "kind"])
 
 
-@dataclass(frozen=True)
-class Exposure:
-    """The denominator of false alarms: distinct categories x days covered by the snapshots."""
-
-    n_categories: int
-    day_fractions: dict[date, float] = field(default_factory=dict)
-
-    @property
-    def days(self) -> float:
-        return float(sum(self.day_fractions.values()))
-
-    @property
-    def category_days(self) -> float:
-        return self.n_categories * self.days
-
-    def category_days_on(self, day: date) -> float:
-        return self.n_categories * self.day_fractions.get(day, 0.0)
+def split_warmup(windows: pd.DataFrame, warmup: Warmup | None):
+    """(windows scored, windows starting in their series' warm-up)."""
+    if warmup is None or windows.empty:
+        return windows, windows.iloc[0:0]
+    early = windows["start"].to_numpy() < _until(windows, warmup)
+    return windows[~early].reset_index(drop=True), windows[early].reset_index(drop=True)
 
 
-def exposure_from_span(n_categories: int, first, last) -> Exposure:
-    """Exposure of `n_categories` observed from minute `first` to minute `last` (inclusive):
-    per UTC day, the share of its minutes inside that span."""
-    if not n_categories or first is None or pd.isna(first):
-        return Exposure(int(n_categories or 0), {})
-    first = pd.Timestamp(first).floor("min")
-    last = pd.Timestamp(last).floor("min") + pd.Timedelta(minutes=1)
-    fractions: dict[date, float] = {}
-    day = first.normalize()
-    while day < last:
-        nxt = day + pd.Timedelta(days=1)
-        fractions[day.date()] = float((min(nxt, last) - max(day, first)) / pd.Timedelta(days=1))
-        day = nxt
-    return Exposure(int(n_categories), fractions)
-
-
-def exposure(snapshots: pd.DataFrame) -> Exposure:
-    """Distinct platform+category pairs in a snapshot frame, observed from its first to its
-    last minute."""
-    if snapshots.empty:
-        return Exposure(0, {})
-    n = int(snapshots[_KEY].astype(str).drop_duplicates().shape[0])
-    ts = _naive_utc(snapshots["ts"])
-    return exposure_from_span(n, ts.min(), ts.max())
+def drop_warmup_rows(rows, kept: pd.DataFrame, excluded: pd.DataFrame, warmup: Warmup | None):
+    """Rows (alerts) scored: not in their series' warm-up, not matching only excluded windows."""
+    if warmup is None or rows.empty:
+        return rows
+    drop = rows["ts"].to_numpy() < _until(rows, warmup)
+    near_excluded = np.zeros(len(rows), bool)
+    near_excluded[_pairs(rows, excluded, TOLERANCE)["row"].to_numpy()] = True
+    near_kept = np.zeros(len(rows), bool)
+    near_kept[_pairs(rows, kept, TOLERANCE)["row"].to_numpy()] = True
+    return rows[~(drop | (near_excluded & ~near_kept))].reset_index(drop=True)
 
 
 def f1_from_counts(alerts, true_alerts, windows, caught):
@@ -157,8 +144,10 @@ class DetectorScore:
     category_days: float
     false_alarms_by_kind: dict[str, int]
     delays: list[float]
-    caught: list[bool]  # per window, in the order of positive_windows(labels)
+    caught: list[bool]  # per window scored, in the order of positive_windows(labels)
     per_day: pd.DataFrame  # day -> alerts, true_alerts, windows, windows_caught, false_alarms
+    alerts_excluded: int = 0  # by the warm-up
+    windows_excluded: int = 0
 
     @property
     def false_alarms(self) -> int:
@@ -223,14 +212,21 @@ def _pairs(rows: pd.DataFrame, spans: pd.DataFrame, before: timedelta) -> pd.Dat
 
 
 def score_detector(
-    events: pd.DataFrame, labels: list[dict] | pd.DataFrame, detector: str, category_days: float
+    events: pd.DataFrame,
+    labels: list[dict] | pd.DataFrame,
+    detector: str,
+    category_days: float,
+    warmup: Warmup | None = None,
 ) -> DetectorScore:
-    """Score one detector's events against labels; `category_days` = Exposure.category_days."""
+    """Score one detector's events against labels; `category_days` = Exposure.category_days
+    (with a warm-up: scored_exposure(warmup).category_days)."""
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
-    windows = positive_windows(frame)
+    windows, early = split_warmup(positive_windows(frame), warmup)
     negatives = frame[frame["kind"].isin(NEGATIVE_KINDS)].reset_index(drop=True)
-    rows = _events(events, detector)
+    all_rows = _events(events, detector)
+    rows = drop_warmup_rows(all_rows, windows, early, warmup)
     spikes = rows[rows["level"] == "SPIKE"].reset_index(drop=True)
+    spikes_excluded = int((all_rows["level"] == "SPIKE").sum()) - len(spikes)
 
     hits = _pairs(spikes, windows, TOLERANCE)
     neg = _pairs(spikes, negatives, timedelta(0))
@@ -268,6 +264,8 @@ def score_detector(
         delays=[float(d) for d in delays],
         caught=caught,
         per_day=per_day,
+        alerts_excluded=spikes_excluded,
+        windows_excluded=len(early),
     )
 
 
@@ -297,6 +295,7 @@ def score_events(
     labels: list[dict] | pd.DataFrame,
     category_days: float,
     detectors: tuple[str, ...] = ("V1", "V3"),
+    warmup: Warmup | None = None,
 ) -> dict[str, DetectorScore]:
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
-    return {d: score_detector(events, frame, d, category_days) for d in detectors}
+    return {d: score_detector(events, frame, d, category_days, warmup) for d in detectors}

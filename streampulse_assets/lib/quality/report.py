@@ -1,5 +1,6 @@
-"""The experiment report: per-detector metrics with intervals plus a V1-vs-V3 comparison, as a
-JSON-ready dict and as Markdown (the same numbers)."""
+"""The experiment report: per-detector metrics with intervals plus a V1-vs-V3 comparison, the
+warm-up that event-level scoring left out, and every detector's NAB score, as a JSON-ready dict
+and as Markdown (the same numbers)."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import pandas as pd
 from streampulse_assets.lib.quality.metrics import (
     DetectorScore,
     Exposure,
+    Warmup,
     labels_frame,
     positive_windows,
     score_events,
 )
+from streampulse_assets.lib.quality.nab_corpus import BINARY_THRESHOLD
+from streampulse_assets.lib.quality.nab_report import nab_report
 from streampulse_assets.lib.quality.stats import (
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -47,6 +51,36 @@ def detector_block(s: DetectorScore, expo: Exposure, seed: int, n_resamples: int
     }
 
 
+def _iso(ts) -> str | None:
+    return None if ts is None or pd.isna(ts) else pd.Timestamp(ts).isoformat() + "Z"
+
+
+def warmup_block(warmup: Warmup | None, scores: dict[str, DetectorScore]) -> dict:
+    """What event-level scoring left out: each series' first `days` (alerts and windows in them,
+    alerts matching only such windows)."""
+    if warmup is None:
+        return {"days": 0.0, "applied": False, "note": "no per-series first minutes given"}
+    s = warmup.series
+    observed = ((s["last"] + pd.Timedelta(minutes=1) - s["first"]) / pd.Timedelta(days=1)).sum()
+    any_score = next(iter(scores.values()), None)
+    return {
+        "days": warmup.days,
+        "applied": warmup.days > 0,
+        "series": len(s),
+        "from": _iso(s["first"].min()) if len(s) else None,
+        "until": _iso(s["until"].max()) if len(s) else None,
+        "rule": "per series: scored from its first minute + days on",
+        "alerts_excluded": {name: sc.alerts_excluded for name, sc in scores.items()},
+        "windows_excluded": any_score.windows_excluded if any_score else 0,
+        "observed_category_days": round(float(observed), 4),
+    }
+
+
+def _detectors(events: pd.DataFrame, baseline: str, challenger: str) -> tuple[str, ...]:
+    present = set(events["detector"].astype(str)) if "detector" in events.columns else set()
+    return (baseline, challenger, *sorted(present - {baseline, challenger}))
+
+
 def build_report(
     events: pd.DataFrame,
     labels: list[dict] | pd.DataFrame,
@@ -57,15 +91,24 @@ def build_report(
     seed: int = DEFAULT_SEED,
     n_resamples: int = DEFAULT_RESAMPLES,
     meta: dict | None = None,
+    warmup: Warmup | None = None,
+    rows: pd.DataFrame | None = None,
+    row_scores: dict[str, pd.DataFrame] | None = None,
+    score_threshold: float | dict[str, float] = BINARY_THRESHOLD,
 ) -> dict:
-    """Score both detectors and compare them (challenger - baseline)."""
+    """Score every detector of `events` (at least baseline and challenger) and compare the two
+    (challenger - baseline). With `warmup`, event-level scoring leaves each series' warm-up out
+    and `expo` should be `scored_exposure(warmup)`. With `rows` (platform, category_id, ts of
+    every series row) or `row_scores` ({detector: frame with a score column}), the report adds
+    NAB scores; per-row scores use `score_threshold` (one value or one per NAB profile)."""
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
-    scores = score_events(events, frame, expo.category_days, (baseline, challenger))
+    detectors = _detectors(events, baseline, challenger)
+    scores = score_events(events, frame, expo.category_days, detectors, warmup)
     a, b = scores[baseline], scores[challenger]
     test = mcnemar_windows(a.caught, b.caught)
     diffs = bootstrap_differences(a.per_day, b.per_day, expo, seed, n_resamples)
     windows = positive_windows(frame)
-    return {
+    report = {
         "meta": {
             **(meta or {}),
             "categories": expo.n_categories,
@@ -101,7 +144,13 @@ def build_report(
                 ].as_dict(),
             },
         },
+        "warmup": warmup_block(warmup, scores),
     }
+    if rows is not None or row_scores:
+        report["nab"] = nab_report(
+            rows, events, frame, detectors, row_scores=row_scores, threshold=score_threshold
+        )
+    return report
 
 
 def _fmt(x, digits: int = 3) -> str:
@@ -117,14 +166,27 @@ def _ci(block: dict, digits: int = 3) -> str:
     return text
 
 
+def _exposure_line(m: dict, w: dict | None) -> str:
+    if not w or not w.get("applied"):
+        return (
+            f"{m['categories']} categories × {m['days']:.2f} days = {m['category_days']:.1f} "
+            "category-days"
+        )
+    return (
+        f"{m['categories']} categories over {m['days']:.2f} days "
+        f"({w['observed_category_days']:.1f} category-days observed, {m['category_days']:.1f} "
+        "scored after the warm-up)"
+    )
+
+
 def render_markdown(report: dict, title: str = "Detection quality") -> str:
     """The report as Markdown: one table per detector row, then the comparison."""
     m, dets, cmp = report["meta"], report["detectors"], report["comparison"]
     lines = [
         f"## {title}",
         "",
-        f"{m['categories']} categories × {m['days']:.2f} days = {m['category_days']:.1f} "
-        f"category-days; {m['labels']} labels, windows by kind: {m['windows_by_kind'] or '{}'}.",
+        _exposure_line(m, report.get("warmup"))
+        + f"; {m['labels']} labels, windows by kind: {m['windows_by_kind'] or '{}'}.",
         "",
         "| detector | alerts | true | windows | caught | precision | recall | F1 | "
         "false alarms / cat-day | delay median / p90 (min) | candidate coverage |",
@@ -155,4 +217,50 @@ def render_markdown(report: dict, title: str = "Detection quality") -> str:
         f"- Intervals: Wilson 95% for proportions; {bs['blocks']} bootstrap, "
         f"{bs['n_resamples']} resamples, seed {bs['seed']}.",
     ]
+    lines += _warmup_lines(report.get("warmup"))
+    lines += _nab_lines(report.get("nab"))
     return "\n".join(lines) + "\n"
+
+
+def _warmup_lines(w: dict | None) -> list[str]:
+    if not w or not w.get("applied"):
+        return ["", "Warm-up: none (every minute scored)."]
+    return [
+        "",
+        f"Warm-up: each series' first {w['days']:g} days are not scored (series start "
+        f"{w['from']}, last warm-up ends {w['until']}); alerts left out: "
+        f"{w['alerts_excluded']}; windows left out: {w['windows_excluded']}. False alarms per "
+        "category-day count only the category-days after the warm-up.",
+    ]
+
+
+def _nab_lines(nab: dict | None) -> list[str]:
+    if not nab or not nab["detectors"]:
+        return []
+    names = list(nab["profiles"])
+    lines = [
+        "",
+        "### NAB score (normalised: 0 = never fires, 100 = perfect)",
+        "",
+        "| detector | source | threshold | " + " | ".join(names) + " | raw (standard) | "
+        "windows hit | false positives |",
+        "|---|---|---|" + "---|" * len(names) + "---|---|---|",
+    ]
+    for det, block in nab["detectors"].items():
+        std = block["profiles"]["standard"]
+        cells = " | ".join(_fmt(block["profiles"][n]["normalised"], 1) for n in names)
+        lines.append(
+            f"| {det} | {block['source']} | {block['threshold']} | {cells} | "
+            f"{_fmt(std['raw'], 3)} | {std['windows_hit']} / {std['windows']} | "
+            f"{std['fp_count']} |"
+        )
+    lines += ["", f"Rules: {nab['rules']}."]
+    for det, block in nab["detectors"].items():
+        best = block.get("in_sample_optimum")
+        if best:
+            text = ", ".join(
+                f"{n} {_fmt(b['normalised'], 1)} at {_fmt(b['threshold'], 4)}"
+                for n, b in best.items()
+            )
+            lines.append(f"- {det}, in-sample (threshold tuned on this very data): {text}.")
+    return lines
