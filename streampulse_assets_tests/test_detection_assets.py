@@ -150,7 +150,7 @@ def test_assets_backfill_a_range_then_a_live_tick_enqueues(duckdb_path, pg_url):
     assert tick.success
     meta = tick.asset_materializations_for_node("signal_events")[0].metadata
     assert meta["live_tick"].value is True and meta["enqueued_inserted"].value >= 2
-    assert meta["window_minutes"].value == 1
+    assert meta["range_minutes"].value == 1 and meta["range_partitions"].value == 1
     rolled = next(  # both baseline tables come from one step ("baselines")
         m.metadata
         for m in tick.asset_materializations_for_node("baselines")

@@ -9,6 +9,11 @@ from streampulse_assets.defs.detection.checks import (
     covers_window,
     has_unique_events,
 )
+from streampulse_assets.defs.partition_metadata import (
+    add_partition_metadata,
+    partitions_span,
+    range_metadata,
+)
 from streampulse_assets.defs.partitions import (
     MINUTE_TAG,
     hourly_partitions,
@@ -20,6 +25,11 @@ from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.config import PROFILES, get_config
 from streampulse_assets.lib.detection.engine import refresh_signal_events
 from streampulse_assets.lib.detection.enqueue import enqueue_events
+from streampulse_assets.lib.partition_stats import (
+    baseline_hour_stats,
+    event_hour_stats,
+    table_rows,
+)
 
 RAW_SNAPSHOTS = dg.AssetKey("raw_snapshots")
 # A live tick re-offers the V3 events of this many recent minutes (ON CONFLICT DO NOTHING), so an
@@ -30,13 +40,6 @@ REQUEUE_LOOKBACK = timedelta(minutes=30)
 class SignalEventsConfig(dg.Config):
     profile: str = "default"  # a name in lib/detection/config.PROFILES
     enqueue_history: bool = False  # also queue events of a backfill for (paid) analysis
-
-
-def _window_metadata(start, end) -> dict:
-    return {
-        "window_start": start.isoformat(),
-        "window_minutes": int((end - start) / timedelta(minutes=1)),
-    }
 
 
 ROLLING, SEASONAL = "rolling_baselines", "seasonal_baselines"
@@ -59,17 +62,12 @@ BASELINE_SPECS = [
 ]
 
 
-def _baseline_metadata(con, table: str, rows: int, start, end) -> dict:
-    meta = {"dagster/row_count": rows, **_window_metadata(start, end)}
-    if table == SEASONAL:
-        cover = con.execute(
-            "SELECT avg(coverage_24h), avg(coverage_7d) FROM seasonal_baselines "
-            "WHERE ts >= ? AND ts < ?",
-            [start, end],
-        ).fetchall()[0]
-        meta["mean_coverage_24h"] = float(cover[0] or 0.0)
-        meta["mean_coverage_7d"] = float(cover[1] or 0.0)
-    return meta
+def _baseline_metadata(context, con, table: str, rows: int, start, end) -> dict:
+    """Each hour's rows (and seasonal coverage) on its partition; the run's totals as range_*."""
+    add_partition_metadata(
+        context, baseline_hour_stats(con, table, *partitions_span(context)), asset_key=table
+    )
+    return {**range_metadata(context, start, end, rows), "table_rows": table_rows(con, table)}
 
 
 @dg.multi_asset(
@@ -92,7 +90,7 @@ def baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
         rows = refresh_baselines(con, start, end, tables=tables)
         results = []
         for table in tables:
-            meta = _baseline_metadata(con, table, rows, start, end)
+            meta = _baseline_metadata(context, con, table, rows, start, end)
             results.append((table, meta, covers_window(con, table, start, end)))
     checks = context.selected_asset_check_keys
     for table, meta, check in results:
@@ -101,10 +99,16 @@ def baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             yield check
 
 
-def _counts(events, column: str) -> dict:
-    if events.empty:
-        return {}
-    return {str(k): int(v) for k, v in events[column].fillna("none").value_counts().items()}
+def _enqueue_metadata(own, missed) -> dict:
+    """Queue hand-off counts of this window's V3 events, only when it had some to offer; plus
+    the lookback's events an earlier tick had stored but not queued, only when there were any
+    (re-offering the lookback every minute finds them already queued: not worth a number)."""
+    meta = {}
+    if own.offered:
+        meta = {f"enqueued_{k}": v for k, v in own.__dict__.items() if k != "ignored"}
+    if missed.inserted:
+        meta["requeued_missed"] = missed.inserted
+    return meta
 
 
 @dg.asset(
@@ -135,33 +139,29 @@ def signal_events(
     with duckdb.get_connection() as con:
         events = refresh_signal_events(con, start, end, get_config(config.profile))
         check = has_unique_events(con, start, end)
-        to_queue = events
-        if live:
-            to_queue = con.execute(
+        lookback = events.iloc[0:0]
+        if live:  # V3 events of the minutes before this window, in case a tick failed to queue
+            lookback = con.execute(
                 "SELECT * FROM signal_events WHERE detector = 'V3' AND ts >= ? AND ts < ?",
-                [min(start, end - REQUEUE_LOOKBACK), end],
+                [end - REQUEUE_LOOKBACK, start],
             ).df()
+        per_hour = event_hour_stats(con, *partitions_span(context))
+        stored = table_rows(con, "signal_events")
     enqueued = {}
     if live or config.enqueue_history:
         with postgres.connect() as conn:
-            stats = enqueue_events(conn, to_queue)
-        enqueued = {f"enqueued_{k}": v for k, v in stats.__dict__.items()}
-    spikes = events[events["level"] == "SPIKE"] if len(events) else events
+            own = enqueue_events(conn, events)
+            missed = enqueue_events(conn, lookback)
+        enqueued = _enqueue_metadata(own, missed)
+    # Each hour's own events and spikes on its partition; the run's totals as range_*.
+    add_partition_metadata(context, per_hour)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": len(events),
             "profile": config.profile,
             "live_tick": live,
-            "v3_spikes": int((spikes["detector"] == "V3").sum()) if len(spikes) else 0,
-            "v1_spikes": int((spikes["detector"] == "V1").sum()) if len(spikes) else 0,
-            "by_detector_level": dg.MetadataValue.json(
-                _counts(events.assign(k=events["detector"] + ":" + events["level"]), "k")
-                if len(events)
-                else {}
-            ),
-            "by_cause": dg.MetadataValue.json(_counts(events, "cause")),
+            **range_metadata(context, start, end, len(events)),
+            "table_rows": stored,
             **enqueued,
-            **_window_metadata(start, end),
         }
     )
     yield check

@@ -3,6 +3,11 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from streampulse_assets.defs.ingest.checks import RAW_SNAPSHOT_CHECKS, evaluate_raw_checks
+from streampulse_assets.defs.partition_metadata import (
+    add_partition_metadata,
+    partitions_span,
+    range_metadata,
+)
 from streampulse_assets.defs.partitions import (
     GAP_TAG,
     MINUTE_TAG,
@@ -15,6 +20,7 @@ from streampulse_assets.lib.ingest.collect import CollectResult, collect, parse_
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.ingest.sources import build_history, build_live
 from streampulse_assets.lib.ingest.store import upsert_snapshots
+from streampulse_assets.lib.partition_stats import raw_hour_stats, table_rows
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute, time_slices
 
@@ -78,14 +84,16 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             "away; backfill raw_snapshots and its downstream assets over those hours"
         )
     with duckdb.get_connection() as con:
-        summary, checks = evaluate_raw_checks(con, start, end, total)
+        _, checks = evaluate_raw_checks(con, start, end, total)
+        per_hour = raw_hour_stats(con, *partitions_span(context))
+        stored = table_rows(con, "raw_snapshots")
+    # Each hour's own rows, minutes, categories and viewers on its partition; run totals as range_*.
+    add_partition_metadata(context, per_hour)
     yield dg.MaterializeResult(
         metadata={
-            "dagster/row_count": written,
-            "window_start": start.isoformat(),
-            "window_minutes": int((end - start) / timedelta(minutes=1)),
+            **range_metadata(context, start, end, written),
+            "table_rows": stored,
             "sources": ", ".join(names),
-            **summary,
         }
     )
     yield from checks
