@@ -328,7 +328,7 @@ def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
     from streampulse_assets.lib.schema import migrate_duckdb
     from streampulse_assets.lib.sources.simulator import Simulator
 
-    sim = Simulator(seed=7, categories_per_platform=12)
+    sim = Simulator(seed=7, categories_per_platform=12, scenario="classic")
     start, end = datetime(2025, 3, 1), datetime(2025, 3, 2, 9, 0)
     raw = normalise(sim.frame(start, end))
     tick_start = end - timedelta(minutes=40)  # 08:20-09:00 holds a streamer spike (08:38)

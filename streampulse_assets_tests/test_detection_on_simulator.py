@@ -14,7 +14,7 @@ START, END = datetime(2025, 3, 3), datetime(2025, 3, 7)  # four days, 2 x 30 cat
 
 @pytest.fixture(scope="module")
 def run():
-    sim = Simulator(seed=7, categories_per_platform=30)
+    sim = Simulator(seed=7, categories_per_platform=30, scenario="classic")
     snapshots = sim.frame(START, END)
     labels = sim.labels(START, END)
     events = detect_frame(snapshots, "default")

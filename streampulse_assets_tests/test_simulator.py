@@ -1,4 +1,5 @@
-"""The simulator: determinism, window additivity, realism and labelled events that are real."""
+"""The simulator's classic scenario: determinism, window additivity, realism and labelled events
+that are real (the default "hard" scenario is tested in test_simulator_hard.py)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from streampulse_assets.lib.sources.simulator import Simulator
 
 A = datetime(2024, 5, 1)
 POSITIVE = {"streamer_spike", "category_surge", "category_adoption"}
+CLASSIC = {"scenario": "classic"}
 
 
 @pytest.fixture(scope="module")
 def sim() -> Simulator:
-    return Simulator(seed=7, categories_per_platform=60)
+    return Simulator(seed=7, categories_per_platform=60, **CLASSIC)
 
 
 @pytest.fixture(scope="module")
@@ -48,14 +50,14 @@ def _series(frame: pd.DataFrame, platform: str, category_id: str) -> pd.Series:
 
 
 def test_deterministic_per_seed():
-    a = Simulator(seed=3, categories_per_platform=20).frame(A, A + timedelta(minutes=30))
-    b = Simulator(seed=3, categories_per_platform=20).frame(A, A + timedelta(minutes=30))
-    c = Simulator(seed=4, categories_per_platform=20).frame(A, A + timedelta(minutes=30))
+    a = Simulator(seed=3, categories_per_platform=20, **CLASSIC).frame(A, A + timedelta(minutes=30))
+    b = Simulator(seed=3, categories_per_platform=20, **CLASSIC).frame(A, A + timedelta(minutes=30))
+    c = Simulator(seed=4, categories_per_platform=20, **CLASSIC).frame(A, A + timedelta(minutes=30))
     pd.testing.assert_frame_equal(a, b)
     assert not a["viewers"].equals(c["viewers"])
-    assert Simulator(seed=3, categories_per_platform=20).labels(A, A + timedelta(days=2)) == (
-        Simulator(seed=3, categories_per_platform=20).labels(A, A + timedelta(days=2))
-    )
+    assert Simulator(seed=3, categories_per_platform=20, **CLASSIC).labels(
+        A, A + timedelta(days=2)
+    ) == (Simulator(seed=3, categories_per_platform=20, **CLASSIC).labels(A, A + timedelta(days=2)))
 
 
 def test_windows_are_additive_across_any_split(sim):
@@ -65,7 +67,7 @@ def test_windows_are_additive_across_any_split(sim):
     pd.testing.assert_frame_equal(whole, parts)
     # a single minute regenerated on its own (fresh instance, no cache) equals its slice
     minute = A + timedelta(hours=24, minutes=3)
-    alone = Simulator(seed=7, categories_per_platform=60).frame(
+    alone = Simulator(seed=7, categories_per_platform=60, **CLASSIC).frame(
         minute, minute + timedelta(minutes=1)
     )
     sliced = whole[whole.ts == pd.Timestamp(minute)].reset_index(drop=True)
@@ -207,11 +209,13 @@ def test_from_settings(monkeypatch):
 
     monkeypatch.setenv("STREAMPULSE_SIMULATOR_SEED", "11")
     monkeypatch.setenv("STREAMPULSE_SIMULATOR_CATEGORIES", "25")
+    monkeypatch.setenv("STREAMPULSE_SIMULATOR_SCENARIO", "classic")
     get_settings.cache_clear()
     try:
         sim = Simulator.from_settings()
-        assert (sim.seed, sim.categories_per_platform) == (11, 25)
+        assert (sim.seed, sim.categories_per_platform, sim.scenario) == (11, 25, "classic")
         assert sim.frame(A, A + timedelta(minutes=1)).shape[0] == 50
+        assert Simulator().scenario == "classic"  # default args follow the setting too
     finally:
         get_settings.cache_clear()
     assert np.isfinite(sim.catalog.peak).all()

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streampulse_assets.lib.services.paths import state_dir
+from streampulse_assets.lib.services.secrets import secret
 
 EMBEDDED_PG_PORT = 54329
 EMBEDDED_REDIS_PORT = 6389
@@ -32,9 +33,16 @@ class Settings(BaseSettings):
     sources: str = "simulator"
     simulator_seed: int = 7
     simulator_categories: int = 300
+    simulator_scenario: str = Field(
+        "hard", description="Simulator world: 'hard' (realistic difficulty) or 'classic' (easy)"
+    )
     replay_path: str | None = Field(None, description="CSV/Parquet file for the replay source")
     landing_dir: str | None = Field(None, description="Raw API responses archive")
     bootstrap_days: int = Field(8, description="Simulator history backfilled on first dev start")
+    partitions_start: str | None = Field(
+        None, description="First hourly partition (ISO, UTC); unset = first start's bootstrap range"
+    )
+    log_level: str = Field("INFO", description="Log level of `streampulse dev` (DEBUG for more)")
 
     def resolved_duckdb_path(self) -> Path:
         return Path(self.duckdb_path or state_dir() / "warehouse.duckdb").resolve()
@@ -45,10 +53,14 @@ class Settings(BaseSettings):
     def resolved_postgres_url(self) -> str:
         if self.postgres_url:
             return self.postgres_url
-        return f"postgresql://postgres@127.0.0.1:{self.pg_port}/streampulse"
+        password = secret(state_dir() / "postgres" / "password")  # the embedded server's
+        return f"postgresql://postgres:{password}@127.0.0.1:{self.pg_port}/streampulse"
 
     def resolved_redis_url(self) -> str:
-        return self.redis_url or f"redis://127.0.0.1:{self.redis_port}/0"
+        if self.redis_url:
+            return self.redis_url
+        password = secret(state_dir() / "redis" / "password")  # the embedded server's
+        return f"redis://:{password}@127.0.0.1:{self.redis_port}/0"
 
 
 @cache

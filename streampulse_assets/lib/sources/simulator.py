@@ -2,8 +2,10 @@
 
 Every value is a function of (seed, category or streamer, minute), so any minute can be
 regenerated on its own: `frame(a, c)` equals `frame(a, b)` followed by `frame(b, c)` row for row.
-Events (spikes, surges, adoptions, organic growth, data faults) are planned per (platform, UTC
-day) and exported as ground-truth labels by `labels()`. See simulator_* modules for the model.
+Events (spikes, surges, adoptions, organic growth, data faults; in the default "hard" scenario
+also borderline rises, event days, platform dips and tiny-category churn) are planned per
+(platform, UTC day) and exported as ground-truth labels by `labels()`. See simulator_* modules
+for the model and simulator_scenario for the scenarios.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS, empty_frame
 from streampulse_assets.lib.sources.simulator_catalog import Catalog, build_catalog
 from streampulse_assets.lib.sources.simulator_engine import TOP, clean_levels, compute_chunk
 from streampulse_assets.lib.sources.simulator_events import Event, plan_day
+from streampulse_assets.lib.sources.simulator_plan_hard import plan_hard_day
+from streampulse_assets.lib.sources.simulator_scenario import resolve_scenario
 from streampulse_assets.lib.sources.simulator_season import DAY
 
 _US_PER_MIN = 60_000_000
@@ -62,15 +66,20 @@ class Simulator:
         seed: int = 7,
         categories_per_platform: int = 300,
         platforms: tuple[str, ...] = ("chzzk", "soop"),
+        scenario: str | None = None,
     ) -> None:
+        """`scenario`: "hard" (realistic, the default) or "classic" (the original easy world);
+        None = STREAMPULSE_SIMULATOR_SCENARIO (see simulator_scenario)."""
         if categories_per_platform < 1:
             raise ValueError("categories_per_platform must be at least 1")
         self.seed = int(seed)
         self.categories_per_platform = int(categories_per_platform)
         self.platforms = tuple(platforms)
+        self.scenario = resolve_scenario(scenario).name
         self.catalog: Catalog = build_catalog(
-            self.seed, self.categories_per_platform, self.platforms
+            self.seed, self.categories_per_platform, self.platforms, resolve_scenario(scenario)
         )
+        self._plan = plan_hard_day if self.catalog.scenario.hard else plan_day
         cat = self.catalog
         self._fragments = pa.array(cat.fragments, pa.string())
         self._platform = pa.array([self.platforms[p] for p in cat.cat_platform], pa.string())
@@ -85,7 +94,9 @@ class Simulator:
 
             settings = get_settings()
         return cls(
-            seed=settings.simulator_seed, categories_per_platform=settings.simulator_categories
+            seed=settings.simulator_seed,
+            categories_per_platform=settings.simulator_categories,
+            scenario=settings.simulator_scenario,
         )
 
     def categories(self) -> pd.DataFrame:
@@ -111,7 +122,7 @@ class Simulator:
             if key not in self._plans:
                 if len(self._plans) >= _PLAN_CACHE:
                     self._plans.clear()
-                self._plans[key] = plan_day(self.catalog, self.seed, p, day, self._levels)
+                self._plans[key] = self._plan(self.catalog, self.seed, p, day, self._levels)
             events += self._plans[key]
         return events
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 import numpy as np
 
 from streampulse_assets.lib.sources import simulator_names as names
+from streampulse_assets.lib.sources.simulator_scenario import SCENARIOS, Scenario
 
 MAX_NAMED = 14
 GUEST = MAX_NAMED  # slot of a streamer visiting from another category (adoption)
@@ -43,6 +44,7 @@ class Catalog:
     pref_start: np.ndarray  # [C, SLOTS] usual start, minutes after KST midnight
     duration: np.ndarray  # [C, SLOTS] usual session length, minutes
     fragments: list[str]  # JSON prefix per (c, slot, variant), see fragment_index
+    scenario: Scenario = SCENARIOS["classic"]
 
     @property
     def n(self) -> int:
@@ -57,13 +59,15 @@ def fragment_index(c, s, v):
     return (np.asarray(c) * SLOTS + np.asarray(s)) * N_VARIANTS + np.asarray(v)
 
 
-def _peaks(platform: str, n: int, rng: np.random.Generator) -> np.ndarray:
+def _peaks(platform: str, n: int, rng: np.random.Generator, sc: Scenario) -> np.ndarray:
     rank = np.arange(1, n + 1, dtype=np.float64)
+    if sc.spread_ranks and n < 300:  # a small catalogue still spans big to tiny categories
+        rank = 1.0 + (rank - 1.0) * 299.0 / max(n - 1, 1)
     level = PLATFORM_TOP[platform] * rank**-1.2
-    level *= np.where(rank > 120, (rank / 120.0) ** -1.6, 1.0)
+    level *= np.where(rank > 120, (rank / 120.0) ** -sc.tail_exponent, 1.0)
     level *= np.exp(rng.normal(0.0, 0.2, n))
     level[0] = PLATFORM_TOP[platform]
-    return np.maximum(level, 2.0)
+    return np.maximum(level, sc.peak_floor)
 
 
 def _slot_params(peak: float, share: float, rng: np.random.Generator):
@@ -81,7 +85,12 @@ def _slot_params(peak: float, share: float, rng: np.random.Generator):
 
 
 @lru_cache(maxsize=8)
-def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> Catalog:
+def build_catalog(
+    seed: int,
+    per_platform: int,
+    platforms: tuple[str, ...],
+    scenario: Scenario = SCENARIOS["classic"],
+) -> Catalog:
     """The static world for these settings (cached: it never changes and is read-only)."""
     rng = np.random.default_rng([seed, 1009])
     cols: dict[str, list] = {k: [] for k in ("plat", "id", "name", "peak")}
@@ -92,7 +101,7 @@ def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> C
         cols["plat"] += [p_idx] * per_platform
         cols["id"] += [p[0] for p in pairs]
         cols["name"] += [p[1] for p in pairs]
-        cols["peak"].append(_peaks(platform, per_platform, rng))
+        cols["peak"].append(_peaks(platform, per_platform, rng, scenario))
     peak = np.concatenate(cols["peak"]) if cols["peak"] else np.zeros(0)
     c_total = len(cols["id"])
     share = rng.uniform(0.3, 0.5, c_total)
@@ -116,6 +125,8 @@ def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> C
             head = f'{{"channel_id": {_json(cid)}, "channel_name": {_json(nick)}, "title": '
             fragments += [f'{head}{t}, "viewers": ' for t in titles]
     avg_view = np.clip(np.exp(rng.normal(np.log(45), 0.5, c_total)), 8, 300)
+    if scenario.hard:  # a tiny category has a few small background streams, not a flickering one
+        avg_view = np.clip(np.minimum(avg_view, peak * (1 - share) / 3.0), 2.0, None)
     return Catalog(
         platforms=tuple(platforms),
         cat_platform=np.asarray(cols["plat"], dtype=np.int64),
@@ -131,4 +142,5 @@ def build_catalog(seed: int, per_platform: int, platforms: tuple[str, ...]) -> C
         pref_start=pref,
         duration=dur,
         fragments=fragments,
+        scenario=scenario,
     )

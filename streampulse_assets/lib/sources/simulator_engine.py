@@ -22,17 +22,21 @@ from streampulse_assets.lib.sources.simulator_catalog import (
     fragment_index,
 )
 from streampulse_assets.lib.sources.simulator_effects import APPLY, World
+from streampulse_assets.lib.sources.simulator_effects_hard import BATCHED, HARD_APPLY
 from streampulse_assets.lib.sources.simulator_events import Event
 from streampulse_assets.lib.sources.simulator_hash import combine, normal, uniform
 from streampulse_assets.lib.sources.simulator_season import (
+    PLATFORM_KEY,
     day_factor,
     night_weight,
     seasonal_factor,
+    trend,
     wander,
 )
 
 S_BG, S_STREAMER, S_DIP, S_DIPLEN, S_DEPTH, S_LIVES = 31, 32, 33, 34, 35, 36
 TOP = 5
+EFFECTS = {**APPLY, **HARD_APPLY}
 
 
 @dataclass
@@ -50,7 +54,14 @@ def _smallness(peak: np.ndarray) -> np.ndarray:
 
 def _factor(cat: Catalog, seed: int, cats: np.ndarray, minutes: np.ndarray):
     season, curve = seasonal_factor(cat.shift[cats], cat.weekend[cats], minutes)
-    return season * day_factor(seed, cats, minutes), curve
+    sc = cat.scenario
+    factor = season * day_factor(seed, cats, minutes, sc.day_sigma)
+    if sc.platform_day_sigma:
+        plat = PLATFORM_KEY + cat.cat_platform[cats]
+        factor *= day_factor(seed, plat, minutes, sc.platform_day_sigma)
+    if sc.trend_sigma:
+        factor *= trend(seed, cats, minutes, sc.trend_sigma)
+    return factor, curve
 
 
 def clean_levels(cat: Catalog, seed: int, cats: np.ndarray, minutes: np.ndarray):
@@ -118,14 +129,28 @@ def _tail(bg: np.ndarray, lives: np.ndarray, minutes: np.ndarray):
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
 
 
+def _apply(w: World, events: list[Event]) -> None:
+    """Apply the events that touch the chunk (an event touches [start - pre, end] only)."""
+    lo, hi = int(w.minutes[0]), int(w.minutes[-1])
+    batches: dict[str, list[Event]] = {}
+    for ev in events:
+        if ev.end < lo or ev.start - ev.pre > hi:
+            continue
+        if ev.kind in BATCHED:
+            batches.setdefault(ev.kind, []).append(ev)
+        else:
+            EFFECTS[ev.effect or ev.kind](w, ev)
+    for kind, group in batches.items():
+        BATCHED[kind](w, group)
+    w.finish()
+
+
 def compute_chunk(cat: Catalog, seed: int, minutes: np.ndarray, events: list[Event]) -> Chunk:
     cats = np.arange(cat.n, dtype=np.int64)
     n_c, n_m = len(cats), len(minutes)
     factor, curve = _factor(cat, seed, cats, minutes)
     w = World(cat, seed, minutes, factor)
-    for ev in events:
-        APPLY[ev.kind](w, ev)
-    w.finish()
+    _apply(w, events)
     small = _smallness(cat.peak)[:, None]
     night = night_weight(curve)
     key = combine(cats[:, None], minutes[None, :])

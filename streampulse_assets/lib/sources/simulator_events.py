@@ -43,6 +43,7 @@ class Event:
     hold: int = 0
     down: int = 0
     title: bool = False
+    effect: str = ""  # effect applied (default: the kind's); "none" = a label only
 
     def label(self, cat: Catalog) -> dict:
         return {

@@ -20,8 +20,10 @@ _HOURLY = np.array(
 _KNOTS = np.arange(25, dtype=np.float64) * 60.0
 # Monday..Sunday
 _WEEKDAY = np.array([0.93, 0.92, 0.94, 0.95, 1.02, 1.10, 1.07], dtype=np.float32)
-S_DAYFAC, S_WANDER = 11, 12
+S_DAYFAC, S_WANDER, S_TREND = 11, 12, 13
 WANDER_STEP = 20
+TREND_STEP = 3 * DAY  # knots of the multi-day organic trend
+PLATFORM_KEY = 1_000_000  # day-factor key of a whole platform (beyond any category index)
 
 
 def kst_day(minutes: np.ndarray) -> np.ndarray:
@@ -50,8 +52,14 @@ def seasonal_factor(shift: np.ndarray, weekend: np.ndarray, minutes: np.ndarray)
 
 
 def _knot_interp(seed: int, stream: int, cats, knot_idx, frac, sigma: float, smooth: bool):
-    left = normal(seed, stream, combine(cats[:, None], knot_idx[None, :]))
-    right = normal(seed, stream, combine(cats[:, None], knot_idx[None, :] + 1))
+    lo = int(knot_idx.min()) if len(knot_idx) else 0
+    span = int(knot_idx.max()) - lo + 2 if len(knot_idx) else 0
+    if span <= len(knot_idx):  # draw each knot once, then gather per minute (same values)
+        knots = normal(seed, stream, combine(cats[:, None], np.arange(lo, lo + span)[None, :]))
+        left, right = knots[:, knot_idx - lo], knots[:, knot_idx - lo + 1]
+    else:
+        left = normal(seed, stream, combine(cats[:, None], knot_idx[None, :]))
+        right = normal(seed, stream, combine(cats[:, None], knot_idx[None, :] + 1))
     if smooth:
         frac = 0.5 - 0.5 * np.cos(np.pi * frac)
     z = left + (right - left) * frac[None, :].astype(np.float32)
@@ -72,3 +80,10 @@ def wander(seed: int, cats: np.ndarray, minutes: np.ndarray, sigma: np.ndarray |
     frac = (m % WANDER_STEP) / WANDER_STEP
     base = _knot_interp(seed, S_WANDER, cats, knot, frac, 1.0, smooth=True)
     return base ** np.asarray(sigma, np.float32)
+
+
+def trend(seed: int, cats: np.ndarray, minutes: np.ndarray, sigma: float):
+    """Slow multi-day organic growth or decline per category (smooth knots every 3 days)."""
+    m = np.asarray(minutes, np.int64)
+    knot = m // TREND_STEP
+    return _knot_interp(seed, S_TREND, cats, knot, (m % TREND_STEP) / TREND_STEP, sigma, True)
