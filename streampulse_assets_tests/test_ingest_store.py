@@ -89,8 +89,9 @@ def test_duplicate_keys_in_input_keep_the_last_row(tmp_path):
 def test_failed_insert_rolls_back_and_keeps_old_rows(tmp_path):
     con = _con(tmp_path)
     upsert_snapshots(con, _rows("chzzk", [0]), "simulator")
-    bad = _rows("chzzk", [0]).astype({"viewers": "float64"})
-    bad.loc[0, "viewers"] = None  # violates NOT NULL
+    # A failure inside the transaction, after the delete (valid rows the table refuses):
+    con.execute("ALTER TABLE raw_snapshots ALTER COLUMN open_lives SET NOT NULL")
+    bad = _rows("chzzk", [0]).assign(open_lives=pd.NA).astype({"open_lives": "Int64"})
     try:
         upsert_snapshots(con, bad, "simulator")
     except duckdb.Error:

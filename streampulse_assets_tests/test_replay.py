@@ -74,19 +74,22 @@ def test_missing_columns_are_named(tmp_path):
         ReplaySource(path)
 
 
-def test_unparseable_timestamps(tmp_path):
-    path = _csv(tmp_path, "ts,platform,category_id,viewers\nnot-a-time,a,b,1\n2024-05-01,a,b,2\n")
-    with pytest.raises(SourceError, match=r"unparseable timestamps in rows 0.*not-a-time"):
-        ReplaySource(path)
-
-
-def test_negative_and_non_numeric_viewers(tmp_path):
-    path = _csv(tmp_path, "ts,platform,category_id,viewers\n2024-05-01,a,b,-3\n")
-    with pytest.raises(SourceError, match="negative viewers in rows 0"):
-        ReplaySource(path)
-    path = _csv(tmp_path, "ts,platform,category_id,viewers\n2024-05-01,a,b,many\n")
-    with pytest.raises(SourceError, match="non-numeric viewers"):
-        ReplaySource(path)
+def test_bad_rows_are_rejected_by_name_and_the_rest_kept(tmp_path):
+    path = _csv(
+        tmp_path,
+        "ts,platform,category_id,viewers\n"
+        "not-a-time,a,b,1\n2024-05-01,a,b,-3\n2024-05-01,a,b,many\n2024-05-01,a,c,2\n",
+    )
+    with pytest.warns(UserWarning) as caught:
+        source = ReplaySource(path)
+    lines = [str(w.message) for w in caught]
+    assert f"{path} row 0: ts='not-a-time' rejected: not a timestamp" in lines
+    assert f"{path} row 1: viewers='-3' rejected: negative" in lines
+    assert f"{path} row 2: viewers='many' rejected: not a number" in lines
+    kinds = [(r.row, r.column) for r in source.rejected]
+    assert kinds == [(0, "ts"), (1, "viewers"), (2, "viewers")]
+    frame = source.frame(datetime(2024, 5, 1), datetime(2024, 5, 2))
+    assert frame[["category_id", "viewers"]].values.tolist() == [["c", 2]]
 
 
 def test_duplicates_keep_last_with_a_warning(tmp_path):
@@ -109,8 +112,8 @@ def test_bad_files(tmp_path):
     with pytest.raises(SourceError, match="unknown file type"):
         ReplaySource(tmp_path / "x.txt")
     bad = _csv(tmp_path, 'ts,platform,category_id,viewers,top_streamers\n2024-05-01,a,b,1,"{}"\n')
-    with pytest.raises(SourceError, match="not a JSON list"):
-        ReplaySource(bad)
+    with pytest.warns(UserWarning, match="row 0: top_streamers='{}' rejected: not a JSON list"):
+        assert ReplaySource(bad).data.empty
 
 
 def test_bad_labels(tmp_path):

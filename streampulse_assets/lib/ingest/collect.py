@@ -3,6 +3,9 @@
 History sources (simulator, replay) answer for any window. Live APIs (CHZZK, SOOP) answer only for
 the current minute: their responses are archived in the landing area first, and any other minute is
 re-parsed from that archive, or reported as a gap. One failing platform never stops the others.
+Every row passes `lib/ingest/validate.validate_snapshots`: bad rows are rejected by name (origin =
+the landing archive, the replay file or the source) and counted; the good rows are kept. Two
+sources answering for one platform are refused (`lib/ingest/sources.check_overlap`).
 """
 
 from __future__ import annotations
@@ -14,6 +17,13 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.ingest.sources import check_frames_overlap, check_overlap
+from streampulse_assets.lib.ingest.validate import (
+    Rejection,
+    describe,
+    is_validated,
+    validate_snapshots,
+)
 from streampulse_assets.lib.snapshots import empty_frame
 from streampulse_assets.lib.sources.base import SourceError
 
@@ -27,6 +37,7 @@ class CollectResult:
     errors: dict[str, str] = field(default_factory=dict)  # source name -> why it failed
     warnings: list[str] = field(default_factory=list)
     gaps: dict[str, int] = field(default_factory=dict)  # live platform -> minutes without data
+    rejected: list[Rejection] = field(default_factory=list)  # bad rows, never stored
 
     def frame(self) -> pd.DataFrame:
         frames = [f for f in self.frames.values() if len(f)]
@@ -43,6 +54,8 @@ def parse_source_names(text: str) -> list[str]:
             f"unknown source(s) {unknown} in STREAMPULSE_SOURCES; "
             "known: simulator, replay, chzzk, soop"
         )
+    names = list(dict.fromkeys(names))
+    check_overlap(names)
     return names
 
 
@@ -101,6 +114,7 @@ def collect_live(
     end: datetime,
     now_minute: datetime,
     past_is_gap: bool = False,
+    rejected: list[Rejection] | None = None,
 ) -> tuple[pd.DataFrame, list[str], int]:
     """Rows of one live platform for [start, end): fetch `now_minute`, re-parse archived minutes.
 
@@ -108,7 +122,8 @@ def collect_live(
     its reason in the warnings, and the other minutes are still returned; the platform fails
     (SourceError) only when no minute produced rows. With `past_is_gap` (a live tick that started
     after its minutes had passed, with nothing archived for them) that is a gap too: retrying
-    cannot fetch the past, so failing the run would only add noise.
+    cannot fetch the past, so failing the run would only add noise. Each minute's rows are
+    validated (origin: its archive file); rejected rows go to `rejected` and the warnings.
     """
     frames, warnings, gaps, failures = [], [], 0, []
     archived = set(landing.minutes(source.platform, start, end))
@@ -116,16 +131,22 @@ def collect_live(
         try:
             if minute in archived:
                 payloads = landing.read(source.platform, minute) or []
-                frames.append(source.parse_payloads(minute, payloads))
+                rows = source.parse_payloads(minute, payloads)
             elif minute == now_minute:
                 result = fetch_and_archive(source, landing, minute)
-                frames.append(result.frame)
+                rows = result.frame
                 warnings += [f"{source.platform}: {w}" for w in result.warnings]
             else:
                 gaps += 1
                 failed = landing.failure(source.platform, minute)
                 if failed:  # fetched once and failed: the reason, not only "no data"
                     warnings.append(f"{source.platform} {minute:%Y-%m-%d %H:%M}: {failed}")
+                continue
+            good, bad = validate_snapshots(rows, str(landing.path(source.platform, minute)))
+            frames.append(good)
+            warnings += describe(bad)
+            if rejected is not None:
+                rejected += bad
         except SourceError as exc:
             gaps += 1
             failures.append(exc)
@@ -165,21 +186,40 @@ def collect(
     past_is_gap: bool = False,
 ) -> CollectResult:
     """Rows for [start, end) from every named source; failures are recorded per source.
-    `past_is_gap`: a live tick, see `collect_live`."""
+    `past_is_gap`: a live tick, see `collect_live`. Bad rows are rejected (`result.rejected`,
+    named in the warnings). Raises SourceOverlapError when `names` (or the rows collected) give
+    one platform two sources: nothing of the window is stored then.
+    """
+    check_overlap(names)
     result = CollectResult()
     for name in names:
         try:
             if name in LIVE_PLATFORMS:
                 frame, warnings, gaps = collect_live(
-                    build_live(name), landing, start, end, now_minute, past_is_gap
-                )
+                    build_live(name), landing, start, end, now_minute, past_is_gap,
+                    result.rejected,
+                )  # fmt: skip
                 result.warnings += warnings
                 if gaps:
                     result.gaps[name] = gaps
             else:
-                frame = build_history(name).frame(start, end)
+                frame = _history(build_history(name), name, start, end, result)
             result.frames[name] = frame
         except SourceError as exc:
             log.warning("source %s failed: %s", name, exc)
             result.errors[name] = str(exc)
+    check_frames_overlap(result.frames)
     return result
+
+
+def _history(source, name: str, start: datetime, end: datetime, result: CollectResult):
+    """A history source's validated rows of [start, end). A replay file is validated when it is
+    read: its rejected rows of this window (and those without a usable timestamp) are reported."""
+    frame = source.frame(start, end)
+    bad = [r for r in getattr(source, "rejected", []) if r.ts is None or start <= r.ts < end]
+    if not is_validated(frame):  # the simulator: checked here, once (the store trusts the mark)
+        frame, more = validate_snapshots(frame, name)
+        bad += more
+    result.rejected += bad
+    result.warnings += describe(bad)
+    return frame

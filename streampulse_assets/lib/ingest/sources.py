@@ -1,12 +1,15 @@
-"""Build the configured snapshot sources by name (imports are lazy: each source is optional)."""
+"""Build the configured snapshot sources by name (imports are lazy: each source is optional), and
+refuse configurations where two sources would write one platform."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
+
 from streampulse_assets.lib.settings import Settings
-from streampulse_assets.lib.sources.base import SourceConfigError
+from streampulse_assets.lib.sources.base import SourceConfigError, SourceOverlapError
 
 
 def build_history(name: str, settings: Settings):
@@ -43,3 +46,52 @@ def build_live(name: str):
     from streampulse_assets.lib.sources.registry import build_live_sources
 
     return build_live_sources([name])[0]
+
+
+# The platforms the simulator writes (Simulator's default `platforms`; a test keeps them equal).
+SIMULATED_PLATFORMS = ("chzzk", "soop")
+_ONE_SOURCE = (
+    "rows of one platform and minute come from exactly one source (a second one would erase "
+    "the first's rows, or detection would count both)"
+)
+
+
+def check_overlap(names: list[str]) -> None:
+    """Refuse STREAMPULSE_SOURCES naming two sources of one platform (e.g. simulator,chzzk).
+
+    Raises SourceOverlapError naming both sources and the platform. A replay file's platforms are
+    only known from its rows: `check_frames_overlap` catches those when a tick collects them.
+    """
+    if "simulator" not in names:
+        return
+    for name in names:
+        if name in SIMULATED_PLATFORMS:
+            raise SourceOverlapError(
+                f"STREAMPULSE_SOURCES={','.join(names)}: sources 'simulator' and '{name}' both "
+                f"write platform '{name}'; {_ONE_SOURCE}. Use one of them (to try both, give "
+                "each its own warehouse with STREAMPULSE_DUCKDB_PATH)."
+            )
+
+
+def check_frames_overlap(frames: dict[str, pd.DataFrame]) -> None:
+    """Refuse collected rows where two sources answered for one (platform, minute)."""
+    keys = [
+        f[["platform", "ts"]].drop_duplicates().assign(source=name)
+        for name, f in frames.items()
+        if len(f)
+    ]
+    if len(keys) < 2:
+        return
+    both = pd.concat(keys, ignore_index=True)
+    shared = both[both.duplicated(["platform", "ts"], keep=False)]
+    if shared.empty:
+        return
+    platform = shared["platform"].iloc[0]
+    mine = shared[shared["platform"] == platform]
+    sources = list(dict.fromkeys(mine["source"]))
+    minutes = mine["ts"].drop_duplicates()
+    raise SourceOverlapError(
+        f"sources {sources[0]!r} and {sources[1]!r} both have rows for platform {platform!r} "
+        f"({len(minutes)} minute(s) from {minutes.min():%Y-%m-%d %H:%M} UTC); {_ONE_SOURCE}. "
+        "Nothing was stored: name one source per platform in STREAMPULSE_SOURCES."
+    )

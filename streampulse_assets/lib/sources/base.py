@@ -25,6 +25,11 @@ class SourceConfigError(SourceError):
     """Credentials or settings are wrong (e.g. HTTP 401/403); retrying will not help."""
 
 
+class SourceOverlapError(SourceConfigError):
+    """Two sources would write rows of one platform and minute (one would erase the other, or
+    detection would count both); the configuration must name one source per platform."""
+
+
 @dataclass(frozen=True)
 class RawPayload:
     """One HTTP response as received, kept in the landing area so parsers can be replayed."""

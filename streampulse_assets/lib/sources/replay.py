@@ -3,7 +3,8 @@
 Input columns: ts (UTC; naive = UTC), platform, category_id, viewers, and optionally
 category_name, open_lives, top_streamers (JSON list of {channel_id, channel_name, title,
 viewers}). Any time step is accepted; timestamps are floored to the minute (warehouse
-convention). Bad input raises SourceError naming the file, the rows and the problem.
+convention). An unreadable file or a missing column raises SourceError; a bad row is rejected
+(warning naming file, row, column and value) and the good rows are kept.
 """
 
 from __future__ import annotations
@@ -11,17 +12,23 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from streampulse_assets.lib.ingest.validate import (
+    Rejection,
+    ValidationError,
+    describe,
+    validate_snapshots,
+)
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
 from streampulse_assets.lib.sources.base import SourceError
 from streampulse_assets.lib.sources.simulator import to_minute
 
-REQUIRED = ("ts", "platform", "category_id", "viewers")
 KEY = ["platform", "category_id", "ts"]
 LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")
 CSV_OPTIONS = {
@@ -51,12 +58,6 @@ def _kind(path: Path) -> str:
     raise SourceError(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
 
 
-def _rows(mask: pd.Series, limit: int = 5) -> str:
-    idx = list(mask[mask].index[:limit])
-    more = int(mask.sum()) - len(idx)
-    return ", ".join(str(i) for i in idx) + (f" and {more} more" if more > 0 else "")
-
-
 def _read(path: Path) -> pd.DataFrame:
     if not path.exists():
         raise SourceError(f"replay file {path} does not exist")
@@ -68,58 +69,20 @@ def _read(path: Path) -> pd.DataFrame:
         raise SourceError(f"{path}: cannot read ({exc})") from exc
 
 
-def _timestamps(raw: pd.Series, path: Path) -> pd.Series:
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        ts = raw
-    else:
-        ts = pd.to_datetime(raw.astype("string"), errors="coerce", utc=True, format="mixed")
-    bad = ts.isna()
-    if bad.any():
-        examples = ", ".join(repr(v) for v in raw[bad].head(3).tolist())
-        raise SourceError(f"{path}: unparseable timestamps in rows {_rows(bad)}: {examples}")
-    if getattr(ts.dt, "tz", None) is not None:
-        ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-    return ts.dt.floor("min").astype("datetime64[us]")
+def canonical(
+    df: pd.DataFrame, path: Path, now: datetime | None = None
+) -> tuple[pd.DataFrame, list[str], list[Rejection]]:
+    """A replay table as a canonical snapshot frame, plus warnings and the rejected rows.
 
-
-def canonical(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Validate a replay table and return it as a canonical snapshot frame plus warnings."""
-    missing = [c for c in REQUIRED if c not in df.columns]
-    if missing:
-        raise SourceError(f"{path}: missing required column(s): {', '.join(missing)}")
-    ts = _timestamps(df["ts"], path)
-    viewers = pd.to_numeric(df["viewers"], errors="coerce")
-    if viewers.isna().any():
-        raise SourceError(f"{path}: non-numeric viewers in rows {_rows(viewers.isna())}")
-    if (viewers < 0).any():
-        raise SourceError(f"{path}: negative viewers in rows {_rows(viewers < 0)}")
-    out = pd.DataFrame(
-        {
-            "platform": df["platform"].astype("string"),
-            "category_id": df["category_id"].astype("string"),
-            "ts": ts,
-            "category_name": (
-                df["category_name"] if "category_name" in df else df["category_id"]
-            ).astype("string"),
-            "viewers": viewers.round().astype("int64"),
-            "open_lives": (
-                pd.to_numeric(df["open_lives"], errors="coerce")
-                if "open_lives" in df
-                else pd.Series(pd.NA, index=df.index)
-            ).astype("Int64"),
-            "top_streamers": (
-                df["top_streamers"].astype("string").fillna("[]").replace("", "[]")
-                if "top_streamers" in df
-                else pd.Series("[]", index=df.index)
-            ).astype("string"),
-        }
-    )
-    if out[["platform", "category_id"]].isna().any(axis=None):
-        raise SourceError(f"{path}: empty platform or category_id values")
-    bad_json = ~out["top_streamers"].str.startswith("[")
-    if bad_json.any():
-        raise SourceError(f"{path}: top_streamers is not a JSON list in rows {_rows(bad_json)}")
-    notes = []
+    Rows are checked by `lib/ingest/validate.validate_snapshots` (row = the file's 0-based data
+    row; a CSV's line number is row + 2): a bad row is rejected with file, row, column and value,
+    and the other rows, including those of its minute, are kept. A missing column fails the file.
+    """
+    try:
+        out, rejected = validate_snapshots(df, str(path), now=now)
+    except ValidationError as exc:
+        raise SourceError(str(exc)) from exc
+    notes = describe(rejected)
     dup = out.duplicated(KEY, keep="last")
     if dup.any():
         notes.append(
@@ -127,7 +90,7 @@ def canonical(df: pd.DataFrame, path: Path) -> tuple[pd.DataFrame, list[str]]:
         )
         out = out[~dup]
     out = out.sort_values("ts", kind="stable").reset_index(drop=True)  # file order within a minute
-    return out[SNAPSHOT_COLUMNS], notes
+    return out[SNAPSHOT_COLUMNS], notes, rejected
 
 
 def _chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
@@ -162,7 +125,7 @@ def iter_canonical(path: str | Path, rows: int = 500_000) -> Iterator[pd.DataFra
         if len(chunk) == 0:
             continue
         empty = False
-        out, notes = canonical(chunk, path)
+        out, notes, _ = canonical(chunk, path)
         for note in notes:
             warnings.warn(note, stacklevel=2)
         yield out
@@ -177,7 +140,7 @@ class ReplaySource:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.data, self.warnings = canonical(_read(self.path), self.path)
+        self.data, self.warnings, self.rejected = canonical(_read(self.path), self.path)
         for note in self.warnings:
             warnings.warn(note, stacklevel=2)
 
