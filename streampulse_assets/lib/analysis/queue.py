@@ -94,8 +94,10 @@ def complete(
 ) -> dict[int, tuple[float, float]]:
     """Write results for events this worker still holds.
 
-    Returns {id: (seconds from created_at to analysed_at, seconds from the end of the event's
-    minute to analysed_at)} for the rows written; a missing id means the lease was lost.
+    Returns {id: (seconds from created_at to analysed_at, seconds from the event's minute `ts`
+    to analysed_at)} for the rows written; a missing id means the lease was lost. A minute's
+    snapshot is fetched during that minute (a live API answers for "now"), so `ts` is when the
+    viewers were seen, and an explanation within the same minute is a small positive lag.
     """
     if not done:
         return {}
@@ -108,7 +110,7 @@ def complete(
                FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, result, lead)
                WHERE s.id = v.id AND s.worker_id = %s AND s.analysis_status = 'IN_PROGRESS'
                RETURNING s.id, extract(epoch FROM s.analysed_at - s.created_at),
-                         extract(epoch FROM s.analysed_at - s.ts) - 60""",
+                         extract(epoch FROM s.analysed_at - s.ts)""",
             ([v[0] for v in values], [v[1] for v in values], [v[2] for v in values], worker_id),
         )
         rows = cur.fetchall()

@@ -47,7 +47,7 @@ class DrainStats:
     tiers: Counter = field(default_factory=Counter)
     verdicts: Counter = field(default_factory=Counter)
     latencies_s: list[float] = field(default_factory=list)  # created_at -> analysed_at
-    minute_lags_s: list[float] = field(default_factory=list)  # end of event minute -> analysed_at
+    minute_to_result_s: list[float] = field(default_factory=list)  # event minute ts -> analysed_at
     analysis_ms: list[float] = field(default_factory=list)  # time inside the graph
     errors: list[str] = field(default_factory=list)
 
@@ -80,7 +80,7 @@ class DrainStats:
             "estimated_cost_usd": round(self.cost_usd, 6),
             "latency_p50_s": self._q(self.latencies_s, 50),
             "latency_p95_s": self._q(self.latencies_s, 95),
-            "minute_lag_p95_s": self._q(self.minute_lags_s, 95),
+            "minute_to_result_p95_s": self._q(self.minute_to_result_s, 95),
             "analysis_p50_ms": self._q(self.analysis_ms, 50),
             "analysis_p95_ms": self._q(self.analysis_ms, 95),
             "events_per_s": round(self.events_per_s, 2),
@@ -211,7 +211,7 @@ class _Loop:
                 s.verdicts[result.verdict] += 1
                 s.analysis_ms.append(result.latency_ms)
                 s.latencies_s.append(written[event_id][0])
-                s.minute_lags_s.append(written[event_id][1])
+                s.minute_to_result_s.append(written[event_id][1])
 
 
 def drain(
