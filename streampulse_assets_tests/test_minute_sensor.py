@@ -3,11 +3,23 @@
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
+import pytest
 
 from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor, next_tick
 from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 
 NOW = datetime(2026, 11, 20, 12, 34, 41)
+
+
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path, monkeypatch):
+    """The sensor looks for a pending first-start backfill in the state folder: use this test's."""
+    monkeypatch.setenv("STREAMPULSE_HOME", str(tmp_path / "state"))
+
+
+def _minute(delta_minutes: int = 0) -> datetime:
+    now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
+    return now + timedelta(minutes=delta_minutes)
 
 
 def test_first_tick_computes_the_current_minute():
@@ -110,8 +122,9 @@ def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, setting
 
     defs = _defs()
     asked = (datetime.now(UTC) - timedelta(seconds=30)).isoformat()  # the sensor's own clock
+    own = {REQUESTED_TAG: asked, MINUTE_TAG: _minute(-1).isoformat()}  # its minute is over
     run = dagster_instance.create_run_for_job(
-        defs.resolve_job_def(MINUTE_JOB), run_config={}, tags={REQUESTED_TAG: asked}
+        defs.resolve_job_def(MINUTE_JOB), run_config={}, tags=own
     )
     context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
     result = minute_sensor.evaluate_tick(context)
@@ -119,6 +132,51 @@ def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, setting
     assert request.job_name == "live_fetch" and request.run_key.startswith("fetch/")
     assert result.cursor is None  # the tick's own minutes are still owed to the pipeline
     dagster_instance.report_run_canceled(run)
+
+
+def test_live_fetch_never_doubles_a_tick_that_can_still_fetch(
+    dagster_instance, settings_env, tmp_path
+):
+    # A tick queued for 30 s inside its own minute will fetch that minute itself; a started tick
+    # (fetching, even slowly) is not doubled; only one whose step waits for the pool is blocked.
+    from streampulse_assets.defs.ingest.fetch import tick_blocked
+    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+
+    settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
+    defs = _defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    now = datetime.now(UTC)
+    asked = (now - timedelta(seconds=30)).isoformat()
+    current = dagster_instance.create_run_for_job(
+        job, run_config={}, tags={REQUESTED_TAG: asked, MINUTE_TAG: _minute(1).isoformat()}
+    )
+    record = dagster_instance.get_run_record_by_id(current.run_id)
+    assert not tick_blocked(dagster_instance, record, now)
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    assert not result.run_requests and "is running" in result.skip_message
+    dagster_instance.report_run_canceled(current)
+
+    past = {REQUESTED_TAG: asked, MINUTE_TAG: _minute(-2).isoformat()}
+    working = dagster_instance.create_run_for_job(
+        job, run_config={}, tags=past, status=dg.DagsterRunStatus.STARTED
+    )
+    record = dagster_instance.get_run_record_by_id(working.run_id)
+    assert not tick_blocked(dagster_instance, record, now)  # fetching its own (late) minutes
+    storage = dagster_instance.event_log_storage
+    storage.set_concurrency_slots("duckdb", 1)
+    try:
+        storage.claim_concurrency_slot("duckdb", "a-backfill", "raw_snapshots")
+        claim = storage.claim_concurrency_slot("duckdb", working.run_id, "signal_events")
+        assert not claim.is_claimed  # blocked behind the backfill's slot
+        assert tick_blocked(dagster_instance, record, now)
+        context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+        (request,) = minute_sensor.evaluate_tick(context).run_requests
+        assert request.job_name == "live_fetch"
+    finally:
+        storage.free_concurrency_slots_for_run("a-backfill")
+        storage.free_concurrency_slots_for_run(working.run_id)
+    dagster_instance.report_run_canceled(working)
 
 
 def test_sensor_waits_for_the_retry_of_a_failed_tick(dagster_instance):
@@ -146,7 +204,11 @@ def test_a_retry_is_not_taken_for_a_tick_waiting_since_its_parent(
     settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
     defs = _defs()
     asked = (datetime.now(UTC) - timedelta(minutes=3)).isoformat()
-    tags = {REQUESTED_TAG: asked, "dagster/parent_run_id": "first-attempt"}
+    tags = {
+        REQUESTED_TAG: asked,
+        "dagster/parent_run_id": "first-attempt",
+        MINUTE_TAG: _minute(-3).isoformat(),
+    }
     run = dagster_instance.create_run_for_job(
         defs.resolve_job_def(MINUTE_JOB), run_config={}, tags=tags
     )
@@ -176,3 +238,95 @@ def test_only_the_minute_pipeline_is_retried_after_a_failure(dagster_instance):
     assert dagster_instance.run_retries_max_retries == 0  # default: jobs opt in
     assert defs.resolve_job_def(MINUTE_JOB).tags["dagster/max_retries"] == "2"
     assert "dagster/max_retries" not in defs.resolve_job_def("live_fetch").tags
+
+
+def test_minutes_of_a_tick_that_failed_for_good_are_computed_again(dagster_instance):
+    from streampulse_assets.defs.ingest.sensors import rewound_cursor
+
+    # Retries used up (or cancelled, or failed by the watchdog): the cursor must not stay past
+    # its minutes, or they are lost for good.
+    defs = _defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    first, last = _minute(-5), _minute(-3)
+    tags = {MINUTE_START_TAG: first.isoformat(), MINUTE_TAG: last.isoformat()}
+    run = dagster_instance.create_run_for_job(job, run_config={}, tags=tags)  # no retries left
+    dagster_instance.report_run_failed(run)
+    context = dg.build_sensor_context(
+        instance=dagster_instance, definitions=defs, cursor=last.isoformat()
+    )
+    result = minute_sensor.evaluate_tick(context)
+    (request,) = result.run_requests
+    assert request.tags[MINUTE_TAG] > last.isoformat() or first.hour != _minute().hour
+    assert request.tags[MINUTE_START_TAG] == first.isoformat()
+    assert request.run_key.startswith(request.tags[MINUTE_TAG] + "/after-")  # not deduplicated
+    assert request.tags[MINUTE_TAG] == result.cursor
+    # Once a later tick exists (here: a success), the failure is not replayed again.
+    done = dagster_instance.create_run_for_job(
+        job, run_config={}, tags={MINUTE_TAG: result.cursor}, status=dg.DagsterRunStatus.SUCCESS
+    )
+    assert rewound_cursor(dagster_instance, result.cursor) == (result.cursor, "")
+    assert dagster_instance.get_run_by_id(done.run_id).is_success
+
+
+def test_a_cancelled_tick_is_computed_again_too(dagster_instance):
+    defs = _defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    minute = _minute(-1)
+    tags = {MINUTE_START_TAG: minute.isoformat(), MINUTE_TAG: minute.isoformat()}
+    run = dagster_instance.create_run_for_job(job, run_config={}, tags=job.tags | tags)
+    dagster_instance.report_run_canceled(run)  # cancelled runs are never retried
+    context = dg.build_sensor_context(
+        instance=dagster_instance, definitions=defs, cursor=minute.isoformat()
+    )
+    (request,) = minute_sensor.evaluate_tick(context).run_requests
+    assert request.tags[MINUTE_START_TAG] == minute.isoformat()
+
+
+def test_no_tick_runs_while_the_first_start_history_is_backfilled(dagster_instance, tmp_path):
+    from dagster._core.execution.backfill import BulkActionStatus, PartitionBackfill
+
+    from streampulse_assets.cli.bootstrap import PENDING_NAME
+
+    defs = _defs()
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    asked = datetime.now(UTC) - timedelta(minutes=2)
+    (state / PENDING_NAME).write_text(asked.isoformat())  # the launcher waits for the UI
+    context = dg.build_sensor_context(instance=dagster_instance, definitions=defs)
+    result = minute_sensor.evaluate_tick(context)
+    assert not result.run_requests and "history backfill" in result.skip_message
+    start = floor(asked) - timedelta(minutes=1)
+    assert result.cursor == start.isoformat()  # the first tick after it starts there
+
+    (state / PENDING_NAME).unlink()  # launched: now the backfill itself is waited for
+    backfill = PartitionBackfill.from_asset_partitions(
+        backfill_id="bootstrap",
+        asset_graph=defs.resolve_asset_graph(),
+        partition_names=[asked.strftime("%Y-%m-%d-%H:00")],
+        asset_selection=[dg.AssetKey("raw_snapshots")],
+        backfill_timestamp=asked.timestamp(),
+        tags={"streampulse/bootstrap": "7d"},
+        dynamic_partitions_store=dagster_instance,
+        all_partitions=False,
+        title=None,
+        description=None,
+        run_config=None,
+    )
+    dagster_instance.add_backfill(backfill)
+    context = dg.build_sensor_context(
+        instance=dagster_instance, definitions=defs, cursor=result.cursor
+    )
+    waiting = minute_sensor.evaluate_tick(context)
+    assert not waiting.run_requests and "history backfill" in waiting.skip_message
+    assert waiting.cursor == result.cursor
+
+    dagster_instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    context = dg.build_sensor_context(
+        instance=dagster_instance, definitions=defs, cursor=result.cursor
+    )
+    (request,) = minute_sensor.evaluate_tick(context).run_requests
+    assert request.tags[MINUTE_START_TAG] == floor(asked).isoformat()  # no minute skipped
+
+
+def floor(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=None, second=0, microsecond=0)

@@ -2,6 +2,9 @@
 
 The backfill is launched through the webserver's GraphQL API, exactly as the UI's "Materialize"
 dialog does, so the user sees it under Overview → Backfills. It runs once per state folder.
+While it is being launched, `bootstrap.pending` (beside the marker) tells the minute sensor to
+wait; once launched, the sensor waits for the backfill itself (tag `streampulse/bootstrap`), so
+no live tick computes minutes whose history does not exist yet.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+PENDING_NAME = "bootstrap.pending"
+PENDING_MAX_AGE = timedelta(minutes=10)  # a marker left by a crashed launcher is ignored
 BOOTSTRAP_ASSETS = ["raw_snapshots", "rolling_baselines", "seasonal_baselines", "signal_events"]
 
 MUTATION = """
@@ -41,8 +46,28 @@ def hourly_partition_keys(days: int, now: datetime) -> list[str]:
     return keys
 
 
+def pending_since(state: Path, now: datetime | None = None) -> datetime | None:
+    """When a launcher started waiting to launch the bootstrap (None: none is waiting)."""
+    path = state / PENDING_NAME
+    try:
+        since = datetime.fromisoformat(path.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return since if (now or datetime.now(UTC)) - since < PENDING_MAX_AGE else None
+
+
 def launch_bootstrap_backfill(port: int, days: int, marker: Path, timeout: float = 300) -> str:
-    """Wait for the UI, launch the backfill, record it in `marker`; returns the backfill id."""
+    """Wait for the UI, launch the backfill, record it in `marker`; returns the backfill id.
+    Live ticks wait meanwhile (`bootstrap.pending` beside `marker`)."""
+    pending = marker.parent / PENDING_NAME
+    pending.write_text(datetime.now(UTC).isoformat() + "\n")
+    try:
+        return _launch(port, days, marker, timeout)
+    finally:
+        pending.unlink(missing_ok=True)
+
+
+def _launch(port: int, days: int, marker: Path, timeout: float) -> str:
     url = f"http://127.0.0.1:{port}/graphql"
     params = {
         "partitionNames": hourly_partition_keys(days, datetime.now(UTC)),

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+BOOTSTRAP_TAG = "streampulse/bootstrap"  # the first-start history backfill (cli/bootstrap.py)
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -50,3 +51,37 @@ def awaiting_retry(
     if now - ended_at(records[0]) > patience:
         return None
     return records[0]
+
+
+def failed_for_good(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
+    """The newest run of `job_name` if it failed or was cancelled and no retry will follow."""
+    records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
+    if not records:
+        return None
+    run = records[0].dagster_run
+    ended_badly = run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+    return records[0] if ended_badly and not run.is_complete_and_waiting_to_retry else None
+
+
+def waiting_for_pool(instance: dg.DagsterInstance, run_id: str, pool: str = "duckdb") -> bool:
+    """A step of the run is waiting for a slot of `pool` (the run started, its step is blocked)."""
+    return run_id in instance.event_log_storage.get_concurrency_info(pool).pending_run_ids
+
+
+def bootstrap_since(instance: dg.DagsterInstance, pending: datetime | None) -> datetime | None:
+    """When the first-start history backfill was asked for, while it is pending (`pending`: the
+    launcher's marker time) or in progress (a REQUESTED backfill tagged streampulse/bootstrap)."""
+    from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
+
+    backfills = instance.get_backfills(
+        filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]), limit=20
+    )
+    times = [
+        datetime.fromtimestamp(b.backfill_timestamp, UTC)
+        for b in backfills
+        if BOOTSTRAP_TAG in (b.tags or {})
+    ]
+    if pending is not None:
+        times.append(pending)
+    return min(times) if times else None
+

@@ -2,14 +2,18 @@
 
 A minute tick needs the single DuckDB writer; behind a long backfill it waits for the pool, and a
 live API cannot answer for a minute that has passed. The minute sensor launches this job for every
-minute a tick stays in flight, so the waiting never loses live data: the next tick re-parses the
-archived responses. It touches no DuckDB and does nothing for the simulator or replay sources.
+minute a tick is blocked (see `tick_blocked`: queued, or a step waiting for the pool, past the end
+of its own minutes), so the waiting never loses live data: the next tick re-parses the archived
+responses. A tick that is working (fetching, even slowly) is never doubled: its API is asked once.
+It touches no DuckDB and does nothing for the simulator or replay sources.
 """
 
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from streampulse_assets.defs.partitions import MINUTE_TAG
+from streampulse_assets.defs.runs import waiting_for_pool
 from streampulse_assets.lib.ingest.collect import (
     LIVE_PLATFORMS,
     fetch_unarchived,
@@ -53,6 +57,23 @@ def fetch_live_responses(context: dg.OpExecutionContext) -> dict[str, str]:
 )
 def live_fetch():
     fetch_live_responses()
+
+
+WAITING = (dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED)
+
+
+def tick_blocked(instance: dg.DagsterInstance, record: dg.RunRecord, now: datetime) -> bool:
+    """True when no tick can be fetching the current minute: the tick's own minutes are over
+    (a tick fetches only those) and it is not working, i.e. it waits in the run queue, one of its
+    steps waits for the duckdb pool, or it failed and its retry is awaited."""
+    run = record.dagster_run
+    own = run.tags.get(MINUTE_TAG)
+    current = floor_minute(now)
+    if own is None or floor_minute(datetime.fromisoformat(own)) >= current:
+        return False  # the current minute is (or will be) the tick's own
+    if run.status in WAITING or run.is_complete_and_waiting_to_retry:
+        return True
+    return waiting_for_pool(instance, run.run_id)
 
 
 def live_fetch_request(

@@ -2,10 +2,19 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request
+from streampulse_assets.cli.bootstrap import pending_since
+from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request, tick_blocked
 from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
-from streampulse_assets.defs.runs import as_utc, awaiting_retry, ended_at, in_flight_record
+from streampulse_assets.defs.runs import (
+    as_utc,
+    awaiting_retry,
+    bootstrap_since,
+    ended_at,
+    failed_for_good,
+    in_flight_record,
+)
 from streampulse_assets.lib.ingest.landing import Landing
+from streampulse_assets.lib.services.paths import state_dir
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
 
@@ -44,6 +53,23 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
     return (expected, first) if expected < first else None
 
 
+def rewound_cursor(instance: dg.DagsterInstance, cursor: str | None) -> tuple[str | None, str]:
+    """The cursor moved back before the minutes of a tick that failed for good (retries used up,
+    cancelled, or failed by the run watchdog), so the next tick computes them again; and a suffix
+    that keeps that tick's run key distinct from the failed one's ("" when nothing was rewound)."""
+    failed = failed_for_good(instance, MINUTE_JOB)
+    if failed is None:
+        return cursor, ""
+    tags = failed.dagster_run.tags
+    first = tags.get(MINUTE_START_TAG) or tags.get(MINUTE_TAG)
+    if not first:  # launched by hand, not by this sensor
+        return cursor, ""
+    before = datetime.fromisoformat(first) - timedelta(minutes=1)
+    if cursor and datetime.fromisoformat(cursor) <= before:
+        return cursor, ""
+    return before.isoformat(), f"/after-{failed.dagster_run.run_id[:8]}"
+
+
 def waiting_since(record: dg.RunRecord) -> datetime:
     """When the sensor requested this tick (its own tag, so no database clock or timezone is
     involved); for retries (which inherit their parent's tags) and ticks launched by hand, the
@@ -61,7 +87,9 @@ def waiting_since(record: dg.RunRecord) -> datetime:
 )
 def minute_sensor(context: dg.SensorEvaluationContext):
     """Launch the minute pipeline once per minute (run key = the minute, cursor = last minute);
-    while a tick waits, keep archiving the live APIs each minute (live_fetch) instead."""
+    while a tick is blocked, keep archiving the live APIs each minute (live_fetch) instead. The
+    cursor never stays past minutes whose tick failed for good (they are computed again), and no
+    tick runs while the first-start history is being backfilled."""
     now = datetime.now(UTC)
 
     def keep_fetching(since: datetime, why: str):  # a live_fetch run, else skip with `why`
@@ -69,17 +97,31 @@ def minute_sensor(context: dg.SensorEvaluationContext):
         landing = Landing(settings.resolved_landing_dir())
         return live_fetch_request(settings.sources, landing, since, now) or dg.SkipReason(why)
 
-    in_flight = in_flight_record(context.instance, MINUTE_JOB)
+    instance = context.instance
+    in_flight = in_flight_record(instance, MINUTE_JOB)
     if in_flight:
-        run_id = in_flight.dagster_run.run_id
-        return keep_fetching(waiting_since(in_flight), f"run {run_id} of the last tick is running")
-    failed = awaiting_retry(context.instance, MINUTE_JOB, now)
+        why = f"run {in_flight.dagster_run.run_id} of the last tick is running"
+        if tick_blocked(instance, in_flight, now):  # nobody is fetching this minute
+            return keep_fetching(waiting_since(in_flight), why)
+        return dg.SkipReason(why)
+    failed = awaiting_retry(instance, MINUTE_JOB, now)
     if failed:  # the live APIs are still archived while the retry is awaited
-        run_id = failed.dagster_run.run_id
-        return keep_fetching(
-            ended_at(failed), f"run {run_id} failed and is about to be retried; waiting for it"
-        )
-    tick = next_tick(context.cursor, now)
+        why = f"run {failed.dagster_run.run_id} failed and is about to be retried; waiting for it"
+        if tick_blocked(instance, failed, now):
+            return keep_fetching(ended_at(failed), why)
+        return dg.SkipReason(why)
+    bootstrap = bootstrap_since(instance, pending_since(state_dir(), now))
+    if bootstrap is not None:  # history first: the tick after it starts where it began
+        start = floor_minute(bootstrap) - timedelta(minutes=1)
+        cursor = context.cursor or start.isoformat()
+        fetch = keep_fetching(bootstrap, "the first-start history backfill is running")
+        if isinstance(fetch, dg.RunRequest):
+            return dg.SensorResult(run_requests=[fetch], cursor=cursor)
+        return dg.SensorResult(skip_reason=fetch, cursor=cursor)
+    cursor, key_suffix = rewound_cursor(instance, context.cursor)
+    if key_suffix:
+        context.log.warning(f"the tick after minute {cursor} failed for good; computing it again")
+    tick = next_tick(cursor, now)
     if tick is None:
         return dg.SkipReason("this minute was launched already")
     first, last = tick
@@ -88,14 +130,14 @@ def minute_sensor(context: dg.SensorEvaluationContext):
         MINUTE_START_TAG: first.isoformat(),
         REQUESTED_TAG: now.isoformat(),
     }
-    gap = skipped_gap(context.cursor, first)
+    gap = skipped_gap(cursor, first)
     if gap:  # never silent: the run's checks report it, with the backfill to run
         tags[GAP_TAG] = f"{gap[0].isoformat()}/{gap[1].isoformat()}"
         context.log.warning(f"minutes {gap[0]} to {gap[1]} were not ticked; backfill them")
     context.update_cursor(last.isoformat())
     return dg.RunRequest(
         job_name=MINUTE_JOB,
-        run_key=last.isoformat(),
+        run_key=last.isoformat() + key_suffix,
         partition_key=first.strftime("%Y-%m-%d-%H:00"),
         tags=tags,
     )
