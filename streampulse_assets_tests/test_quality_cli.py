@@ -135,3 +135,49 @@ def test_evaluate_runs_both_detectors_on_a_simulated_day(tmp_path):
     assert report["meta"]["categories"] == 16 and report["meta"]["days"] == 0.5
     assert "pvalue" in report["comparison"]["mcnemar"]
     assert md.read_text().startswith("## Detection quality: s.parquet (default)")
+
+
+def test_evaluate_leaves_the_warm_up_out_and_reports_nab_scores(tmp_path):
+    from datetime import timedelta
+
+    from streampulse_assets.lib.quality.nab_scoring import PROFILES, normalised
+    from streampulse_assets.lib.sources.simulator import Simulator
+
+    sim = Simulator(seed=7, categories_per_platform=8)
+    start = datetime(2025, 3, 1)
+    end = start + timedelta(hours=12)
+    snaps, labels = tmp_path / "s.parquet", tmp_path / "l.json"
+    sim.frame(start, end).to_parquet(snaps)
+    labels.write_text(json.dumps(sim.labels(start, end)))
+    base = ["evaluate", "--snapshots", str(snaps), "--labels", str(labels), "--json"]
+
+    def run(*extra):
+        result = runner.invoke(app, [*base, "--resamples", "99", *extra])
+        assert result.exit_code == 0, result.output
+        return json.loads(result.output)
+
+    full, warm = run("--warmup-days", "0"), run("--warmup-days", "0.25")
+    assert full["warmup"]["applied"] is False and full["warmup"]["alerts_excluded"] == {
+        "V1": 0, "V3": 0
+    }  # fmt: skip
+    w = warm["warmup"]
+    assert w["applied"] and w["days"] == 0.25 and w["series"] == 16
+    assert (w["from"], w["until"]) == ("2025-03-01T00:00:00Z", "2025-03-01T06:00:00Z")
+    assert full["meta"]["category_days"] == pytest.approx(8.0)
+    assert warm["meta"]["category_days"] == pytest.approx(4.0)  # 16 series x the last 6 hours
+    for name in ("V1", "V3"):
+        f, d = full["detectors"][name], warm["detectors"][name]
+        assert d["alerts"] + w["alerts_excluded"][name] == f["alerts"]
+        assert d["windows"] + w["windows_excluded"] == f["windows"]
+    assert w["windows_excluded"] > 0 and sum(w["alerts_excluded"].values()) > 0
+    nab = warm["nab"]
+    assert nab["series"] == 16 and set(nab["detectors"]) == {"V1", "V3"}
+    assert nab == full["nab"]  # NAB has its own probationary period; the warm-up is not used
+    for block in nab["detectors"].values():
+        assert block["source"] == "binary" and set(block["profiles"]) == set(PROFILES)
+        for profile, p in block["profiles"].items():
+            assert p["normalised"] == pytest.approx(normalised(p["raw"], p["windows"], profile))
+            assert p["windows_hit"] <= p["windows"] == full["detectors"]["V3"]["windows"]
+    no_nab = run("--no-nab")
+    assert "nab" not in no_nab and no_nab["warmup"]["days"] == 7.0
+    assert no_nab["detectors"]["V3"]["windows"] == 0 and no_nab["meta"]["category_days"] == 0

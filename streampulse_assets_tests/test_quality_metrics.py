@@ -12,7 +12,11 @@ from streampulse_assets.lib.quality.metrics import (
     labels_frame,
     positive_windows,
     score_detector,
+    scored_exposure,
+    series_spans,
+    warmup_from_spans,
 )
+from streampulse_assets.lib.quality.report import build_report, render_markdown
 
 T0 = datetime(2025, 3, 1, 10, 0)
 
@@ -190,3 +194,116 @@ def test_platform_wide_labels_apply_to_every_category_of_that_platform():
     ev = events(("a", 60), ("b", 61), ("c", 60, "SPIKE", "soop"), ("d", 62))
     s = score_detector(ev, [outage], "V3", 1)
     assert s.false_alarms_by_kind == {"partial_outage": 2, "unlabelled": 2}
+
+
+# --- warm-up -----------------------------------------------------------------------------
+
+
+def rows_frame(*series):
+    """series: (category, first, last) -> one row per 5 minutes from first to last."""
+    parts = [
+        pd.DataFrame(
+            {"platform": "chzzk", "category_id": cat, "ts": pd.date_range(first, last, freq="5min")}
+        )
+        for cat, first, last in series
+    ]
+    return pd.concat(parts, ignore_index=True)
+
+
+def test_warmup_leaves_out_alerts_and_windows_in_each_series_first_days():
+    rows = rows_frame(("a", T0 - timedelta(days=1), T0 + timedelta(days=3)),
+                      ("b", T0 - timedelta(days=3), T0 + timedelta(days=3)))  # fmt: skip
+    warm = warmup_from_spans(series_spans(rows), days=2)  # a scored from T0 + 1 day, b from T0 - 1
+    until_a = T0 + timedelta(days=1)
+    labels = [
+        window("a"),  # starts in a's warm-up: not scored
+        window("a", until_a - timedelta(minutes=10)),  # starts in it too, ends after it
+        window("b"),
+        window("a", until_a + timedelta(hours=2)),
+    ]
+    ev = events(
+        ("a", 2),  # in a's warm-up
+        ("a", 24 * 60 + 5),  # after the warm-up, but only matches a window left out
+        ("a", 24 * 60 + 125),  # catches a's scored window
+        ("b", 3), ("b", 120),  # true, and a false alarm
+    )  # fmt: skip
+    s = score_detector(ev, labels, "V3", 4.0, warm)
+    assert (s.alerts_excluded, s.windows_excluded) == (2, 2)
+    assert (s.alerts, s.true_alerts, s.windows, s.windows_caught) == (3, 2, 2, 2)
+    assert s.false_alarms_per_category_day == pytest.approx(1 / 4)
+    plain = score_detector(ev, labels, "V3", 4.0)
+    assert (plain.alerts, plain.windows, plain.alerts_excluded) == (5, 4, 0)
+    zero = score_detector(ev, labels, "V3", 4.0, warmup_from_spans(series_spans(rows), 0))
+    assert (zero.alerts, zero.true_alerts, zero.windows, zero.caught) == (
+        plain.alerts, plain.true_alerts, plain.windows, plain.caught
+    )  # fmt: skip
+
+
+def test_scored_exposure_counts_each_series_after_its_warm_up():
+    d1 = datetime(2025, 3, 1)
+    rows = rows_frame(
+        ("a", d1, d1 + timedelta(days=2, hours=23, minutes=55)),
+        ("b", d1 + timedelta(days=1), d1 + timedelta(days=2, hours=23, minutes=55)),
+    )
+    spans = series_spans(rows)  # fmt: skip
+    assert spans["first"].tolist() == [pd.Timestamp(d1), pd.Timestamp(d1 + timedelta(days=1))]
+    expo = scored_exposure(warmup_from_spans(spans, days=1))
+    # a: days 2 and 3 (last minute 23:55 + 1 minute); b: day 3 only
+    one = 1 - 4 / 1440
+    assert expo.n_categories == 2 and expo.days == pytest.approx(3 - 4 / 1440)
+    assert expo.category_days_on(date(2025, 3, 1)) == 0.0
+    assert expo.category_days_on(date(2025, 3, 2)) == pytest.approx(1.0)
+    assert expo.category_days_on(date(2025, 3, 3)) == pytest.approx(2 * one)
+    assert expo.category_days == pytest.approx(1 + 2 * one)
+    no_warmup = scored_exposure(warmup_from_spans(spans, days=0))
+    assert no_warmup.category_days == pytest.approx((2 + one) + (1 + one))  # own spans
+    with pytest.raises(ValueError, match="warm-up days"):
+        warmup_from_spans(spans, days=-1)
+
+
+def test_report_scores_every_detector_and_adds_nab_and_the_warmup_block():
+    rows = rows_frame(("a", T0 - timedelta(hours=2), T0 + timedelta(hours=3)))
+    labels = [window("a", T0 + timedelta(minutes=30))]
+    ev = pd.concat(
+        [
+            events(("a", -100)),  # V3: in the warm-up
+            events(("a", 30)),  # V3: first row of the window
+            events(("a", 31), detector="V1"),  # V1: not a row (rows every 5 minutes)
+            events(("a", 40), detector="LEARNED"),
+        ]
+    )
+    learned = rows.assign(score=0.0)
+    learned.loc[learned["ts"] == pd.Timestamp(T0 + timedelta(minutes=40)), "score"] = 0.9
+    warm = warmup_from_spans(series_spans(rows), days=1 / 24)
+    report = build_report(
+        ev, labels, scored_exposure(warm), n_resamples=99, warmup=warm, rows=rows,
+        row_scores={"LEARNED": learned}, score_threshold=0.8,
+    )  # fmt: skip
+    assert list(report["detectors"]) == ["V1", "V3", "LEARNED"]
+    assert report["warmup"]["alerts_excluded"] == {"V1": 0, "V3": 1, "LEARNED": 0}
+    assert report["warmup"]["until"] == "2025-03-01T09:00:00Z"
+    assert report["meta"]["category_days"] == pytest.approx((4 * 60 + 1) / 1440, abs=1e-4)
+    nab = report["nab"]["detectors"]
+    assert nab["V3"]["source"] == "binary" and nab["V3"]["threshold"] == 0.5
+    # 61 rows from 08:00, probation 9 (V3 at 08:20 is in it); the window is 10:30..11:00
+    assert nab["V3"]["profiles"]["standard"]["raw"] == pytest.approx(1.0)
+    assert nab["V3"]["profiles"]["standard"]["normalised"] == pytest.approx(100.0)
+    assert nab["V1"]["profiles"]["standard"]["normalised"] == 0.0  # its alert is no row
+    assert nab["LEARNED"]["source"] == "per-row score" and nab["LEARNED"]["threshold"] == 0.8
+    assert nab["LEARNED"]["profiles"]["standard"]["windows_hit"] == 1
+    assert nab["LEARNED"]["in_sample_optimum"]["standard"]["threshold"] == 0.9
+    text = render_markdown(report)
+    assert "### NAB score" in text and "in-sample" in text and "Warm-up: each series'" in text
+
+
+def test_scored_exposure_of_one_day_of_series_that_began_earlier():
+    d1 = datetime(2025, 3, 1)
+    rows = rows_frame(
+        ("a", d1, d1 + timedelta(days=9)),  # scored from Mar 8 00:00
+        ("b", d1 + timedelta(days=5), d1 + timedelta(days=9)),
+    )  # from Mar 13
+    warm = warmup_from_spans(series_spans(rows), days=7)  # fmt: skip
+    day8 = scored_exposure(warm, d1 + timedelta(days=7), d1 + timedelta(days=8))
+    assert list(day8.day_fractions) == [date(2025, 3, 8)] and day8.category_days == 1.0
+    day5 = scored_exposure(warm, d1 + timedelta(days=4), d1 + timedelta(days=5))
+    assert day5.category_days == 0.0 and day5.days == 1.0

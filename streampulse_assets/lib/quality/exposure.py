@@ -99,19 +99,28 @@ def warmup_from_spans(spans: pd.DataFrame, days: float = DEFAULT_WARMUP_DAYS) ->
     return Warmup(float(days), series.reset_index(drop=True))
 
 
-def scored_exposure(warmup: Warmup) -> Exposure:
-    """Exposure whose category-days are each series' minutes from `until` to its last minute."""
+def scored_exposure(warmup: Warmup, start=None, end=None) -> Exposure:
+    """Exposure whose category-days are each series' minutes from `until` to its last minute,
+    optionally only those in [start, end) (a daily partition whose series began earlier)."""
     s = warmup.series
     if s.empty:
         return Exposure(0, {}, {})
-    base = exposure_from_span(len(s), s["first"].min(), s["last"].max())
+    first, last = s["first"].min(), s["last"].max()
+    if start is not None:
+        first = max(first, pd.Timestamp(start))
+    if end is not None:
+        last = min(last, pd.Timestamp(end) - pd.Timedelta(minutes=1))
+    base = exposure_from_span(len(s), first, last)
     lo = np.maximum(s["until"].to_numpy(), s["first"].to_numpy())
     hi = (s["last"] + pd.Timedelta(minutes=1)).to_numpy()
+    lo = np.maximum(lo, np.datetime64(pd.Timestamp(first)))
+    hi = np.minimum(hi, np.datetime64(pd.Timestamp(last) + pd.Timedelta(minutes=1)))
     scored: dict[date, float] = {}
     for day in base.day_fractions:
-        start = np.datetime64(pd.Timestamp(day))
-        end = start + np.timedelta64(1, "D")
-        overlap = np.clip(np.minimum(hi, end) - np.maximum(lo, start), np.timedelta64(0), None)
+        day_start = np.datetime64(pd.Timestamp(day))
+        day_end = day_start + np.timedelta64(1, "D")
+        overlap = np.minimum(hi, day_end) - np.maximum(lo, day_start)
+        overlap = np.clip(overlap, np.timedelta64(0), None)
         scored[day] = float(overlap.sum() / np.timedelta64(1, "D"))
     return Exposure(base.n_categories, base.day_fractions, scored)
 
