@@ -279,3 +279,21 @@ def test_platform_dip_window_is_reproduced_in_ticks(sim, frame, labels):
     )
     span = frame[(frame["ts"] >= start) & (frame["ts"] < start + timedelta(minutes=5))]
     pd.testing.assert_frame_equal(ticks, span.reset_index(drop=True))
+
+
+def test_cli_simulate_chooses_the_scenario(tmp_path):
+    from typer.testing import CliRunner
+
+    from streampulse_assets.cli.main import app
+    from streampulse_assets.lib.sources.replay import labels_from_file
+
+    out, found = tmp_path / "sim.parquet", tmp_path / "labels.json"
+    args = ["simulate", "--start", "2025-03-01", "--end", "2025-03-01T00:10"]
+    args += ["--out", str(out), "--labels", str(found), "--seed", "5", "--categories", "6"]
+    result = CliRunner().invoke(app, [*args, "--scenario", "classic"])
+    assert result.exit_code == 0, result.output
+    day = (datetime(2025, 3, 1), datetime(2025, 3, 1, 0, 10))
+    assert labels_from_file(found) == Simulator(5, 6, scenario="classic").labels(*day)
+    assert labels_from_file(found) != Simulator(5, 6, scenario="hard").labels(*day)
+    result = CliRunner().invoke(app, [*args, "--scenario", "easy"])
+    assert result.exit_code != 0 and "unknown simulator scenario" in result.output

@@ -26,6 +26,11 @@ def simulate(
     categories: int | None = typer.Option(
         None, "--categories", help="Categories per platform (default: settings)"
     ),
+    scenario: str | None = typer.Option(
+        None,
+        "--scenario",
+        help="'hard' (realistic) or 'classic' (easy); default: STREAMPULSE_SIMULATOR_SCENARIO",
+    ),
 ) -> None:
     """Write a simulated history (replay format) and its ground-truth labels."""
     from streampulse_assets.lib.settings import get_settings
@@ -33,10 +38,16 @@ def simulate(
     from streampulse_assets.lib.sources.simulator import Simulator
 
     settings = get_settings()
-    sim = Simulator(
-        seed=settings.simulator_seed if seed is None else seed,
-        categories_per_platform=settings.simulator_categories if categories is None else categories,
-    )
+    try:
+        sim = Simulator(
+            seed=settings.simulator_seed if seed is None else seed,
+            categories_per_platform=settings.simulator_categories
+            if categories is None
+            else categories,
+            scenario=settings.simulator_scenario if scenario is None else scenario,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     try:
         rows = write_snapshots(sim.iter_frames(start, end), out)
     except (ValueError, SourceError) as exc:
