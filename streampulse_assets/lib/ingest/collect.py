@@ -29,6 +29,15 @@ from streampulse_assets.lib.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 LIVE_PLATFORMS = ("chzzk", "soop")
+# What a parser raises on a value it did not expect (e.g. 1e30 viewers overflowing int64): named
+# as that platform's SourceError (a gap with its reason), never a bare crash of every source.
+PARSE_FAULTS = (OverflowError, ValueError, TypeError, KeyError)
+
+
+def _parse_fault(platform: str, exc: Exception) -> SourceError:
+    return SourceError(
+        f"{platform}: the response could not be parsed ({type(exc).__name__}: {exc})"
+    )
 
 
 @dataclass
@@ -69,7 +78,10 @@ def fetch_and_archive(source, landing: Landing, minute: datetime):
     fails, the error and any responses that arrived are kept beside the archive (a later re-run
     of that minute reports why it is a gap) and the error says where."""
     try:
-        result = source.fetch(minute)
+        try:
+            result = source.fetch(minute)
+        except PARSE_FAULTS as exc:
+            raise _parse_fault(source.platform, exc) from exc
     except SourceError as exc:
         try:
             kept = landing.write_failed(source.platform, minute, exc.payloads, str(exc))
@@ -131,7 +143,10 @@ def collect_live(
         try:
             if minute in archived:
                 payloads = landing.read(source.platform, minute) or []
-                rows = source.parse_payloads(minute, payloads)
+                try:
+                    rows = source.parse_payloads(minute, payloads)
+                except PARSE_FAULTS as exc:
+                    raise _parse_fault(source.platform, exc) from exc
             elif minute == now_minute:
                 result = fetch_and_archive(source, landing, minute)
                 rows = result.frame

@@ -131,7 +131,10 @@ def _naive(ts: datetime) -> datetime:
 
 
 def _show(value: object) -> str:
-    text = repr(value.item() if hasattr(value, "item") else value)  # numpy scalars as Python
+    value = value.item() if hasattr(value, "item") else value  # numpy scalars as Python
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        value = int(value)  # -5.0 read from a numeric column is shown as -5
+    text = repr(value)
     return text if len(text) <= 80 else f"{text[:60]}... ({len(text)} characters)"
 
 
