@@ -148,3 +148,34 @@ def test_a_foreign_file_in_place_of_a_failure_record_is_named_not_raised(tmp_pat
     path.parent.mkdir(parents=True)
     path.write_bytes(zstandard.ZstdCompressor().compress(b"[1, 2]"))
     assert "cannot be read" in landing.failure("chzzk", NOW)
+
+
+def _page(*items) -> RawPayload:
+    body = {"code": 200, "message": None, "content": {"data": list(items), "page": {}}}
+    return RawPayload("chzzk", "GET /open/v1/lives?size=20", 200, json.dumps(body).encode(), "json")
+
+
+def _live(n: int, viewers, title: str = "방송") -> dict:
+    return {
+        "liveId": n, "liveTitle": title, "concurrentUserCount": viewers, "liveCategory": "LoL",
+        "liveCategoryValue": "롤", "channelId": f"ch{n}", "channelName": f"name{n}",
+    }  # fmt: skip
+
+
+def test_hostile_live_values_are_capped_or_named_and_other_minutes_kept(tmp_path):
+    source = ChzzkSource(
+        ChzzkConfig(client_id="c", client_secret="s", base_url="http://127.0.0.1:9")
+    )
+    landing = Landing(tmp_path)
+    start = NOW - timedelta(minutes=2)
+    landing.write("chzzk", start, [_page(_live(1, 5, "x" * 10_000_000), _live(2, 7))])
+    landing.write("chzzk", start + timedelta(minutes=1), [_page(_live(3, 10**30), _live(4, 2))])
+    rejected = []
+    frame, warnings, gaps = collect_live(source, landing, start, NOW, NOW, rejected=rejected)
+    assert frame["ts"].tolist() == [start] and frame["viewers"].tolist() == [12]
+    streamers = json.loads(frame["top_streamers"].iloc[0])
+    assert [len(s["title"]) for s in streamers] == [len("방송"), 300]  # the 10 MB title is cut
+    assert len(frame["top_streamers"].iloc[0]) < 1000
+    # 1e30 viewers overflows the parser: that minute is a gap with its reason, not a crash
+    assert gaps == 1 and rejected == []
+    assert any("12:33" in w and "could not be parsed (OverflowError" in w for w in warnings)

@@ -38,7 +38,7 @@ def _con(tmp_path):
 
 
 def _count(con, where="TRUE"):
-    return con.execute(f"SELECT count(*) FROM raw_snapshots WHERE {where}").fetchone()[0]
+    return con.execute(f"SELECT count(*) FROM raw_snapshots WHERE {where}").fetchall()[0][0]
 
 
 def test_landing_round_trip_keeps_bytes_exactly(tmp_path):
@@ -132,3 +132,67 @@ def test_history_sources_are_reused_until_the_replay_file_changes(tmp_path):
     changed = build_history("replay", settings)
     assert changed is not first
     assert len(changed.frame(T0, T0 + timedelta(hours=1))) == 15
+
+
+def test_two_sources_of_one_platform_are_refused_in_configuration():
+    import pytest
+
+    from streampulse_assets.lib.ingest.collect import parse_source_names
+    from streampulse_assets.lib.ingest.sources import SIMULATED_PLATFORMS
+    from streampulse_assets.lib.sources.base import SourceOverlapError
+    from streampulse_assets.lib.sources.simulator import Simulator
+
+    assert Simulator(seed=1, categories_per_platform=2).platforms == SIMULATED_PLATFORMS
+    for text, live in (("simulator,chzzk", "chzzk"), ("soop, simulator", "soop")):
+        with pytest.raises(SourceOverlapError, match=rf"'simulator' and '{live}' both write "
+                           rf"platform '{live}'"):  # fmt: skip
+            parse_source_names(text)
+    assert parse_source_names("simulator,replay") == ["simulator", "replay"]
+    assert parse_source_names("chzzk,soop,chzzk") == ["chzzk", "soop"]
+
+
+def test_two_sources_answering_for_one_platform_minute_store_nothing(tmp_path):
+    import pytest
+
+    from streampulse_assets.lib.ingest.collect import collect
+    from streampulse_assets.lib.ingest.landing import Landing
+    from streampulse_assets.lib.sources.base import SourceOverlapError
+
+    class Feed:
+        def __init__(self, frame):
+            self.data = frame
+
+        def frame(self, start, end):
+            return self.data[(self.data["ts"] >= start) & (self.data["ts"] < end)]
+
+    feeds = {"simulator": Feed(_rows("chzzk", range(5))), "replay": Feed(_rows("chzzk", [4, 5]))}
+
+    def run(start, end):
+        return collect(
+            ["simulator", "replay"], start, end, landing=Landing(tmp_path), now_minute=T0,
+            build_history=feeds.__getitem__, build_live=None,
+        )  # fmt: skip
+
+    clash = r"'simulator' and 'replay' both have rows for platform 'chzzk' \(1 minute\(s\) from "
+    with pytest.raises(SourceOverlapError, match=clash + "2026-11-20 12:04 UTC"):
+        run(T0, T0 + timedelta(minutes=10))
+    result = run(T0, T0 + timedelta(minutes=4))  # the replay file has no row here: no overlap
+    assert len(result.frames["simulator"]) == 12 and result.frames["replay"].empty
+
+
+def test_the_store_never_lets_one_source_erase_another(tmp_path):
+    import pytest
+
+    from streampulse_assets.lib.sources.base import SourceOverlapError
+
+    con = _con(tmp_path)
+    upsert_snapshots(con, _rows("chzzk", range(3), categories=100), "simulator")
+    live = _rows("chzzk", [1, 2, 3], categories=10)
+    clash = r"platform 'chzzk' has 2 minute\(s\) from 2026-11-20 12:01 UTC stored from source "
+    with pytest.raises(SourceOverlapError, match=clash + "'simulator'; source 'chzzk' would"):
+        upsert_snapshots(con, live, "chzzk")
+    assert _count(con, "source = 'simulator'") == 300 and _count(con, "source = 'chzzk'") == 0
+    assert upsert_snapshots(con, _rows("chzzk", [3], categories=10), "chzzk") == 10  # new minute
+    assert upsert_snapshots(con, _rows("soop", [1]), "chzzk") == 3  # another platform
+    assert upsert_snapshots(con, live, "chzzk", replace_other=True) == 30  # a deliberate switch
+    assert _count(con, "source = 'simulator'") == 100 and _count(con, "source = 'chzzk'") == 33
