@@ -36,9 +36,16 @@ def test_services_up_status_down(tmp_path):
     up = _cli("services", "up", env=env)
     assert up.returncode == 0, up.stderr
     try:
-        pg_url = f"postgresql://postgres@127.0.0.1:{env['STREAMPULSE_PG_PORT']}/streampulse"
-        redis_url = f"redis://127.0.0.1:{env['STREAMPULSE_REDIS_PORT']}/0"
-        assert pg_url in up.stdout and redis_url in up.stdout
+        home = tmp_path / "home"
+        pg_password = (home / "postgres" / "password").read_text().strip()
+        redis_password = (home / "redis" / "password").read_text().strip()
+        pg_port, redis_port = env["STREAMPULSE_PG_PORT"], env["STREAMPULSE_REDIS_PORT"]
+        # The URLs are printed with the password masked; it is only in its 0600 file.
+        assert f"postgresql://postgres:***@127.0.0.1:{pg_port}/streampulse" in up.stdout
+        assert f"redis://:***@127.0.0.1:{redis_port}/0" in up.stdout
+        assert pg_password not in up.stdout and redis_password not in up.stdout
+        pg_url = f"postgresql://postgres:{pg_password}@127.0.0.1:{pg_port}/streampulse"
+        redis_url = f"redis://:{redis_password}@127.0.0.1:{redis_port}/0"
         with psycopg2.connect(pg_url) as conn, conn.cursor() as cur:
             cur.execute("SELECT current_database()")
             assert cur.fetchone()[0] == "streampulse"
@@ -46,6 +53,7 @@ def test_services_up_status_down(tmp_path):
         assert redis.Redis.from_url(redis_url).ping()
         status = _cli("services", "status", env=env)
         assert status.returncode == 0 and "PostgreSQL" in status.stdout and "Redis" in status.stdout
+        assert pg_password not in status.stdout and redis_password not in status.stdout
         assert (tmp_path / "home" / "postgres" / "data" / "PG_VERSION").exists()
     finally:
         down = _cli("services", "down", env=env)

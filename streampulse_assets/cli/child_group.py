@@ -10,14 +10,28 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
+ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def strip_ansi(line: bytes) -> bytes:
+    """`line` without terminal colour and cursor codes."""
+    return ANSI_ESCAPE.sub(b"", line)
+
 
 class ChildGroup:
-    def __init__(self, cmd: list[str], **popen_kwargs) -> None:
+    def __init__(self, cmd: list[str], plain_output: bool = False, **popen_kwargs) -> None:
+        """`plain_output`: the child's stdout and stderr are relayed to our stdout with colour
+        codes removed (for logs written to a file or a pipe)."""
+        if plain_output:
+            popen_kwargs.update(stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         # A shell that started us in the background ignores SIGINT; give the child its default
         # back so that our one interrupt always reaches it.
         self.proc = subprocess.Popen(
@@ -28,6 +42,19 @@ class ChildGroup:
         )
         self.pgid = self.proc.pid
         self.interrupted = False
+        self._relay: threading.Thread | None = None
+        if plain_output:
+            self._relay = threading.Thread(target=self._copy_plain, name="output", daemon=True)
+            self._relay.start()
+
+    def _copy_plain(self) -> None:
+        """Copy the child's output line by line; keeps reading (and dropping) when our stdout is
+        gone, so the child never blocks on a full pipe."""
+        out = sys.stdout.buffer
+        for line in iter(self.proc.stdout.readline, b""):
+            with contextlib.suppress(OSError, ValueError):
+                out.write(strip_ansi(line))
+                out.flush()
 
     def interrupt(self) -> None:
         """Ask the child to stop (SIGINT), once; later calls do nothing."""

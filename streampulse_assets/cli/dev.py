@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psycopg2
 import typer
+import yaml
 
 from streampulse_assets.cli.bootstrap import launch_bootstrap_backfill
 from streampulse_assets.cli.child_group import ChildGroup
@@ -20,14 +21,35 @@ from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.services.paths import REPO_ROOT, port_is_free, state_dir
 from streampulse_assets.lib.services.postgres import EmbeddedServiceError
+from streampulse_assets.lib.services.supervisor import Supervisor
 from streampulse_assets.lib.settings import get_settings
 
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
-def prepare_dagster_home() -> Path:
-    """An absolute DAGSTER_HOME holding the repo's dagster.yaml (refreshed every start)."""
+
+def log_level() -> str:
+    """STREAMPULSE_LOG_LEVEL (default INFO), lower case as `dagster dev --log-level` takes it."""
+    level = get_settings().log_level.strip().lower()
+    if level not in LOG_LEVELS:
+        raise typer.BadParameter(f"STREAMPULSE_LOG_LEVEL={level!r}: use one of {LOG_LEVELS}")
+    return level
+
+
+def prepare_dagster_home(level: str = "info") -> Path:
+    """An absolute DAGSTER_HOME holding the repo's dagster.yaml (refreshed every start), with
+    `python_logs.python_log_level` set: the console log of every run (Dagster's default is DEBUG,
+    one line per step event) then shows `level` and above. The event log keeps every event."""
     home = state_dir() / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    config = yaml.safe_load((home / "dagster.yaml").read_text()) or {}
+    config.setdefault("python_logs", {})["python_log_level"] = level.upper()
+    text = (REPO_ROOT / "dagster.yaml").read_text()
+    if "python_logs:" not in text:  # keep the copy's comments: append the one setting
+        text += f"\npython_logs:\n  python_log_level: {level.upper()}\n"
+    else:
+        text = yaml.safe_dump(config, sort_keys=False)
+    (home / "dagster.yaml").write_text(text)
     return home
 
 
@@ -47,11 +69,11 @@ def apply_schemas() -> list[str]:
     return applied
 
 
-def platform_env(services: Services) -> dict[str, str]:
+def platform_env(services: Services, level: str = "info") -> dict[str, str]:
     settings = get_settings()
     env = dict(os.environ)
     env.update(services.dagster_pg_env())
-    env["DAGSTER_HOME"] = str(prepare_dagster_home())
+    env["DAGSTER_HOME"] = str(prepare_dagster_home(level))
     env["STREAMPULSE_POSTGRES_URL"] = settings.resolved_postgres_url()
     env["STREAMPULSE_REDIS_URL"] = settings.resolved_redis_url()
     env["STREAMPULSE_DUCKDB_PATH"] = str(settings.resolved_duckdb_path())
@@ -81,13 +103,20 @@ def _take_lock():
 
 
 def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
-    """Run the platform: embedded Postgres + Redis, schema migrations, and `dagster dev`."""
+    """Run the platform: embedded Postgres + Redis, schema migrations, and `dagster dev`.
+
+    The embedded servers are supervised (restarted when they die) and owned: stopped at exit,
+    also when a previous `streampulse dev` crashed and left them running. The log is INFO
+    (STREAMPULSE_LOG_LEVEL=DEBUG for more), plain text when stdout is not a terminal."""
+    os.umask(0o077)  # everything the platform writes (warehouse, landing, logs) is private
+    level = log_level()
     lock = _take_lock()
     if not port_is_free(port):
         typer.secho(f"Port {port} is already in use; pass --port or stop that process.", fg="red")
         raise typer.Exit(1)
     services = Services(get_settings())
     started: list[str] = []
+    supervisor: Supervisor | None = None
     group: ChildGroup | None = None
     stop_requested = threading.Event()
 
@@ -99,18 +128,29 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, on_stop_signal)
     try:
-        started = services.up()
+        started, adopted = services.up_owned()
+        if adopted:
+            _say(f"services: adopted {', '.join(adopted)} left running by a stopped dev")
         _say(f"services: {', '.join(s.url for s in services.status())}")
+
+        def on_restart(name: str) -> None:
+            if name not in started:
+                started.append(name)  # restarted by us: ours to stop
+            services.record_owned(started)
+
+        supervisor = Supervisor(services, services.embedded(), _say, on_restart=on_restart)
+        supervisor.start()
         applied = apply_schemas()
         if applied:
             _say(f"schema: applied {', '.join(applied)}")
-        env = platform_env(services)
+        env = platform_env(services, level)
         cmd = [sys.executable, "-m", "dagster", "dev", "-w", str(REPO_ROOT / "workspace.yaml")]
-        cmd += ["-p", str(port)]
+        cmd += ["-p", str(port), "--log-level", level]
         if not stop_requested.is_set():
             _say(f"Dagster UI: http://localhost:{port}  (DAGSTER_HOME={env['DAGSTER_HOME']})")
             # From DAGSTER_HOME, so the repo-root dagster.yaml is not taken for the instance one.
-            group = ChildGroup(cmd, cwd=env["DAGSTER_HOME"], env=env)
+            plain = not sys.stdout.isatty()
+            group = ChildGroup(cmd, plain_output=plain, cwd=env["DAGSTER_HOME"], env=env)
             if stop_requested.is_set():  # a signal arrived while it was being started
                 group.interrupt()
             else:
@@ -123,9 +163,12 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut teardown short
         if group is not None:
             group.stop()  # what is left after dagster's own shutdown is terminated, then killed
+        if supervisor is not None:
+            supervisor.stop()
         if started:
             _say(f"stopping {', '.join(started)} ...")
             services.down(started)
+        services.release()
         lock.close()
 
 

@@ -6,6 +6,7 @@ import psycopg2
 import typer
 
 from streampulse_assets.lib.schema import migrate_postgres
+from streampulse_assets.lib.services.secrets import mask_text, mask_url
 from streampulse_assets.lib.settings import get_settings
 
 
@@ -16,7 +17,7 @@ def connect_or_exit():
         conn = psycopg2.connect(url, connect_timeout=5)
     except psycopg2.OperationalError as exc:
         typer.secho(
-            f"cannot reach Postgres at {url}: {exc}".strip()
+            f"cannot reach Postgres at {mask_url(url)}: {mask_text(str(exc), url)}".strip()
             + "\n(start the embedded one with `streampulse services up`)",
             fg="red",
             err=True,

@@ -6,6 +6,7 @@ import typer
 
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.services.postgres import EmbeddedServiceError
+from streampulse_assets.lib.services.secrets import mask_url
 from streampulse_assets.lib.settings import get_settings
 
 app = typer.Typer(help="Start, stop or inspect the Postgres and Redis servers StreamPulse uses.")
@@ -32,11 +33,35 @@ def up() -> None:
         raise typer.Exit(1) from exc
     typer.echo(f"started: {', '.join(started) or 'nothing (already running)'}")
     healthy = _print_status(services)
-    s = get_settings()
-    typer.echo("\nexport STREAMPULSE_POSTGRES_URL=" + s.resolved_postgres_url())
-    typer.echo("export STREAMPULSE_REDIS_URL=" + s.resolved_redis_url())
+    _print_how_to_connect(services)
     if not healthy:
         raise typer.Exit(1)
+
+
+def _print_how_to_connect(services: Services) -> None:
+    """How to reach the servers, without printing a password (it stays in its 0600 file)."""
+    s = get_settings()
+    typer.echo("")
+    if services.postgres_embedded:
+        pg = services.postgres
+        typer.echo(
+            f"psql:  PGPASSFILE={pg.passfile} psql -h 127.0.0.1 -p {pg.port} -U postgres "
+            "streampulse"
+        )
+        typer.echo(
+            'export STREAMPULSE_POSTGRES_URL="postgresql://postgres:'
+            f'$(cat {pg.root / "password"})@127.0.0.1:{pg.port}/streampulse"'
+        )
+    else:
+        typer.echo("postgres: " + mask_url(s.resolved_postgres_url()))
+    if services.redis_embedded:
+        rd = services.redis
+        typer.echo(
+            f'export STREAMPULSE_REDIS_URL="redis://:$(cat {rd.root / "password"})'
+            f'@127.0.0.1:{rd.port}/0"'
+        )
+    else:
+        typer.echo("redis: " + mask_url(s.resolved_redis_url()))
 
 
 @app.command("down")

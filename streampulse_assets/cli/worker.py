@@ -11,6 +11,7 @@ import psycopg2
 import typer
 
 from streampulse_assets.lib.schema import migrate_postgres
+from streampulse_assets.lib.services.secrets import mask_text, mask_url
 from streampulse_assets.lib.settings import get_settings
 
 
@@ -19,7 +20,7 @@ def _check_postgres(url: str) -> None:
         conn = psycopg2.connect(url, connect_timeout=5)
     except psycopg2.OperationalError as exc:
         typer.secho(
-            f"Postgres is not reachable at {url}:\n  {str(exc).strip()}\n"
+            f"Postgres is not reachable at {mask_url(url)}:\n  {mask_text(str(exc).strip(), url)}\n"
             "Start the embedded services with `streampulse services up` (or run `streampulse "
             "dev`), or set STREAMPULSE_POSTGRES_URL to a running server.",
             fg="red",

@@ -1,5 +1,11 @@
-"""The three stores StreamPulse talks to, configured from STREAMPULSE_* environment variables."""
+"""The three stores StreamPulse talks to, configured from STREAMPULSE_* environment variables.
 
+The Postgres and Redis URLs may carry passwords: they are passed as `dg.EnvVar` when set in the
+environment (the UI shows the variable's name, never its value) and their fields are marked
+secret (a plain value is shown masked).
+"""
+
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -7,11 +13,13 @@ import dagster as dg
 import psycopg2
 import redis
 from dagster_duckdb import DuckDBResource
+from pydantic import Field
 
 from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
 from streampulse_assets.lib.settings import get_settings
 
 _migrated: set[str] = set()
+SECRET = {"dagster__is_secret": True}  # Dagster's UI shows such a field's value as a mask
 
 
 class WarehouseResource(DuckDBResource):
@@ -30,14 +38,15 @@ class WarehouseResource(DuckDBResource):
 class PostgresResource(dg.ConfigurableResource):
     """The operational store (work queue, alert deliveries, operator labels)."""
 
-    url: str
+    url: str = Field(description="Postgres URL (secret)", json_schema_extra=SECRET)
     connect_timeout: int = 5
 
     @contextmanager
     def connect(self) -> Iterator[psycopg2.extensions.connection]:
-        conn = psycopg2.connect(self.url, connect_timeout=self.connect_timeout)
+        url = _value(self.url)
+        conn = psycopg2.connect(url, connect_timeout=self.connect_timeout)
         try:
-            key = f"pg:{self.url}"
+            key = f"pg:{url}"
             if key not in _migrated:
                 migrate_postgres(conn)
                 _migrated.add(key)
@@ -49,12 +58,14 @@ class PostgresResource(dg.ConfigurableResource):
 class RedisResource(dg.ConfigurableResource):
     """The analysis cache."""
 
-    url: str
+    url: str = Field(description="Redis URL (secret)", json_schema_extra=SECRET)
     socket_timeout: float = 2.0
 
     def client(self) -> redis.Redis:
         return redis.Redis.from_url(
-            self.url, socket_timeout=self.socket_timeout, socket_connect_timeout=self.socket_timeout
+            _value(self.url),
+            socket_timeout=self.socket_timeout,
+            socket_connect_timeout=self.socket_timeout,
         )
 
 
@@ -65,9 +76,24 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
             database=str(settings.resolved_duckdb_path()),
             connection_config={"memory_limit": settings.duckdb_memory_limit},
         ),
-        "postgres": PostgresResource(url=settings.resolved_postgres_url()),
-        "redis": RedisResource(url=settings.resolved_redis_url()),
+        "postgres": PostgresResource(
+            url=_from_env("STREAMPULSE_POSTGRES_URL", settings.resolved_postgres_url())
+        ),
+        "redis": RedisResource(
+            url=_from_env("STREAMPULSE_REDIS_URL", settings.resolved_redis_url())
+        ),
     }
+
+
+def _value(url: str) -> str:
+    """The URL itself, also on a resource used directly (outside a run, Dagster has not
+    resolved its EnvVar yet)."""
+    return url.get_value() if isinstance(url, dg.EnvVar) else url
+
+
+def _from_env(name: str, value: str) -> "str | dg.EnvVar":
+    """`dg.EnvVar(name)` when the variable holds the value (always under `streampulse dev`)."""
+    return dg.EnvVar(name) if os.environ.get(name) == value else value
 
 
 @dg.definitions

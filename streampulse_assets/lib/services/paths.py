@@ -6,14 +6,16 @@ import os
 import socket
 from pathlib import Path
 
+from streampulse_assets.lib.services.secrets import private_dir
+
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def state_dir() -> Path:
-    """`STREAMPULSE_HOME` or `<repo>/.streampulse`, created on first use (absolute)."""
+    """`STREAMPULSE_HOME` or `<repo>/.streampulse`, created on first use (absolute, 0700: no
+    other local user may list or read what it holds; its parents are left as they are)."""
     root = Path(os.environ.get("STREAMPULSE_HOME") or REPO_ROOT / ".streampulse").resolve()
-    root.mkdir(parents=True, exist_ok=True)
-    return root
+    return private_dir(root)
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

