@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import typer
+from pandas.api.types import union_categoricals
 
 from streampulse_assets.lib.detection.config import UnknownProfileError, get_config
 from streampulse_assets.lib.detection.filerun import detect_file
@@ -41,13 +42,14 @@ def series_rows(path: Path) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for chunk in iter_canonical(path):
-            part = chunk[_ROW_KEY].copy()
-            part["platform"] = part["platform"].astype("category")
-            part["category_id"] = part["category_id"].astype("category")
-            parts.append(part)
-    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_ROW_KEY)
+            parts.append(chunk[_ROW_KEY].copy())
+    if not parts:
+        return pd.DataFrame(columns=_ROW_KEY)
+    rows = pd.DataFrame({"ts": pd.concat([p["ts"] for p in parts], ignore_index=True)})
     for col in ("platform", "category_id"):
-        rows[col] = rows[col].astype(str).astype("category")
+        cats = [pd.Categorical(p[col].astype(str)) for p in parts]
+        rows[col] = union_categoricals(cats)
+    rows = rows[_ROW_KEY]
     return rows.drop_duplicates(_ROW_KEY, keep="last").reset_index(drop=True)
 
 

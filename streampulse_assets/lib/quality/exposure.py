@@ -86,9 +86,12 @@ def series_spans(rows: pd.DataFrame) -> pd.DataFrame:
     cols = [*_KEY, "first", "last"]
     if rows.empty:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    keys = rows[_KEY].astype(str).assign(ts=pd.to_datetime(rows["ts"]).dt.floor("min"))
-    spans = keys.groupby(_KEY, sort=True)["ts"].agg(["min", "max"]).reset_index()
-    return spans.rename(columns={"min": "first", "max": "last"})[cols]
+    ts = pd.to_datetime(rows["ts"]).dt.floor("min")
+    spans = ts.groupby([rows[k] for k in _KEY], sort=True, observed=True).agg(["min", "max"])
+    spans = spans.reset_index().rename(columns={"min": "first", "max": "last"})
+    for col in _KEY:
+        spans[col] = spans[col].astype(str)
+    return spans[cols]
 
 
 def warmup_from_spans(spans: pd.DataFrame, days: float = DEFAULT_WARMUP_DAYS) -> Warmup:

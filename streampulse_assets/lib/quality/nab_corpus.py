@@ -162,25 +162,42 @@ def series_name(platform, category_id) -> str:
     return f"{platform}/{category_id}"
 
 
-def _keys(frame: pd.DataFrame) -> pd.DataFrame:
-    out = frame.copy()
-    for col in _KEY:
-        out[col] = out[col].astype(str)
-    out["ts"] = pd.to_datetime(out["ts"]).astype("datetime64[us]")
-    return out
+def _categorical(values: pd.Series) -> pd.Categorical:
+    """Strings as a categorical (cheap on a categorical column of millions of rows)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.rename_categories([str(c) for c in values.cat.categories]).array
+    return pd.Categorical(values.astype(str))
+
+
+def _minutes(values) -> np.ndarray:
+    ts = pd.to_datetime(pd.Series(values)).to_numpy().astype("datetime64[m]")
+    return ts.astype(np.int64)
+
+
+def _row_keys(frame: pd.DataFrame, platforms, categories) -> np.ndarray:
+    """One int64 per (platform, category, minute), coded on the given categories (-1: absent)."""
+    p = pd.Categorical(frame["platform"].astype(str), categories=platforms).codes.astype(np.int64)
+    c = pd.Categorical(frame["category_id"].astype(str), categories=categories).codes
+    combo = np.where((p < 0) | (c < 0), -1, p * len(categories) + c.astype(np.int64))
+    return np.where(combo < 0, -1, combo * 10**9 + _minutes(frame["ts"]))
 
 
 def binary_scores(rows: pd.DataFrame, events: pd.DataFrame, detector: str) -> pd.DataFrame:
     """Per-row scores of a binary detector: 1.0 at the rows where `detector` emitted a SPIKE,
-    0.0 at every other row of `rows` (platform, category_id, ts)."""
-    base = _keys(rows[[*_KEY, "ts"]]).drop_duplicates([*_KEY, "ts"])
-    if events.empty:
-        return base.assign(score=0.0).reset_index(drop=True)
-    spikes = events[(events["detector"] == detector) & (events["level"] == "SPIKE")]
-    marks = _keys(spikes[[*_KEY, "ts"]]).drop_duplicates().assign(score=1.0)
-    out = base.merge(marks, on=[*_KEY, "ts"], how="left")
-    out["score"] = out["score"].fillna(0.0)
-    return out.reset_index(drop=True)
+    0.0 at every other row of `rows` (platform, category_id, ts; duplicates dropped)."""
+    base = rows[[*_KEY, "ts"]].drop_duplicates([*_KEY, "ts"]).reset_index(drop=True)
+    platform, category = _categorical(base["platform"]), _categorical(base["category_id"])
+    base["platform"], base["category_id"] = platform, category
+    score = np.zeros(len(base))
+    if not events.empty and len(base):
+        spikes = events[(events["detector"] == detector) & (events["level"] == "SPIKE")]
+        cats = (platform.categories, category.categories)
+        marks = _row_keys(spikes, *cats)
+        n_cat = len(category.categories)
+        keys = (platform.codes.astype(np.int64) * n_cat + category.codes) * 10**9
+        keys += _minutes(base["ts"])
+        score[np.isin(keys, marks[marks >= 0])] = 1.0
+    return base.assign(score=score)
 
 
 def corpus_from_frame(
@@ -189,14 +206,15 @@ def corpus_from_frame(
     """(series, windows) for score_corpus from a per-row scores frame (platform, category_id, ts,
     score) and contract labels; windows of series without rows are left out."""
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
-    rows = _keys(scores[[*_KEY, "ts", "score"]]).sort_values([*_KEY, "ts"], kind="stable")
-    series = {
-        series_name(*key): (g["ts"].to_numpy(), g["score"].to_numpy(dtype=float))
-        for key, g in rows.groupby(_KEY, sort=True)
-    }
+    rows = scores[[*_KEY, "ts", "score"]]
+    series, keys = {}, []
+    for key, g in rows.groupby(_KEY, sort=True, observed=True):
+        ts = pd.to_datetime(g["ts"]).to_numpy()
+        series[series_name(*key)] = (ts, g["score"].to_numpy(dtype=float))
+        keys.append((str(key[0]), str(key[1])))
+    categories = pd.DataFrame(keys, columns=_KEY, dtype=object)
     pos = positive_windows(frame[frame["kind"].isin(kinds)])
     windows: dict[str, list[tuple]] = {}
-    categories = rows[_KEY].drop_duplicates()
     for w in pos.itertuples(index=False):
         if w.category_id == PLATFORM_WIDE:
             cats = categories.loc[categories["platform"] == w.platform, "category_id"]
