@@ -3,7 +3,8 @@
 One plan per (seed, platform, UTC day), drawn from a generator seeded with exactly those keys, so
 a day's events never depend on the requested window. Every event lies inside its UTC day (09:00
 to 09:00 KST), uses its own category, and is sized against the category's clean level so that it
-stands well above the category's normal level and noise.
+stands well above the category's normal level and noise. This is the "classic" scenario's plan;
+the default "hard" scenario plans with simulator_plan_hard (same Event and _Planner).
 """
 
 from __future__ import annotations
