@@ -1,0 +1,42 @@
+"""Metrics mean what their names say: the analysis lag is measured from the event's minute."""
+
+import psycopg2
+import pytest
+
+from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis.models import AnalysisResult
+from streampulse_assets.lib.analysis.worker import drain
+
+
+@pytest.fixture
+def conn(pg_url):
+    c = psycopg2.connect(pg_url)
+    c.autocommit = True
+    yield c
+    c.close()
+
+
+def test_minute_to_result_lag_counts_from_the_event_minute_and_is_never_negative(conn):
+    # A live event: its minute is the current one (the snapshot is fetched during that minute).
+    (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
+    with conn.cursor() as cur:
+        cur.execute("UPDATE signal_events SET ts = date_trunc('minute', now()) WHERE id = %s",
+                    (event_id,))  # fmt: skip
+    (event,) = queue.claim(conn, "w", batch=1)
+    result = AnalysisResult(verdict="NO_EVENT", event_kind="none", summary="s", reason="r")
+    written = queue.complete(conn, "w", [(event.id, result)])
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT extract(epoch FROM analysed_at - ts) FROM signal_events WHERE id = %s",
+            (event_id,),
+        )
+        seen = float(cur.fetchall()[0][0])
+    lag = written[event_id][1]
+    assert lag == pytest.approx(seen) and 0 <= lag < 3600  # was `seen - 60`: negative in-minute
+
+
+def test_drain_summary_names_the_lag_after_what_it_measures(pg_url, conn):
+    samples.insert_rows(conn, samples.sample_rows(2))
+    summary = drain(pg_url, None, worker_id="w", llm=None).summary()
+    assert "minute_lag_p95_s" not in summary
+    assert summary["minute_to_result_p95_s"] > 0  # sample events are from the past
