@@ -29,6 +29,7 @@ from streampulse_assets.lib.alerts.sinks import (
     WebhookSink,
     sign,
     sinks_from_env,
+    verify_signature,
 )
 from streampulse_assets.lib.services.paths import REPO_ROOT
 
@@ -48,6 +49,7 @@ def insert_event(
     verdict="CONFIRMED",
     delta=5000.0,
     created_minutes_ago=0,
+    series=None,
 ):
     ts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=minutes_ago)
     evidence = {
@@ -66,6 +68,8 @@ def insert_event(
             }
         ],
     }
+    if series is not None:
+        evidence["series"] = series
     result = None
     if status == "DONE":
         result = {
@@ -169,8 +173,12 @@ def test_generic_webhook_with_signature(conn, httpserver):
     sink = WebhookSink(httpserver.url_for("/hook"), secret="s3cret")
     assert deliver_alerts(conn, [sink], AlertGate()).sent == 1
     [(request, _)] = httpserver.log
-    assert request.headers[SIGNATURE_HEADER] == sign("s3cret", request.data)
-    assert request.headers[SIGNATURE_HEADER] != sign("other", request.data)
+    header = request.headers[SIGNATURE_HEADER]
+    t = int(header.split(",")[0].removeprefix("t="))
+    assert header == sign("s3cret", request.data, timestamp=t)
+    assert verify_signature("s3cret", header, request.data)
+    assert not verify_signature("other", header, request.data)
+    assert not verify_signature("s3cret", header, request.data + b" ")  # body tampered
     assert request.headers[IDEMPOTENCY_HEADER] == idempotency_key(event_id, "webhook")
     body = json.loads(request.data)
     assert body["event_id"] == event_id and body["category_name"] == CATEGORY
@@ -426,7 +434,8 @@ def test_message_tolerates_sparse_events():
             "result": {"verdict": "CONFIRMED", "summary": "가" * 10_000},
         }
     )
-    assert len(long.text) < 4096 and "+0" in long.text
+    assert len(long.text) <= 1024 and "+0" in long.text  # fits a Telegram photo caption
+    assert long.text.endswith("event #1") and "…" in long.text  # the explanation is cut
 
 
 SINK_ENV = [
@@ -542,3 +551,80 @@ def test_cli_alerts_test_and_send(conn, pg_url, httpserver, sink_env):
 
 def _last(httpserver, path):
     return [r.data for r, _ in httpserver.log if r.path == path][-1]
+
+
+def test_signature_carries_a_timestamp_and_refuses_replays():
+    body = b'{"event_id": 1}'
+    header = sign("k", body, timestamp=1_800_000_000)
+    assert header.startswith("t=1800000000,v1=") and len(header.split("v1=")[1]) == 64
+    assert verify_signature("k", header, body, now=1_800_000_000 + 299)
+    assert not verify_signature("k", header, body, now=1_800_000_000 + 301)  # replayed later
+    assert not verify_signature("k", header, body, now=1_800_000_000 - 301)  # from the future
+    assert verify_signature("k", header, body, tolerance_s=3600, now=1_800_000_000 + 3000)
+    moved = header.replace("t=1800000000", "t=1800000290")  # a fresher t does not fit the mac
+    assert not verify_signature("k", moved, body, now=1_800_000_000 + 290)
+    rotated = f"{header},v1={'0' * 64}"  # several v1 values: any may match
+    assert verify_signature("k", rotated, body, now=1_800_000_000)
+    for bad in (None, "", "sha256=abc", "v1=abc", "t=x,v1=abc", f"t=1,t=2,v1={'0' * 64}"):
+        assert not verify_signature("k", bad, body, now=1_800_000_000)
+
+
+def _series(ts: datetime) -> dict:
+    minutes = [ts - timedelta(minutes=179 - i) for i in range(180)]
+    viewers = [10_000 + (i % 9) * 20 for i in range(179)] + [15_000]
+    return {
+        "event_ts": f"{ts:%Y-%m-%dT%H:%M}",
+        "ts": [f"{m:%Y-%m-%dT%H:%M}" for m in minutes],
+        "viewers": viewers,
+        "rolling": [10_080] * 180,
+        "seasonal": [None] * 60 + [10_000] * 120,
+    }
+
+
+def test_telegram_sends_the_chart_with_the_alert_text_as_caption(conn, httpserver):
+    seen = {}
+
+    def handler(request):
+        seen["form"] = dict(request.form)
+        seen["photo"] = request.files["photo"].read()
+        seen["type"] = request.files["photo"].mimetype
+        seen["content_type"] = request.headers["Content-Type"]
+        return Response(json.dumps({"ok": True, "result": {"message_id": 2}}), 200)
+
+    httpserver.expect_request("/botT0KEN/sendPhoto", method="POST").respond_with_handler(handler)
+    ts = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None) - timedelta(minutes=5)
+    event_id = insert_event(conn, series=_series(ts))
+    sink = TelegramSink("T0KEN", "-100123", base_url=httpserver.url_for("/"))
+    assert deliver_alerts(conn, [sink], AlertGate()).sent == 1
+    assert seen["content_type"].startswith("multipart/form-data")
+    assert seen["photo"].startswith(b"\x89PNG\r\n\x1a\n") and len(seen["photo"]) > 10_000
+    assert seen["type"] == "image/png" and seen["form"]["chat_id"] == "-100123"
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT payload->>'text' FROM alert_deliveries WHERE event_id = %s", (event_id,)
+        )
+        (frozen,) = cur.fetchone()
+    conn.rollback()
+    assert seen["form"]["caption"] == frozen  # the same text as the UI and the other sinks
+    assert STREAMER in frozen and "+7,000 = 140% of the rise" in frozen
+
+
+def test_slack_links_the_chart_only_when_it_has_a_url(conn, httpserver):
+    httpserver.expect_request("/slack", method="POST").respond_with_data("ok")
+    event_id = insert_event(conn, series=_series(datetime(2026, 1, 1)))
+    url = httpserver.url_for("/slack")
+    assert deliver_alerts(conn, [SlackSink(url, "https://charts.example/c/")], AlertGate()).sent
+    body = httpserver.log[-1][0].get_json()
+    section, image = body["blocks"]
+    assert image == {
+        "type": "image",
+        "image_url": f"https://charts.example/c/{event_id}.png",
+        "alt_text": "spike chart",
+    }
+    assert section["text"]["text"].startswith("[StreamPulse] SPIKE CHZZK")
+    insert_event(conn, category_id="c2")
+    assert deliver_alerts(conn, [SlackSink(url, name="slack2")], AlertGate()).sent == 2
+    plain = httpserver.log[-1][0].get_json()
+    assert "blocks" not in plain and plain["text"].endswith(
+        "(chart: Dagster UI, asset analysed_events)"
+    )

@@ -4,9 +4,22 @@ import socket
 import dagster as dg
 
 from streampulse_assets.defs.resources import PostgresResource, RedisResource, WarehouseResource
+from streampulse_assets.lib.alerts.showcase import (
+    latest_spikes,
+    showcase_markdown,
+    spikes_by_id,
+    write_chart,
+)
 from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.warehouse import copy_to_warehouse
 from streampulse_assets.lib.analysis.worker import DrainStats, drain
+from streampulse_assets.lib.services.paths import state_dir
+
+SHOWN_SPIKES = 3  # latest explained spikes shown with their charts (inline PNG, ~55 KB each)
+
+
+def charts_dir():
+    return state_dir() / "charts"
 
 
 class DrainConfig(dg.Config):
@@ -76,14 +89,25 @@ def analysed_events(
     A short copy of DONE rows from the Postgres queue into DuckDB `analysed_events` with the result
     flattened (verdict, kind, summary, reason, keywords, confidence, cache key and hit, tier,
     search queries, tokens, estimated cost, latency), upserted by id so reruns are idempotent. Only
-    rows finished since the warehouse's newest analysis (with an overlap) are read.
+    rows finished since the warehouse's newest analysis (with an overlap) are read. Each copied V3
+    SPIKE gets its chart (<state>/charts/<id>.png, from the series captured in its evidence), and
+    the `latest_spikes` metadata shows the newest explanations, in the alerts' own words, with
+    their charts.
     """
     with postgres.connect() as conn, duckdb.get_connection() as con:
         copied = copy_to_warehouse(conn, con)
         ((total, hit_rate, cost),) = con.execute(
             "SELECT count(*), avg(cache_hit::INT), sum(cost_usd) FROM analysed_events"
         ).fetchall()
+    folder = charts_dir()
+    with postgres.connect() as conn:
+        new_spikes = spikes_by_id(conn, copied["id"]) if len(copied) else []
+        latest = latest_spikes(conn, SHOWN_SPIKES)
+        conn.rollback()
+    charts = [p for p in (write_chart(folder, e) for e in new_spikes) if p is not None]
     meta = {"dagster/row_count": int(total), "rows_copied": len(copied)}
+    meta["charts_written"] = len(charts)
+    meta["latest_spikes"] = dg.MetadataValue.md(showcase_markdown(latest, folder))
     if len(copied):
         meta["copied_cache_hit_rate"] = round(float(copied["cache_hit"].mean()), 4)
         meta["copied_cost_usd"] = round(float(copied["cost_usd"].sum()), 6)

@@ -12,11 +12,16 @@ still PENDING and the next pass sends it again: a crash can cause at most one re
 message in flight, never a loss. The webhook sink carries a stable `Idempotency-Key`
 (`streampulse-<event_id>-<sink>`) so its receiver can drop that duplicate; Telegram and Slack offer
 no such key. An HTTP timeout after the server accepted the message has the same effect.
+
+Sinks that attach the spike chart (`wants_chart`: Telegram) get it rendered at send time from the
+event's evidence (lib/analysis/chart.py), the same picture the UI shows; an event without a
+captured series, or a chart that fails to render, is sent as text alone.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -25,7 +30,9 @@ from psycopg2.extras import Json
 from streampulse_assets.lib.alerts.gate import AlertGate
 from streampulse_assets.lib.alerts.message import build_message
 from streampulse_assets.lib.alerts.sinks import AlertMessage, Sink, SinkError
+from streampulse_assets.lib.analysis.chart import chart_for
 
+log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
 _EVENT_COLUMNS = (
     "e.id, e.platform, e.category_id, e.category_name, e.ts, e.cause, e.evidence, e.result, "
@@ -117,6 +124,18 @@ def _backoff(attempts: int, base: float, retry_after: float | None) -> float:
     return max(delay, retry_after or 0.0)
 
 
+def _chart(cur, event_id: int) -> bytes | None:
+    cur.execute("SELECT evidence, result FROM signal_events WHERE id = %s", (event_id,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    try:
+        return chart_for(row[0], row[1])
+    except Exception:  # a chart must never stop the alert itself
+        log.exception("spike chart of event %s could not be rendered; sending text only", event_id)
+        return None
+
+
 def _deliver_one(
     pg_conn,
     sinks: dict[str, Sink],
@@ -141,6 +160,8 @@ def _deliver_one(
         row_id, event_id, sink_name, payload, attempts = row
         seen.add(row_id)  # a failed row is retried in a later pass, never in this one
         message = AlertMessage(text=payload["text"], fields=payload.get("fields") or {})
+        if getattr(sinks[sink_name], "wants_chart", False):
+            message = AlertMessage(message.text, message.fields, _chart(cur, event_id))
         attempts += 1
         try:
             sinks[sink_name].send(message, idempotency_key(event_id, sink_name))

@@ -1,7 +1,9 @@
 """The alert text and fields for one analysed event (a Postgres `signal_events` row as a dict).
 
 Plain text with no markup, so Korean category names, streamer names and titles go through every
-sink unchanged; the explanation is cut so the whole text stays under Telegram's 4096 characters.
+sink unchanged. The same text is the Telegram photo caption and the explanation shown in the
+Dagster UI (`analysed_events`), so the explanation is cut to keep the whole text within Telegram's
+1024-character caption limit.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from streampulse_assets.lib.alerts.sinks import AlertMessage
 
-_MAX_EXPLANATION = 1500
+MAX_TEXT = 1024  # Telegram's caption limit (sendPhoto)
 
 
 def _num(value: Any) -> float | None:
@@ -54,7 +56,7 @@ def build_message(event: dict[str, Any]) -> AlertMessage:
     top = streamers[0] if streamers and isinstance(streamers[0], dict) else {}
     category = event.get("category_name") or evidence.get("category_name") or event["category_id"]
     verdict = result.get("verdict") or f"not analysed ({event.get('analysis_status', '?')})"
-    explanation = _clip(str(result.get("summary") or result.get("reason") or ""), _MAX_EXPLANATION)
+    explanation = str(result.get("summary") or result.get("reason") or "")
     fields = {
         "event_id": event["id"],
         "platform": event["platform"],
@@ -80,14 +82,30 @@ def build_message(event: dict[str, Any]) -> AlertMessage:
     ]
     if top:
         title = f" — {_clip(str(top.get('title') or ''), 200)}" if top.get("title") else ""
-        lines.append(
-            f"Top streamer: {top.get('channel_name')} ({_fmt(_num(top.get('viewers')))}){title}"
-        )
+        lines.append(f"Top streamer: {top.get('channel_name')} ({_top_figures(top, delta)}){title}")
     if event.get("cause"):
         lines.append(f"Cause: {event['cause']}")
     conf = fields["confidence"]
     lines.append(f"Verdict: {verdict}" + (f" ({conf:.2f})" if conf is not None else ""))
+    tail = f"{_minute(event['ts'])} · event #{event['id']}"
     if explanation:
+        room = MAX_TEXT - len("\n".join([*lines, tail])) - len("\nWhy: ")
+        explanation = _clip(explanation, max(room, 1))
+        fields["explanation"] = explanation
         lines.append(f"Why: {explanation}")
-    lines.append(f"{_minute(event['ts'])} · event #{event['id']}")
-    return AlertMessage(text="\n".join(lines), fields=fields)
+    text = "\n".join([*lines, tail])
+    return AlertMessage(text=_clip(text, MAX_TEXT), fields=fields)
+
+
+def _top_figures(top: dict[str, Any], delta: float | None) -> str:
+    """Viewers, and when the streamer's earlier count is known, their contribution to the rise
+    (gain / category delta), kept apart from their share of viewers."""
+    viewers = _num(top.get("viewers"))
+    out = f"{_fmt(viewers)} viewers"
+    before = _num(top.get("viewers_before"))
+    if viewers is not None and (before is not None or top.get("category_before")):
+        gain = viewers - (before or 0.0)
+        out += f", {gain:+,.0f}"
+        if delta and delta > 0:
+            out += f" = {gain / delta:.0%} of the rise"
+    return out

@@ -3,6 +3,8 @@
 Only V3 SPIKE/CANDIDATE rows are queued (V1 is a shadow control). CATEGORY_ADOPTION rows are
 stored as SKIPPED: one streamer moving in needs no paid explanation. The unique key (detector,
 platform, category_id, ts) with ON CONFLICT DO NOTHING makes re-runs and overlapping ticks safe.
+With `series` (lib/detection/series.event_series), each row's evidence also carries the last hours
+of viewers and baselines for its chart, captured now because the analysis never reads DuckDB.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from datetime import UTC
 
 import pandas as pd
 from psycopg2.extras import execute_values
+
+from streampulse_assets.lib.detection.series import series_key
 
 EVIDENCE_FIELDS = [
     "category_name", "current", "baseline_short", "baseline_season", "season_source",
@@ -75,8 +79,12 @@ def _utc(ts) -> object:
     return (ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)).to_pydatetime()
 
 
-def enqueue_events(pg_conn, events: pd.DataFrame) -> EnqueueStats:
-    """Insert the V3 SPIKE/CANDIDATE rows of `events` into the queue; commits. Returns counts."""
+def enqueue_events(pg_conn, events: pd.DataFrame, series: dict | None = None) -> EnqueueStats:
+    """Insert the V3 SPIKE/CANDIDATE rows of `events` into the queue; commits. Returns counts.
+
+    `series` maps (platform, category_id, ts) to a chart series (`event_series`); a row found in
+    it gets `evidence["series"]`. Rows already queued keep their evidence (DO NOTHING).
+    """
     if events is None or events.empty:
         return EnqueueStats()
     mask = (events["detector"] == "V3") & events["level"].isin(["SPIKE", "CANDIDATE"])
@@ -84,11 +92,16 @@ def enqueue_events(pg_conn, events: pd.DataFrame) -> EnqueueStats:
     values = []
     for r in rows:
         status = "SKIPPED" if r.get("cause") == "CATEGORY_ADOPTION" else "PENDING"
+        ev = evidence(r)
+        if series:
+            found = series.get(series_key(r["platform"], r["category_id"], r["ts"]))
+            if found:
+                ev["series"] = found
         values.append(
             (
                 "V3", str(r["platform"]), str(r["category_id"]), _plain(r.get("category_name")),
                 _utc(r["ts"]), r["level"], _plain(r.get("cause")),
-                json.dumps(evidence(r), ensure_ascii=False), status,
+                json.dumps(ev, ensure_ascii=False, separators=(",", ":")), status,
             )
         )  # fmt: skip
     returned: list[tuple] = []

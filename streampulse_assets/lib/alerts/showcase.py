@@ -1,0 +1,92 @@
+"""The latest explained spikes for the Dagster UI: the alert text and the chart, as Markdown.
+
+The text is `build_message(event).text`, the very text Telegram, Slack and the webhook send, so
+the UI and the alerts say the same thing. Charts are PNG files `<folder>/<event_id>.png` (0600,
+written atomically) rendered from the queue row's evidence, and are inlined in the Markdown as
+`data:image/png;base64` images: Dagster's Markdown renderer (rehype-sanitize schema extended with
+the `data` protocol for `img src`, dagster-io/dagster#13443) displays them, and the webserver's
+CSP sets no `img-src`. A file link would not open from a browser.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from streampulse_assets.lib.alerts.message import build_message
+from streampulse_assets.lib.analysis.chart import chart_for, markdown_entry, md_escape
+
+_COLUMNS = "id, platform, category_id, category_name, ts, cause, evidence, result, analysis_status"
+_SPIKES = "detector = 'V3' AND level = 'SPIKE' AND analysis_status = 'DONE'"
+
+
+def _rows(pg_conn, sql: str, params: tuple) -> list[dict[str, Any]]:
+    with pg_conn.cursor() as cur:
+        cur.execute(sql, params)
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def spikes_by_id(pg_conn, ids: Iterable[int]) -> list[dict[str, Any]]:
+    """The analysed V3 SPIKE queue rows among `ids` (other rows get no chart)."""
+    ids = [int(i) for i in ids]
+    if not ids:
+        return []
+    sql = f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} AND id = ANY(%s) ORDER BY id"
+    return _rows(pg_conn, sql, (ids,))
+
+
+def latest_spikes(pg_conn, limit: int = 3) -> list[dict[str, Any]]:
+    """The `limit` most recently analysed V3 SPIKE rows, newest first."""
+    sql = (
+        f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} "
+        "ORDER BY analysed_at DESC NULLS LAST, id DESC LIMIT %s"
+    )
+    return _rows(pg_conn, sql, (limit,))
+
+
+def chart_path(folder: Path, event_id: int) -> Path:
+    return folder / f"{int(event_id)}.png"
+
+
+def write_chart(folder: Path, event: dict[str, Any]) -> Path | None:
+    """Render and store the event's chart (None when its evidence has no series)."""
+    png = chart_for(event.get("evidence"), event.get("result"))
+    if png is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = chart_path(folder, event["id"])
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(png)
+    os.replace(tmp, path)
+    return path
+
+
+def _heading(event: dict[str, Any]) -> str:
+    ts = event["ts"]
+    when = f"{ts.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if hasattr(ts, "astimezone") else str(ts)
+    name = event.get("category_name") or event["category_id"]
+    return f"#### #{event['id']} · {event['platform'].upper()} · {md_escape(name)} · {when}"
+
+
+def showcase_markdown(events: list[dict[str, Any]], folder: Path) -> str:
+    """Markdown of the given events (newest first): heading, alert text, inline chart."""
+    if not events:
+        return "No analysed V3 spike yet."
+    parts = []
+    for event in events:
+        path = chart_path(folder, event["id"])
+        if not path.exists():
+            write_chart(folder, event)
+        png = path.read_bytes() if path.exists() else None
+        text = build_message(event).text
+        body = markdown_entry(text, png, chart_path=str(path) if png else None)
+        if png is None:
+            body += "\n\n_no viewer series was captured for this event, so it has no chart_"
+        parts.append(f"{_heading(event)}\n\n{body}")
+    return "\n\n---\n\n".join(parts)
