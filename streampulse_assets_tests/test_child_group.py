@@ -78,3 +78,17 @@ def test_stop_of_an_already_finished_child_is_harmless(tmp_path):
     group.proc.wait()
     group.stop(grace=10, term_grace=2)
     assert not group.alive() and group.proc.returncode == 0
+
+
+def test_plain_output_relays_the_child_without_colour_codes(capfd):
+    # What `streampulse dev` does when its stdout is a file or a pipe (not a terminal).
+    code = (
+        "import sys; print('\\x1b[32m2026-12-01 10:00:00\\x1b[0m - dagster - \\x1b[34mINFO\\x1b[0m"
+        " - started'); print('\\x1b[1;31merror\\x1b[0m', file=sys.stderr)"
+    )
+    group = ChildGroup([sys.executable, "-c", code], plain_output=True)
+    assert group.wait(60)
+    group._relay.join(60)
+    out = capfd.readouterr().out
+    assert "2026-12-01 10:00:00 - dagster - INFO - started\n" in out
+    assert "error\n" in out and "\x1b" not in out
