@@ -4,9 +4,21 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from streampulse_assets.lib.partitions_start import resolve_start
+from streampulse_assets.lib.services.paths import state_dir
+from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
 
-PARTITIONS_START = "2025-01-01-00:00"
+# STREAMPULSE_PARTITIONS_START, else the first start's bootstrap range recorded in the state folder.
+_settings = get_settings()
+START, START_ORIGIN = resolve_start(
+    _settings.partitions_start,
+    state_dir(),
+    datetime.now(UTC),
+    _settings.bootstrap_days,
+    _settings.sources,
+)
+PARTITIONS_START = f"{START:%Y-%m-%d-%H:%M}"
 MINUTE_TAG = "streampulse/minute"  # set by the minute sensor: the newest minute a tick computes
 # First minute of a catch-up tick (absent: the tick computes MINUTE_TAG only).
 MINUTE_START_TAG = "streampulse/minute_start"
@@ -17,7 +29,7 @@ GAP_TAG = "streampulse/gap"
 hourly_partitions = dg.HourlyPartitionsDefinition(
     start_date=PARTITIONS_START, timezone="UTC", end_offset=1
 )
-daily_partitions = dg.DailyPartitionsDefinition(start_date="2025-01-01", timezone="UTC")
+daily_partitions = dg.DailyPartitionsDefinition(start_date=f"{START:%Y-%m-%d}", timezone="UTC")
 
 single_run = dg.BackfillPolicy.single_run()
 
