@@ -122,7 +122,7 @@ class _Budget:
 
 
 class _Loop:
-    """One worker thread: claim a batch, analyse each event, write the batch back."""
+    """One worker thread: claim a batch, analyse each event and write each result back."""
 
     def __init__(self, pg_url, worker_id, cache, llm, budget, stats, lock, opts):
         self.pg_url, self.worker_id = pg_url, worker_id
@@ -163,7 +163,10 @@ class _Loop:
             conn.close()
 
     def process(self, conn, analyser: SpikeAnalyser, events) -> None:
-        done, failed, retried = [], 0, 0
+        """Analyse a claimed batch; each result is committed as soon as it is known, so a killed
+        worker loses at most the analyses in flight (paid model calls are never batched up)."""
+        with self.lock:
+            self.stats.claimed += len(events)
         for i, event in enumerate(events):
             if self.budget.halted():
                 released = queue.release(conn, self.worker_id, [e.id for e in events[i:]])
@@ -173,14 +176,14 @@ class _Loop:
             if self.llm is not None and i:  # model calls are slow: keep the rest of the batch
                 queue.renew(conn, self.worker_id, [e.id for e in events[i:]])
             try:
-                done.append((event.id, analyser.analyse(event)))
+                self.commit(conn, event.id, analyser.analyse(event))
             except Exception as exc:
                 log.warning("analysis of event %s failed: %r", event.id, exc)
                 if self.offline is not None and event.attempts >= self.opts["max_attempts"]:
                     result = self.offline.analyse(event)
                     reason = f"llm unavailable on the last attempt: {type(exc).__name__}: {exc}"
                     result.fallbacks = [*result.fallbacks, reason[:300]]
-                    done.append((event.id, result))
+                    self.commit(conn, event.id, result)
                     continue
                 status = queue.fail(
                     conn,
@@ -190,28 +193,28 @@ class _Loop:
                     max_attempts=self.opts["max_attempts"],
                     backoff_s=self.opts["backoff_s"],
                 )
-                failed += status == "FAILED"
-                retried += status == "PENDING"
-        written = queue.complete(conn, self.worker_id, done)
+                with self.lock:
+                    self.stats.failed += status == "FAILED"
+                    self.stats.retried += status == "PENDING"
+
+    def commit(self, conn, event_id: int, result) -> None:
+        """Write one result (autocommit: durable when this returns) and count it."""
+        written = queue.complete(conn, self.worker_id, [(event_id, result)])
         with self.lock:
             s = self.stats
-            s.claimed += len(events)
-            s.failed += failed
-            s.retried += retried
-            s.lost_leases += len(done) - len(written)
-            for event_id, result in done:
-                if event_id not in written:
-                    continue
-                s.analysed += 1
-                s.llm_calls += result.llm_calls
-                s.tokens_in += result.tokens_in
-                s.tokens_out += result.tokens_out
-                s.cost_usd += result.cost_usd
-                s.tiers[result.tier] += 1
-                s.verdicts[result.verdict] += 1
-                s.analysis_ms.append(result.latency_ms)
-                s.latencies_s.append(written[event_id][0])
-                s.minute_to_result_s.append(written[event_id][1])
+            if event_id not in written:
+                s.lost_leases += 1
+                return
+            s.analysed += 1
+            s.llm_calls += result.llm_calls
+            s.tokens_in += result.tokens_in
+            s.tokens_out += result.tokens_out
+            s.cost_usd += result.cost_usd
+            s.tiers[result.tier] += 1
+            s.verdicts[result.verdict] += 1
+            s.analysis_ms.append(result.latency_ms)
+            s.latencies_s.append(written[event_id][0])
+            s.minute_to_result_s.append(written[event_id][1])
 
 
 def drain(
