@@ -214,7 +214,12 @@ def test_quality_checks_fail_clearly_before_any_materialisation(warehouse):
     assert "no materialisation" in evaluation.description
 
 
-def test_quality_runs_once_a_day_after_midnight_and_its_checks_follow():
+def test_quality_assets_are_left_to_their_sensor_and_its_checks_follow():
+    """Automation never requests the daily assets (quality_after_detection_sensor does, see
+    test_quality_automation.py); the metric checks follow each quality materialisation."""
+    from streampulse_assets.defs.partitions import daily_partitions
+
+    day = daily_partitions.get_partition_keys()[-1]
     hourly = dg.HourlyPartitionsDefinition(start_date="2025-01-01-00:00", end_offset=1)
     defs = dg.Definitions(
         assets=[dg.AssetSpec("signal_events", partitions_def=hourly), detection_labels,
@@ -225,21 +230,21 @@ def test_quality_runs_once_a_day_after_midnight_and_its_checks_follow():
     )  # fmt: skip
     quality, labels = dg.AssetKey("detection_quality"), dg.AssetKey("detection_labels")
     metric_checks = {c.check_key for c in QUALITY_CHECKS[:4]}
+    midnight = datetime.fromisoformat(day) + timedelta(days=1)
 
-    def tick(hh, mm, cursor=None):
-        when = datetime(2025, 3, 2, hh, mm)
+    def tick(minutes, cursor=None):
         return dg.evaluate_automation_conditions(
-            defs=defs, instance=instance, evaluation_time=when, cursor=cursor
+            defs=defs,
+            instance=instance,
+            evaluation_time=midnight + timedelta(minutes=minutes),
+            cursor=cursor,
         )
 
     with dg.instance_for_test() as instance:
-        before = tick(0, 10)
-        assert before.get_requested_partitions(quality) == set()
-        after = tick(0, 25, before.cursor)
-        assert after.get_requested_partitions(quality) == {"2025-03-01"}
-        assert after.get_requested_partitions(labels) == {"2025-03-01"}
-        assert tick(0, 26, after.cursor).get_num_requested(quality) == 0
-        instance.report_runless_asset_event(dg.AssetMaterialization(quality, partition=DAY))
-        checks = tick(0, 27, after.cursor)
+        before = tick(10)
+        after = tick(25, before.cursor)
+        assert after.get_num_requested(quality) == after.get_num_requested(labels) == 0
+        instance.report_runless_asset_event(dg.AssetMaterialization(quality, partition=day))
+        checks = tick(27, after.cursor)
         requested = {r.key for r in checks.results if r.true_subset.size}
         assert metric_checks <= requested

@@ -14,11 +14,6 @@ from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.settings import get_settings
 
 LABEL_FILES_ENV = "STREAMPULSE_LABEL_FILES"
-DAILY_AFTER_MIDNIGHT = (
-    dg.AutomationCondition.in_latest_time_window()
-    & dg.AutomationCondition.cron_tick_passed("20 0 * * *", "UTC").since_last_handled()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("daily at 00:20 UTC")
 _LABEL_COLUMNS = ["platform", "category_id", "start", "end", "kind"]
 
 
@@ -81,7 +76,6 @@ def gather_labels(start: datetime, end: datetime, postgres: PostgresResource, lo
     pool="duckdb",
     group_name="quality",
     kinds={"duckdb", "postgres"},
-    automation_condition=DAILY_AFTER_MIDNIGHT,
 )
 def detection_labels(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource, postgres: PostgresResource
@@ -192,7 +186,6 @@ def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
     group_name="quality",
     kinds={"duckdb", "python"},
     deps=[dg.AssetKey("signal_events"), dg.AssetKey("detection_labels")],
-    automation_condition=DAILY_AFTER_MIDNIGHT,
 )
 def detection_quality(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
@@ -216,8 +209,10 @@ def detection_quality(
     return dg.MaterializeResult(metadata=meta)
 
 
-# Dagster's default automation sensor starts STOPPED; this one runs the daily quality rollups
-# and their checks from the first `streampulse dev`.
+# Both daily assets are requested by sensors.quality_after_detection_sensor whenever a complete
+# day's signal_events change (bootstrap, backfills, and each day after it ends). Dagster's
+# default automation sensor starts STOPPED; this one runs the quality checks after each scored
+# day (and the backlog check every 15 minutes) from the first `streampulse dev`.
 quality_automation_sensor = dg.AutomationConditionSensorDefinition(
     "quality_automation_sensor",
     target=dg.AssetSelection.groups("quality"),
