@@ -109,13 +109,14 @@ def validate_snapshots(
             "top_streamers": "string",
         }
     )
-    rejected = sorted(checks.bad.values(), key=lambda r: checks.order[r.row])
     out = out[SNAPSHOT_COLUMNS]
     out.attrs[VALIDATED] = True
-    when = ts.dt.to_pydatetime() if len(ts) else []
-    pairs = zip(frame.index, when, strict=True)
-    minute = {label: (None if pd.isna(t) else t) for label, t in pairs}
-    return out, [replace(r, ts=minute[r.row]) for r in rejected]
+    rejected = sorted(checks.bad.values(), key=lambda r: frame.index.get_loc(r.row))
+    return out, [replace(r, ts=_minute(ts.at[r.row])) for r in rejected]
+
+
+def _minute(value) -> datetime | None:
+    return None if pd.isna(value) else pd.Timestamp(value).to_pydatetime()
 
 
 def describe(rejected: list[Rejection], limit: int = 10) -> list[str]:
@@ -209,7 +210,6 @@ class _Checks:
     def __init__(self, frame: pd.DataFrame, origin: str) -> None:
         self.frame, self.origin = frame, origin
         self.bad: dict[object, Rejection] = {}
-        self.order = {label: i for i, label in enumerate(frame.index)}
 
     def reject(self, mask: pd.Series, column: str, reason, values: pd.Series) -> None:
         for label in mask[mask].index:
@@ -266,6 +266,6 @@ class _Checks:
         verdicts = [_streamers(value) for value in uniques]
         why = np.array([v[1] for v in verdicts] + [None], dtype=object)[codes]
         self.reject(pd.Series(why != None, index=index), "top_streamers",  # noqa: E711
-                    lambda label: why[self.order[label]], raw)  # fmt: skip
+                    lambda label: why[index.get_loc(label)], raw)  # fmt: skip
         good = np.array([v[0] or "[]" for v in verdicts] + ["[]"], dtype=object)[codes]
         return pd.Series(good, index=index, dtype="string")
