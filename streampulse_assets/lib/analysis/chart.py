@@ -106,7 +106,7 @@ def _bars_panel(ax, evidence: dict[str, Any]) -> None:
         text += f" · {viewers:.0%} of viewers" if viewers else ""
         ax.text(max(shares[i], 0), i, text, va="center", fontsize=8)
     ax.axvline(0, color="#444444", lw=0.8)
-    ax.set_xlim(min(0.0, *shares) - 5, max(100.0, *shares) * 1.35)
+    ax.set_xlim(min(0.0, *shares) - 5, max(100.0, *shares) * 1.75)  # room for the labels
     ax.set_xlabel("contribution to the rise (% of the category's +delta)")
     ax.grid(axis="x", alpha=0.25)
 

@@ -19,21 +19,36 @@ from streampulse_assets.lib.duck import registered
 SERIES_HOURS = 3
 
 _SQL = """
-SELECT e.platform, e.category_id, e.ts AS event_ts, r.ts, max(r.viewers) AS viewers,
-       round(any_value(b.median_60)) AS rolling,
-       round(any_value(CASE WHEN s.coverage_7d >= $cov THEN s.mean_7d
-                            WHEN s.coverage_24h >= $cov THEN s.mean_24h END)) AS seasonal
-FROM series_events e
-JOIN raw_snapshots r
-  ON r.platform = e.platform AND r.category_id = e.category_id
- AND r.ts > e.ts - to_minutes($minutes) AND r.ts <= e.ts
-LEFT JOIN rolling_baselines b
-  ON b.platform = r.platform AND b.category_id = r.category_id AND b.ts = r.ts
-LEFT JOIN seasonal_baselines s
-  ON s.platform = r.platform AND s.category_id = r.category_id AND s.ts = r.ts
-WHERE r.ts > $lo - to_minutes($minutes) AND r.ts <= $hi
-GROUP BY ALL
-ORDER BY e.platform, e.category_id, e.ts, r.ts
+WITH pts AS (
+    SELECT e.platform, e.category_id, e.ts AS event_ts, r.ts, max(r.viewers) AS viewers
+    FROM series_events e
+    JOIN raw_snapshots r
+      ON r.platform = e.platform AND r.category_id = e.category_id
+     AND r.ts > e.ts - to_minutes($minutes) AND r.ts <= e.ts
+    WHERE r.ts > $lo - to_minutes($minutes) AND r.ts <= $hi
+    GROUP BY ALL
+), keys AS (SELECT DISTINCT platform, category_id, ts FROM pts),
+b AS (
+    SELECT b.platform, b.category_id, b.ts, any_value(b.median_60) AS median_60
+    FROM rolling_baselines b SEMI JOIN keys k
+      ON k.platform = b.platform AND k.category_id = b.category_id AND k.ts = b.ts
+    WHERE b.ts > $lo - to_minutes($minutes) AND b.ts <= $hi
+    GROUP BY ALL
+), s AS (
+    SELECT s.platform, s.category_id, s.ts,
+           any_value(CASE WHEN s.coverage_7d >= $cov THEN s.mean_7d
+                          WHEN s.coverage_24h >= $cov THEN s.mean_24h END) AS seasonal
+    FROM seasonal_baselines s SEMI JOIN keys k
+      ON k.platform = s.platform AND k.category_id = s.category_id AND k.ts = s.ts
+    WHERE s.ts > $lo - to_minutes($minutes) AND s.ts <= $hi
+    GROUP BY ALL
+)
+SELECT p.platform, p.category_id, p.event_ts, p.ts, p.viewers,
+       round(b.median_60) AS rolling, round(s.seasonal) AS seasonal
+FROM pts p
+LEFT JOIN b ON b.platform = p.platform AND b.category_id = p.category_id AND b.ts = p.ts
+LEFT JOIN s ON s.platform = p.platform AND s.category_id = p.category_id AND s.ts = p.ts
+ORDER BY p.platform, p.category_id, p.event_ts, p.ts
 """
 
 
