@@ -82,6 +82,7 @@ def test_changed_past_days_are_requested_once_and_again_after_a_rematerialisatio
     requested, first = tick(dagster_instance, start)
     assert set(requested) == {day_a, day_b}
     assert quality_after_detection_sensor.job_name == QUALITY_JOB
+    assert all(r.tags["dagster/priority"] == "-1" for r in first.run_requests)  # after live ticks
     assert requested[day_a] != requested[day_b]
 
     again, second = tick(dagster_instance, first.cursor)

@@ -24,6 +24,9 @@ QUALITY_JOB = "detection_quality_job"
 SETTLE = timedelta(minutes=20)  # after midnight: the day's last minute ticks have landed
 PAGE, MAX_PAGES = 1000, 10  # event-log reads per tick; the cursor carries on from there
 TRIGGER_TAG = "streampulse/signal_events_storage_id"
+# Queued behind the minute ticks: the run queue launches higher priorities first, and eight
+# bootstrapped days must not delay the live pipeline waiting for the same DuckDB pool slot.
+RUN_TAGS = {"dagster/priority": "-1"}
 
 quality_job = dg.define_asset_job(
     QUALITY_JOB,
@@ -114,7 +117,7 @@ def quality_after_detection_sensor(context: dg.SensorEvaluationContext):
             dg.RunRequest(
                 partition_key=day,
                 run_key=f"{day}:{storage_id}",
-                tags={TRIGGER_TAG: str(storage_id)},
+                tags={**RUN_TAGS, TRIGGER_TAG: str(storage_id)},
             )
         )
     cursor = write_cursor(after, pending)
