@@ -84,7 +84,8 @@ def test_plain_output_relays_the_child_without_colour_codes(capfd):
     # What `streampulse dev` does when its stdout is a file or a pipe (not a terminal).
     code = (
         "import sys; print('\\x1b[32m2026-12-01 10:00:00\\x1b[0m - dagster - \\x1b[34mINFO\\x1b[0m"
-        " - started'); print('\\x1b[1;31merror\\x1b[0m', file=sys.stderr)"
+        " - started'); print('\\x1b[1;31merror\\x1b[0m', file=sys.stderr);"
+        "print('INFO:dagster.daemon.SensorDaemon:started'); print('WARNING:root:kept')"
     )
     group = ChildGroup([sys.executable, "-c", code], plain_output=True)
     assert group.wait(60)
@@ -92,3 +93,4 @@ def test_plain_output_relays_the_child_without_colour_codes(capfd):
     out = capfd.readouterr().out
     assert "2026-12-01 10:00:00 - dagster - INFO - started\n" in out
     assert "error\n" in out and "\x1b" not in out
+    assert "WARNING:root:kept\n" in out and "INFO:dagster" not in out  # no root-handler copies

@@ -19,6 +19,10 @@ import time
 from pathlib import Path
 
 ANSI_ESCAPE = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Dagster's database retry calls `logging.warning` on the unconfigured root logger, which installs
+# Python's default handler: from then on every `dagster.*` record is printed a second time as
+# `INFO:dagster.daemon...:message`. The relay drops those copies.
+ROOT_HANDLER_COPY = re.compile(rb"^(DEBUG|INFO|WARNING|ERROR|CRITICAL):dagster[\w.\-]*:")
 
 
 def strip_ansi(line: bytes) -> bytes:
@@ -52,8 +56,11 @@ class ChildGroup:
         gone, so the child never blocks on a full pipe."""
         out = sys.stdout.buffer
         for line in iter(self.proc.stdout.readline, b""):
+            line = strip_ansi(line)
+            if ROOT_HANDLER_COPY.match(line):
+                continue
             with contextlib.suppress(OSError, ValueError):
-                out.write(strip_ansi(line))
+                out.write(line)
                 out.flush()
 
     def interrupt(self) -> None:
