@@ -317,12 +317,38 @@ def test_crash_between_send_and_mark_resends_at_most_once(conn, pg_url, httpserv
     assert holder["proc"].returncode == -signal.SIGKILL
     _wait_for_no_other_backends(conn)
     [(_, _, status, attempts, _, _)] = deliveries(conn)
-    assert (status, attempts) == ("PENDING", 0)  # the claim rolled back with the dead session
-    stats = deliver_alerts(conn, sinks_from_env(env), AlertGate())
-    assert stats.sent == 1
+    assert (status, attempts) == ("SENDING", 1)  # recorded before it was sent
+    with conn.cursor() as cur:
+        cur.execute("SELECT idempotency_key FROM alert_deliveries")
+        assert cur.fetchone()[0] == idempotency_key(event_id, "webhook")
+    conn.rollback()
+    # While the dead sender's lease runs nobody sends it (a slow sender is never doubled).
     assert deliver_alerts(conn, sinks_from_env(env), AlertGate()).sent == 0
+    stats = deliver_alerts(conn, sinks_from_env(env), AlertGate(), sending_lease=0)
+    assert stats.sent == 1
+    assert deliver_alerts(conn, sinks_from_env(env), AlertGate(), sending_lease=0).sent == 0
+    [(_, _, status, attempts, _, _)] = deliveries(conn)
+    assert (status, attempts) == ("SENT", 2)
     keys = [r.headers[IDEMPOTENCY_HEADER] for r, _ in httpserver.log]
-    assert keys == [idempotency_key(event_id, "webhook")] * 2  # one re-send, same key
+    # At-least-once with a stable key: one re-send, with the SAME key, which a receiver that
+    # honours Idempotency-Key drops (one distinct delivery end to end).
+    assert keys == [idempotency_key(event_id, "webhook")] * 2
+    assert len(set(keys)) == 1
+
+
+def test_a_sender_that_dies_on_every_attempt_ends_failed(conn, httpserver):
+    httpserver.expect_request("/hook").respond_with_data("ok")
+    insert_event(conn)
+    sink = WebhookSink(httpserver.url_for("/hook"))
+    assert enqueue_deliveries(conn, [sink], AlertGate()) == 1
+    with conn.cursor() as cur:  # as left by senders killed mid-send on all 5 attempts
+        cur.execute("UPDATE alert_deliveries SET status = 'SENDING', attempts = 5, "
+                    "sending_at = now() - interval '1 hour'")  # fmt: skip
+    conn.commit()
+    stats = deliver_alerts(conn, [sink], AlertGate(), max_attempts=5)
+    assert (stats.sent, stats.failed) == (0, 1) and not httpserver.log
+    [(_, _, status, _, error, _)] = deliveries(conn)
+    assert status == "FAILED" and "mid-send" in error
 
 
 def test_concurrent_passes_never_share_a_row(conn, pg_url, httpserver):

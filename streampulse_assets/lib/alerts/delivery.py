@@ -6,12 +6,16 @@ claimed one at a time with FOR UPDATE SKIP LOCKED (concurrent passes never share
 marked SENT, or rescheduled with exponential backoff (honouring a server's retry-after), or marked
 FAILED after `max_attempts` or a permanent (4xx) error.
 
-Exactly-once boundary: the row lock is held while sending and released by the commit that marks it
-SENT. If the process dies after the sink accepted the message but before that commit, the row is
-still PENDING and the next pass sends it again: a crash can cause at most one re-send of the one
-message in flight, never a loss. The webhook sink carries a stable `Idempotency-Key`
-(`streampulse-<event_id>-<sink>`) so its receiver can drop that duplicate; Telegram and Slack offer
-no such key. An HTTP timeout after the server accepted the message has the same effect.
+Recorded before sent: the claim commits the row as SENDING (attempts + 1, `sending_at`, and the
+`idempotency_key` the sink will get) before the request leaves; the outcome is committed after it
+(SENT, or PENDING with backoff, or FAILED). If the process dies in between, the row stays SENDING:
+no pass touches it while its lease (SENDING_LEASE_SECONDS, well above the sinks' timeouts) runs, so
+a slow sender is never doubled; after it, a pass sends it again with the SAME stored key, and a
+message whose sender keeps dying ends FAILED after `max_attempts`. The guarantee is therefore
+at-least-once with a stable key: a crash can cause one re-send of the message in flight (never a
+loss), which a receiver honouring `Idempotency-Key` (`streampulse-<event_id>-<sink>`, the webhook
+sink) drops; Telegram and Slack offer no such key. An HTTP timeout after the server accepted the
+message has the same effect.
 
 Sinks that attach the spike chart (`wants_chart`: Telegram) get it rendered at send time from the
 event's evidence (lib/analysis/chart.py), the same picture the UI shows; an event without a
@@ -34,6 +38,7 @@ from streampulse_assets.lib.analysis.chart import chart_for
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
+SENDING_LEASE_SECONDS = 120.0  # a SENDING row older than this lost its sender (crash, kill -9)
 _EVENT_COLUMNS = (
     "e.id, e.platform, e.category_id, e.category_name, e.ts, e.cause, e.evidence, e.result, "
     "e.analysis_status"
@@ -110,13 +115,18 @@ def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> in
         )
         missing = cur.fetchone()[0]
         cur.execute(
-            "SELECT count(*) FROM alert_deliveries WHERE status = 'PENDING' "
-            "AND sink = ANY(%(sinks)s) AND next_attempt_at <= now()",
-            params,
+            f"SELECT count(*) FROM alert_deliveries WHERE sink = ANY(%(sinks)s) AND {_DUE}",
+            {**params, "lease": SENDING_LEASE_SECONDS},
         )
         due = cur.fetchone()[0]
     pg_conn.rollback()
     return int(missing + due)
+
+
+_DUE = (  # PENDING and due, or SENDING whose sender died (its lease ran out)
+    "((status = 'PENDING' AND next_attempt_at <= now()) OR (status = 'SENDING' "
+    "AND sending_at < now() - make_interval(secs => %(lease)s)))"
+)
 
 
 def _backoff(attempts: int, base: float, retry_after: float | None) -> float:
@@ -144,27 +154,46 @@ def _deliver_one(
     *,
     max_attempts: int,
     backoff_seconds: float,
+    sending_lease: float,
 ) -> bool:
-    """Claim, send and mark one due row in its own transaction; False when none is due."""
+    """Claim one due row and record it SENDING (committed), send it, then commit the outcome;
+    False when none is due."""
     with pg_conn.cursor() as cur:
         cur.execute(
-            "SELECT id, event_id, sink, payload, attempts FROM alert_deliveries "
-            "WHERE status = 'PENDING' AND sink = ANY(%s) AND next_attempt_at <= now() "
-            "AND NOT (id = ANY(%s)) ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-            (list(sinks), list(seen)),
+            "SELECT id, event_id, sink, payload, attempts, idempotency_key FROM alert_deliveries "
+            f"WHERE sink = ANY(%(sinks)s) AND {_DUE} AND NOT (id = ANY(%(seen)s)) "
+            "ORDER BY next_attempt_at, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+            {"sinks": list(sinks), "seen": list(seen), "lease": sending_lease},
         )
         row = cur.fetchone()
         if row is None:
             pg_conn.rollback()
             return False
-        row_id, event_id, sink_name, payload, attempts = row
+        row_id, event_id, sink_name, payload, attempts, key = row
         seen.add(row_id)  # a failed row is retried in a later pass, never in this one
+        key = key or idempotency_key(event_id, sink_name)  # a re-send reuses the stored key
+        attempts += 1
+        if attempts > max_attempts:  # its senders kept dying mid-send
+            cur.execute(
+                "UPDATE alert_deliveries SET status = 'FAILED', updated_at = now(), last_error = "
+                "'sender died mid-send on every attempt' WHERE id = %s",
+                (row_id,),
+            )
+            pg_conn.commit()
+            stats.failed += 1
+            stats.errors.append(f"event {event_id} -> {sink_name}: sender died on every attempt")
+            return True
+        cur.execute(
+            "UPDATE alert_deliveries SET status = 'SENDING', attempts = %s, sending_at = now(), "
+            "idempotency_key = %s, updated_at = now() WHERE id = %s",
+            (attempts, key, row_id),
+        )
+        pg_conn.commit()  # recorded before sent
         message = AlertMessage(text=payload["text"], fields=payload.get("fields") or {})
         if getattr(sinks[sink_name], "wants_chart", False):
             message = AlertMessage(message.text, message.fields, _chart(cur, event_id))
-        attempts += 1
         try:
-            sinks[sink_name].send(message, idempotency_key(event_id, sink_name))
+            sinks[sink_name].send(message, key)
         except Exception as exc:  # a sink bug must not stop the other deliveries
             error = exc if isinstance(exc, SinkError) else SinkError(f"{type(exc).__name__}: {exc}")
             give_up = error.permanent or attempts >= max_attempts
@@ -199,6 +228,7 @@ def deliver_alerts(
     limit: int = 100,
     max_attempts: int = 5,
     backoff_seconds: float = 30.0,
+    sending_lease: float = SENDING_LEASE_SECONDS,
 ) -> DeliveryStats:
     """One delivery pass (enqueue, then send up to `limit` due rows). Commits on `pg_conn`."""
     stats = DeliveryStats()
@@ -209,7 +239,7 @@ def deliver_alerts(
         raise ValueError(f"sink names must be unique: {[s.name for s in sinks]}")
     autocommit = pg_conn.autocommit
     if autocommit:
-        pg_conn.autocommit = False  # the row lock must live until the SENT mark is committed
+        pg_conn.autocommit = False  # claim + SENDING mark commit together, before the send
     try:
         stats.enqueued = enqueue_deliveries(pg_conn, sinks, gate)
         seen: set[int] = set()
@@ -221,6 +251,7 @@ def deliver_alerts(
                 seen,
                 max_attempts=max_attempts,
                 backoff_seconds=backoff_seconds,
+                sending_lease=sending_lease,
             ):
                 break
     except BaseException:
