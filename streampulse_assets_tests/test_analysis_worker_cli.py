@@ -188,12 +188,9 @@ def test_a_killed_worker_loses_only_the_analyses_in_flight(stores, httpserver):
             proc.wait()
         model.released.set()
     done, kept = paid_calls_kept(stores["postgres"])
-    lost = model.answered - kept
-    assert model.answered == model.limit
     assert 0 < done < batch  # mid-batch: only committed one by one can they be there
     assert kept == done * calls_per_event
-    # Lost: what the threads had been answered for the events in flight (at most one each).
-    assert lost <= concurrency * calls_per_event, (model.answered, kept, done)
+    assert model.limit - kept <= concurrency * calls_per_event  # answered, not yet stored
 
     # The dead worker's leases expire (as after LEASE_S), a new worker finishes the queue.
     model.limit = 10_000
@@ -204,4 +201,6 @@ def test_a_killed_worker_loses_only_the_analyses_in_flight(stores, httpserver):
     stats = drain(stores["postgres"], stores["redis"], worker_id="after", llm=client(httpserver))
     assert done_count(stores["postgres"]) == events
     assert stats.analysed == events - done
-    assert model.answered - calls_per_event * events == lost  # paid twice: only the lost ones
+    # Paid for twice: only the calls of the events in flight at the kill (at most one each;
+    # a call the dead worker had already sent may still be answered after the kill).
+    assert model.answered - calls_per_event * events <= concurrency * calls_per_event
