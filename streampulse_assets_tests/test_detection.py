@@ -357,7 +357,7 @@ def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
     events = a["signal_events"]
     last = events[events["ts"] >= tick_start]
     assert len(last[(last["detector"] == "V3") & (last["level"] == "SPIKE")]) >= 1
-    assert set(last["detector"]) == {"V1", "V3"}
+    assert {"V1", "V3"} <= set(last["detector"])  # LEARNED runs beside them
 
 
 def test_detect_command_writes_events(tmp_path):

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from streampulse_assets.lib.detection.learned.config import LearnedConfig
+
 
 class DetectionConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -62,6 +64,10 @@ class DetectionConfig(BaseModel):
     # V1 control: current >= 1.5 x previous minute and delta >= 1000
     v1_growth: float = 1.5
     v1_min_delta: float = 1000.0
+
+    # The learned per-series detector runs beside V3 and V1 with its own settings (no profile:
+    # one configuration for every series).
+    learned: LearnedConfig = Field(default_factory=LearnedConfig)
 
     @property
     def robust(self) -> bool:

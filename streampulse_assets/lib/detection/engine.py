@@ -1,4 +1,4 @@
-"""The detection engine: baselines -> V3 and V1 -> causes -> cooldown -> signal_events.
+"""The detection engine: baselines -> V3, V1 and LEARNED -> causes -> cooldown -> signal_events.
 
 Public API (see .notes/contracts.md):
 - refresh_rolling_baselines / refresh_seasonal_baselines / refresh_signal_events(con, start, end,
@@ -25,6 +25,8 @@ from streampulse_assets.lib.detection.context import streamer_context
 from streampulse_assets.lib.detection.cooldown import apply_cooldown
 from streampulse_assets.lib.detection.features import features_sql
 from streampulse_assets.lib.detection.frame import infer_step, load_raw, normalise
+from streampulse_assets.lib.detection.learned.events import learned_rows
+from streampulse_assets.lib.detection.learned.store import refresh_learned
 from streampulse_assets.lib.detection.v1 import v1_triggers
 from streampulse_assets.lib.detection.v3 import v3_triggers
 from streampulse_assets.lib.duck import registered, transaction
@@ -95,11 +97,13 @@ def empty_events() -> pd.DataFrame:
 
 
 FEATURES_TABLE = "_detection_features"
+LEARNED = "LEARNED"
 EVENT_SLICE = timedelta(days=1)
 
 
 def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
-    """Emitted V3 and V1 events of [start, end) from the stored baselines (nothing written).
+    """Emitted V3, V1 and LEARNED events of [start, end) from the stored baselines; nothing is
+    written to signal_events (the learned detector stores its own per-row scores and state).
 
     Only rows meeting the V3 SPIKE rules need their cause before the cooldown (a PERSON_ISSUE
     spike needs more); every other row gets its streamer context after the cooldown, so the
@@ -112,6 +116,8 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     try:
         v3 = v3_triggers(con, start, end, cfg, FEATURES_TABLE)
         v1 = v1_triggers(con, start, end, cfg, FEATURES_TABLE)
+        spikes = refresh_learned(con, start, end, cfg.learned)
+        learned = learned_rows(con, spikes, FEATURES_TABLE, cfg.learned)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
     spiky = v3[v3["spike_ok"]] if len(v3) else v3
@@ -120,6 +126,7 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     rest = v3[~v3["spike_ok"]] if len(v3) else v3
     parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
     parts += [v1.assign(detector="V1")] if len(v1) else []
+    parts += [learned.assign(detector=LEARNED)] if len(learned) else []
     if not parts:
         return empty_events()
     emitted = apply_cooldown(pd.concat(parts, ignore_index=True), _seeds(con, start, cfg), cfg)
@@ -129,9 +136,9 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     todo = emitted[~done].drop(columns=_CONTEXT_COLUMNS, errors="ignore")
     if len(todo):  # context (and, for V3 candidates, the cause) of the emitted rows only
         todo = _with_raw_context(con, todo, start, end)
-        is_v3 = todo["detector"] == "V3"
-        if is_v3.any():
-            todo = pd.concat([add_causes(todo[is_v3], cfg), todo[~is_v3]], ignore_index=True)
+        caused = todo["detector"].isin(["V3", LEARNED])
+        if caused.any():
+            todo = pd.concat([add_causes(todo[caused], cfg), todo[~caused]], ignore_index=True)
         emitted = pd.concat([emitted[done], todo], ignore_index=True)
     emitted["top_streamers"] = streamer_context(con, emitted)
     emitted["profile"] = cfg.profile

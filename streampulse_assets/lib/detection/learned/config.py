@@ -1,0 +1,58 @@
+"""Settings of the learned detector: one configuration for every series of every scale.
+
+Nothing here is in viewers: windows are in minutes, the noise unit and its tail are learned per
+series, and the threshold is a number of expected alarms per series-day (see scoring.py).
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LearnedConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # A rise is measured over the last W minutes (0 = the current row alone), against the
+    # series' own level (median of the 60 minutes before that window).
+    windows_minutes: tuple[int, ...] = (0, 15, 60, 180)
+    # Forecasts the model may choose from, per series and window, by their learned error:
+    # the recent level alone, and the level plus the move seen at the same time of day
+    # 24 hours and 7 days earlier (seasonal differencing).
+    seasonal_lags_minutes: tuple[int, ...] = (1440, 10080)
+    # Memory of the error model: exponential forgetting with this half-life.
+    half_life_hours: float = Field(default=14 * 24, gt=0)
+    # Hours of learned error scale a series needs before it is scored at all.
+    min_learned_hours: float = Field(default=12.0, ge=0)
+    # Error values beyond this many learned units are clipped when the unit is updated, so a
+    # spike does not teach the model that spikes are normal noise.
+    clip_units: float = Field(default=6.0, gt=0)
+    # Tail model: exceedances of the standardised rise over `tail_from`, with a
+    # learned shape (generalised Pareto, method of moments); the prior is `tail_prior_weight`
+    # pseudo-excesses of an exponential tail with mean `tail_prior`.
+    tail_from: float = Field(default=2.0, gt=0)
+    tail_prior: float = Field(default=1.0, gt=0)
+    tail_prior_weight: float = Field(default=10.0, gt=0)
+    # score = clip((S + score_offset) / score_span, 0, 1), S = -log10(expected alarms per day).
+    score_offset: float = 3.0
+    score_span: float = Field(default=10.0, gt=0)
+    # A row is a SPIKE when score >= threshold and no row of the series reached the threshold
+    # in the previous `quiet_minutes` (one alert per excursion).
+    threshold: float = Field(default=0.36, ge=0, le=1)
+    quiet_minutes: int = Field(default=360, ge=0)
+    # The resolution of the values (1 for viewer and tweet counts).
+    resolution: float = Field(default=1.0, gt=0)
+    # Rows a window needs (share of the rows its span should hold at the series' step).
+    min_window_coverage: float = Field(default=0.5, gt=0, le=1)
+
+    @property
+    def decay(self) -> float:
+        """Weight of the state after one hour."""
+        return float(0.5 ** (1.0 / self.half_life_hours))
+
+    @property
+    def history_minutes(self) -> int:
+        """Raw minutes before a row that its features read."""
+        return max(self.windows_minutes) + 60
+
+
+DEFAULT = LearnedConfig()

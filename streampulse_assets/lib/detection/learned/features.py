@@ -1,0 +1,108 @@
+"""What the learned detector measures on each row: rises over several windows, and the
+forecasts it can choose from.
+
+Input is a panel: rows sorted by (series, minute) with the value `x` and the series' own recent
+level (`level`: median of the 60 minutes before the row, as `rolling_baselines.median_60`).
+For a window of W minutes the rise is `mean(x over (t - W, t]) - level at the window's first row`
+(W = 0: the row alone), so a sudden jump and a rise sustained for hours are both seen. Windows
+are spans of time, not row counts: gaps only thin a window, which then needs `min_window_coverage`
+of the rows its span should hold at the series' own step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from streampulse_assets.lib.detection.learned.config import LearnedConfig
+
+KEY_SHIFT = np.int64(1) << np.int64(36)  # minutes since 1970 fit in 36 bits until ~132,000 AD
+
+
+def keys(sid: np.ndarray, minute: np.ndarray) -> np.ndarray:
+    """One sortable int64 per (series, minute)."""
+    return sid.astype(np.int64) * KEY_SHIFT + minute.astype(np.int64)
+
+
+@dataclass
+class Panel:
+    """Rows of many series, sorted by (sid, minute); `step[sid]` = the series' step in minutes."""
+
+    sid: np.ndarray  # int64
+    minute: np.ndarray  # int64, minutes since the epoch
+    x: np.ndarray  # float64
+    level: np.ndarray  # float64, NaN when unknown
+    step: np.ndarray  # float64 per sid
+
+    @property
+    def key(self) -> np.ndarray:
+        return keys(self.sid, self.minute)
+
+
+def series_steps(sid: np.ndarray, minute: np.ndarray, n_series: int) -> np.ndarray:
+    """Median positive gap between consecutive rows of each series (1 where unknown)."""
+    gaps = np.diff(minute).astype(np.float64)
+    same = np.diff(sid) == 0
+    ok = same & (gaps > 0)
+    out = np.ones(n_series, dtype=np.float64)
+    if ok.any():
+        g_sid, g = sid[1:][ok], gaps[ok]
+        order = np.lexsort((g, g_sid))
+        g_sid, g = g_sid[order], g[order]
+        starts = np.searchsorted(g_sid, np.arange(n_series))
+        ends = np.searchsorted(g_sid, np.arange(n_series), side="right")
+        has = ends > starts
+        lo, hi = starts[has], ends[has] - 1
+        out[has] = (g[lo + (hi - lo) // 2] + g[lo + (hi - lo + 1) // 2]) / 2.0
+    return np.maximum(out, 1.0)
+
+
+def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
+    """Rows each window spans per series [S, K]; 0 marks a window no wider than the row itself."""
+    w = np.asarray(cfg.windows_minutes, dtype=np.float64)[None, :]
+    rows = np.rint(w / step[:, None])
+    rows[:, 0] = 1.0
+    rows[:, 1:][rows[:, 1:] < 2] = 0.0  # the same as the row alone: not a window of its own
+    return rows
+
+
+def rises(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> np.ndarray:
+    """The rise of every row over every window [n, K]; NaN where it cannot be measured.
+
+    `rows` limits the computation to those row indices (the others serve as history).
+    """
+    idx = np.arange(len(panel.x)) if rows is None else rows
+    key = panel.key
+    csum = np.concatenate([[0.0], np.cumsum(panel.x)])
+    span = window_rows(cfg, panel.step)[panel.sid[idx]]  # [m, K]
+    out = np.full((len(idx), len(cfg.windows_minutes)), np.nan)
+    for k, w in enumerate(cfg.windows_minutes):
+        if w == 0:
+            out[:, k] = panel.x[idx] - panel.level[idx]
+            continue
+        first = np.searchsorted(key, key[idx] - w + 1)  # rows in (t - W, t]
+        count = idx - first + 1
+        mean = (csum[idx + 1] - csum[first]) / count
+        need = np.maximum(1.0, np.ceil(cfg.min_window_coverage * span[:, k]))
+        ok = (span[:, k] > 0) & (count >= need)
+        out[:, k] = np.where(ok, mean - panel.level[first], np.nan)
+    return out
+
+
+def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> np.ndarray:
+    """Rows of `known` (sorted by `known_key`) at `query_key`; NaN where there is none."""
+    out = np.full((len(query_key), known.shape[1]), np.nan)
+    if len(known_key) == 0:
+        return out
+    pos = np.searchsorted(known_key, query_key)
+    pos_c = np.minimum(pos, len(known_key) - 1)
+    hit = known_key[pos_c] == query_key
+    out[hit] = known[pos_c[hit]]
+    return out
+
+
+def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
+    """Forecast errors of each candidate [n, K, C]: the rise itself (level forecast), then the rise
+    minus the rise at the same time of day one lag earlier (level + seasonal move forecast)."""
+    return np.stack([rise, *[rise - past for past in seasonal]], axis=2)

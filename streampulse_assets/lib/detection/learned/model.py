@@ -1,0 +1,165 @@
+"""The per-series error model and the anomaly score.
+
+For every series, window and forecast candidate the model keeps, with exponential forgetting
+(`half_life_hours`), updated once per complete hour:
+- the noise unit: a weighted geometric mean of the hour's mean absolute forecast error, errors
+  clipped at `clip_units` of the current unit so a spike does not widen the noise;
+- the tail of the standardised error z = error / unit: how often z exceeds `tail_from` (lambda)
+  and by how much on average (an exponential tail with a prior).
+A row is scored with the state at the start of its hour (so only earlier rows count). Per window,
+the candidate forecast with the smallest learned unit is used (the recent level, or the level
+plus yesterday's or last week's move at this time of day). The row's surprise is
+`S = -log10(expected rows per day this extreme)`, the probability
+`lambda * exp(-(z - tail_from) / mean_excess)` times rows per day times windows, maximised over
+windows; score = clip((S + offset) / span, 0, 1), so one threshold means the same alarm rate for
+a 1-minute and a 1-hour series, for 20 viewers or 200,000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from streampulse_assets.lib.detection.learned.config import LearnedConfig
+
+LN10 = float(np.log(10.0))
+FIELDS = ("log_unit", "weight", "n", "n_exc", "sum_exc", "sum_exc2")
+
+
+@dataclass
+class ModelState:
+    """State arrays [S, K, C] per field, valid at the start of `hour[sid]`."""
+
+    hour: np.ndarray  # int64 per series
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n_series: int, n_windows: int, n_cands: int, hour: np.ndarray | None = None):
+        hours = np.zeros(n_series, np.int64) if hour is None else hour.astype(np.int64)
+        shape = (n_series, n_windows, n_cands)
+        return cls(hours, {f: np.zeros(shape) for f in FIELDS})
+
+    def decay_to(self, sids: np.ndarray, hour: int, cfg: LearnedConfig) -> None:
+        gap = hour - self.hour[sids]
+        factor = np.where(gap > 0, cfg.decay ** np.maximum(gap, 0), 1.0)[:, None, None]
+        for f in FIELDS:
+            self.arrays[f][sids] *= factor
+        self.hour[sids] = np.maximum(self.hour[sids], hour)
+
+    def unit(self, sids: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
+        w = self.arrays["weight"][sids]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            u = np.exp(self.arrays["log_unit"][sids] / w)
+        return np.where(w >= cfg.min_learned_hours * _min_weight(cfg), u, np.nan)
+
+
+def _min_weight(cfg: LearnedConfig) -> float:
+    """Weight of `min_learned_hours` consecutive hours relative to their count (forgetting)."""
+    h = max(cfg.min_learned_hours, 1.0)
+    return float((1 - cfg.decay**h) / (1 - cfg.decay) / h)
+
+
+def tail_shape(n_exc, sum_exc, sum_exc2, cfg: LearnedConfig):
+    """Generalised Pareto shape and scale of the excesses by the method of moments. The prior is
+    `tail_prior_weight` pseudo-excesses of an exponential tail with mean `tail_prior`, so a tail
+    learned from a few dozen excesses is not trusted to be thin."""
+    n0 = cfg.tail_prior_weight
+    n = n_exc + n0
+    mean = (sum_exc + n0 * cfg.tail_prior) / n
+    second = (sum_exc2 + n0 * 2 * cfg.tail_prior**2) / n
+    var = np.maximum(second - mean**2, 1e-12)
+    ratio = mean**2 / var
+    xi = np.clip(0.5 * (1.0 - ratio), 0.0, 0.9)  # never a bounded tail from finite data
+    sigma = np.maximum(mean * (1.0 - xi), 1e-9)
+    return xi, sigma
+
+
+def gpd_log10_sf(excess, xi, sigma):
+    """log10 P(excess > e) of a generalised Pareto distribution (shape xi, scale sigma)."""
+    small = np.abs(xi) < 1e-6
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.maximum(1.0 + xi * excess / sigma, 1e-300)
+        heavy = -np.log(t) / np.where(small, 1.0, xi)
+    return np.where(small, -excess / sigma, heavy) / LN10
+
+
+@dataclass
+class HourResult:
+    score: np.ndarray  # per row, [0, 1]
+    z: np.ndarray  # the standardised rise of the window that scored highest
+    window: np.ndarray  # its index (-1 = not scored)
+
+
+def _floor(cfg: LearnedConfig, span: np.ndarray) -> np.ndarray:
+    """The smallest unit a window can have: the resolution of a mean of `span` rows."""
+    return cfg.resolution / np.sqrt(np.maximum(span, 1.0))
+
+
+def score_rows(
+    state: ModelState,
+    sids: np.ndarray,
+    errors: np.ndarray,
+    span: np.ndarray,
+    rows_per_day: np.ndarray,
+    cfg: LearnedConfig,
+) -> tuple[HourResult, np.ndarray]:
+    """Scores of rows of one hour from the state at its start; also z [m, K, C] for the update."""
+    unit = state.unit(sids, cfg)  # [m, K, C]
+    unit = np.maximum(unit, _floor(cfg, span)[:, :, None])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = errors / unit
+    valid = np.isfinite(z)
+    best = np.where(valid, unit, np.inf).argmin(axis=2)  # candidate with the smallest unit
+    zc = np.take_along_axis(z, best[:, :, None], axis=2)[:, :, 0]
+    a = state.arrays
+    pick = best[:, :, None]
+
+    def chosen(name: str) -> np.ndarray:
+        return np.take_along_axis(a[name][sids], pick, 2)[:, :, 0]
+
+    n_exc = chosen("n_exc")
+    lam = (n_exc + 1.0) / (chosen("n") + 2.0)
+    xi, sigma = tail_shape(n_exc, chosen("sum_exc"), chosen("sum_exc2"), cfg)
+    u = cfg.tail_from
+    windows = np.isfinite(zc).sum(axis=1)
+    log10p = np.where(zc > u, np.log10(lam) + gpd_log10_sf(zc - u, xi, sigma), 0.0)
+    with np.errstate(divide="ignore"):
+        penalty = np.log10(rows_per_day * np.maximum(windows, 1))[:, None]
+    surprise = np.where(np.isfinite(zc), -log10p - penalty, -np.inf)
+    k = surprise.argmax(axis=1)
+    s = surprise[np.arange(len(k)), k]
+    scored = np.isfinite(s)
+    score = np.where(scored, np.clip((s + cfg.score_offset) / cfg.score_span, 0.0, 1.0), 0.0)
+    zbest = np.where(scored, zc[np.arange(len(k)), k], np.nan)
+    return HourResult(score, zbest, np.where(scored, k, -1)), z
+
+
+def update(
+    state: ModelState, sids: np.ndarray, errors: np.ndarray, z: np.ndarray, hour: int, cfg
+) -> None:
+    """Learn from the complete hour `hour` (rows `sids`, their errors and z), then move the
+    state of those series to the start of the next hour."""
+    uniq, inv = np.unique(sids, return_inverse=True)
+    _, K, C = errors.shape
+    unit = state.unit(uniq, cfg)[inv]
+    mag = np.abs(errors)
+    mag = np.where(np.isfinite(unit), np.minimum(mag, cfg.clip_units * unit), mag)
+    ok = np.isfinite(mag)
+    flat = inv[:, None, None] * (K * C) + np.arange(K * C).reshape(1, K, C)
+    size = len(uniq) * K * C
+    cnt = np.bincount(flat[ok], minlength=size).reshape(len(uniq), K, C)
+    tot = np.bincount(flat[ok], weights=mag[ok], minlength=size).reshape(len(uniq), K, C)
+    a = state.arrays
+    has = cnt > 0
+    mean = np.where(has, tot / np.maximum(cnt, 1), 1.0)
+    a["log_unit"][uniq] += np.where(has, np.log(np.maximum(mean, 1e-12)), 0.0)
+    a["weight"][uniq] += has
+    zok = np.isfinite(z)
+    exc = zok & (z > cfg.tail_from)
+    a["n"][uniq] += np.bincount(flat[zok], minlength=size).reshape(len(uniq), K, C)
+    a["n_exc"][uniq] += np.bincount(flat[exc], minlength=size).reshape(len(uniq), K, C)
+    excess = (z - cfg.tail_from)[exc]
+    for name, w in (("sum_exc", excess), ("sum_exc2", excess**2)):
+        a[name][uniq] += np.bincount(flat[exc], weights=w, minlength=size).reshape(len(uniq), K, C)
+    state.decay_to(uniq, hour + 1, cfg)

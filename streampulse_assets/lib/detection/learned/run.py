@@ -1,0 +1,87 @@
+"""Score a panel hour by hour (vectorised over series) and turn scores into alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from streampulse_assets.lib.detection.learned.config import LearnedConfig
+from streampulse_assets.lib.detection.learned.features import Panel, window_rows
+from streampulse_assets.lib.detection.learned.model import ModelState, score_rows, update
+
+
+@dataclass
+class PanelScores:
+    score: np.ndarray  # per scored row
+    z: np.ndarray
+    window: np.ndarray
+
+
+def score_panel(
+    panel: Panel,
+    rows: np.ndarray,
+    errors: np.ndarray,
+    state: ModelState,
+    cfg: LearnedConfig,
+    complete_hours: np.ndarray | None = None,
+) -> PanelScores:
+    """Score `rows` (indices into the panel, with their candidate errors [m, K, C]) hour by hour.
+
+    Each row is scored with its series' state at the start of its hour; after an hour is scored
+    the state learns from it, if that hour is in `complete_hours` (all of its rows are among
+    `rows`; default: every hour but the last, which may still be open). `state` is advanced in
+    place, so the caller can store it.
+    """
+    m = len(rows)
+    score, z_out, win = np.zeros(m), np.full(m, np.nan), np.full(m, -1)
+    if m == 0:
+        return PanelScores(score, z_out, win)
+    hour = panel.minute[rows] // 60
+    order = np.argsort(hour, kind="stable")
+    hours_sorted = hour[order]
+    bounds = np.flatnonzero(np.diff(hours_sorted)) + 1
+    starts = np.concatenate([[0], bounds])
+    ends = np.concatenate([bounds, [m]])
+    if complete_hours is None:
+        complete = set(np.unique(hours_sorted)[:-1].tolist())
+    else:
+        complete = set(np.asarray(complete_hours).tolist())
+    spans = window_rows(cfg, panel.step)
+    rows_per_day = 1440.0 / panel.step
+    for a, b in zip(starts, ends, strict=True):
+        sel = order[a:b]
+        h = int(hours_sorted[a])
+        sids = panel.sid[rows[sel]]
+        state.decay_to(np.unique(sids), h, cfg)
+        res, z = score_rows(state, sids, errors[sel], spans[sids], rows_per_day[sids], cfg)
+        score[sel], z_out[sel], win[sel] = res.score, res.z, res.window
+        if h in complete:
+            update(state, sids, errors[sel], z, h, cfg)
+    return PanelScores(score, z_out, win)
+
+
+def alerts(
+    sid: np.ndarray,
+    minute: np.ndarray,
+    score: np.ndarray,
+    cfg: LearnedConfig,
+    last_above: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Rows (sorted by sid, minute) that are SPIKEs: score >= threshold and no row of the series
+    reached the threshold in the previous `quiet_minutes`. `last_above` gives, per series, the
+    minute of its latest row at or above the threshold before these rows."""
+    above = score >= cfg.threshold
+    idx = np.flatnonzero(above)
+    if len(idx) == 0:
+        return np.zeros(len(score), dtype=bool)
+    s, t = sid[idx], minute[idx]
+    prev_t = np.empty(len(idx), dtype=np.int64)
+    prev_t[1:] = t[:-1]
+    first = np.ones(len(idx), dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    seed = last_above or {}
+    prev_t[first] = [seed.get(int(x), -(10**12)) for x in s[first]]
+    out = np.zeros(len(score), dtype=bool)
+    out[idx] = t - prev_t > cfg.quiet_minutes
+    return out

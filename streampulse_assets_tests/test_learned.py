@@ -1,0 +1,173 @@
+"""The learned per-series detector: causal, scale-free, one configuration, live == backfill."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from streampulse_assets.lib.detection.config import get_config
+from streampulse_assets.lib.detection.engine import refresh_all
+from streampulse_assets.lib.detection.frame import load_raw, normalise
+from streampulse_assets.lib.detection.learned.config import LearnedConfig
+from streampulse_assets.lib.detection.learned.features import series_steps
+from streampulse_assets.lib.detection.learned.inmemory import score_frame
+from streampulse_assets.lib.detection.learned.store import refresh_learned
+from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.sources.simulator import Simulator
+
+T0 = datetime(2025, 3, 1)
+
+
+def noisy(days: float, level: float, step_min: int = 1, seed: int = 0) -> np.ndarray:
+    """A daily rhythm around `level` that wanders (AR(1), 3 % per step) with Poisson noise."""
+    n = int(days * 1440 / step_min)
+    t = np.arange(n) * step_min
+    rng = np.random.default_rng(seed)
+    wander = np.zeros(n)
+    shocks = rng.normal(0, 0.03, n)
+    for i in range(1, n):
+        wander[i] = 0.9 * wander[i - 1] + shocks[i]
+    mean = level * (1 + 0.3 * np.sin(2 * np.pi * t / 1440)) * np.exp(wander)
+    return rng.poisson(mean).astype(float)
+
+
+def frame(values: dict[str, np.ndarray], step_min: int = 1) -> pd.DataFrame:
+    parts = []
+    for name, v in values.items():
+        ts = pd.date_range(T0, periods=len(v), freq=f"{step_min}min")
+        parts.append(pd.DataFrame({"platform": "p", "category_id": name, "ts": ts, "value": v}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def spikes(scored: pd.DataFrame, name: str | None = None) -> pd.DataFrame:
+    rows = scored[scored["spike"]]
+    return rows if name is None else rows[rows["category_id"] == name]
+
+
+@pytest.mark.parametrize("level", [20.0, 2_000.0, 200_000.0])
+def test_a_sudden_doubling_is_a_spike_at_every_scale_and_noise_is_not(level):
+    base = noisy(4, level, seed=1)
+    jump = base.copy()
+    at = 3 * 1440 + 600
+    jump[at : at + 90] *= 2.0
+    scored = score_frame(frame({"quiet": base, "jump": jump}))
+    found = spikes(scored, "jump")
+    assert len(found) >= 1
+    first = pd.Timestamp(found["ts"].min())
+    assert T0 + timedelta(minutes=at) <= first <= T0 + timedelta(minutes=at + 10)
+    assert spikes(scored, "quiet").empty  # 4 days of Poisson noise around a daily rhythm
+    assert spikes(scored, "jump")["score"].between(0, 1).all()
+
+
+def test_scores_do_not_depend_on_the_unit_of_the_series():
+    v = noisy(3, 300, seed=2)
+    v[3000:3060] *= 3
+    one = score_frame(frame({"a": v}))
+    # The same series in thousandths (resolution scaled with it) scores the same.
+    cfg = LearnedConfig(resolution=0.001)
+    milli = score_frame(frame({"a": v / 1000}), cfg)
+    np.testing.assert_allclose(one["score"], milli["score"], atol=1e-9)
+    assert one["spike"].equals(milli["spike"])
+
+
+def test_each_series_keeps_its_own_step():
+    five = noisy(6, 50, step_min=5, seed=3)
+    thirty = noisy(6, 50, step_min=30, seed=4)
+    five[5 * 288 : 5 * 288 + 12] *= 4
+    thirty[5 * 48 : 5 * 48 + 3] *= 4
+    scored = score_frame(pd.concat([frame({"five": five}, 5), frame({"thirty": thirty}, 30)]))
+    assert not spikes(scored, "five").empty and not spikes(scored, "thirty").empty
+    sid = np.array([0, 0, 0, 1, 1, 1])
+    minute = np.array([0, 5, 10, 0, 30, 60])
+    np.testing.assert_array_equal(series_steps(sid, minute, 2), [5.0, 30.0])
+
+
+def test_a_row_is_scored_from_earlier_rows_only():
+    v = noisy(3, 500, seed=5)
+    full = score_frame(frame({"a": v}))
+    cut = score_frame(frame({"a": v[:3000]}))
+    np.testing.assert_allclose(full["score"].to_numpy()[:3000], cut["score"].to_numpy())
+
+
+def test_one_alert_per_excursion():
+    v = noisy(4, 1_000, seed=6)
+    at = 3 * 1440
+    v[at : at + 240] *= 3  # four hours up, then a second jump inside the quiet period
+    v[at + 120 : at + 240] *= 1.5
+    found = spikes(score_frame(frame({"a": v})))
+    assert len(found) == 1
+
+
+def _learned_tables(con) -> dict[str, pd.DataFrame]:
+    scores = con.execute("SELECT * FROM learned_scores").df()
+    state = con.execute("SELECT * FROM learned_state").df()
+    return {
+        "scores": scores.sort_values(["platform", "category_id", "ts"], ignore_index=True),
+        "state": state.sort_values(
+            ["platform", "category_id", "hour", "window", "cand"], ignore_index=True
+        ),
+    }
+
+
+def test_live_ticks_and_a_backfill_store_identical_scores_and_state(tmp_path):
+    sim = Simulator(seed=11, categories_per_platform=6)
+    start, end = T0, T0 + timedelta(days=1, hours=14, minutes=20)
+    raw = normalise(sim.frame(start, end))
+    tick_start = end - timedelta(minutes=90)  # the ticks cross two hour boundaries
+    cfg = get_config()
+
+    backfill = duckdb.connect(str(tmp_path / "backfill.duckdb"))
+    migrate_duckdb(backfill)
+    load_raw(backfill, raw)
+    refresh_all(backfill, start, end, cfg)
+
+    live = duckdb.connect(str(tmp_path / "live.duckdb"))
+    migrate_duckdb(live)
+    load_raw(live, raw[raw["ts"] < tick_start])
+    refresh_all(live, start, tick_start, cfg)
+    edges = [tick_start + timedelta(minutes=m) for m in range(0, 91)]
+    for lo, hi in itertools.pairwise(edges):
+        load_raw(live, raw[(raw["ts"] >= lo) & (raw["ts"] < hi)])
+        refresh_all(live, lo, hi, cfg)
+
+    a, b = _learned_tables(backfill), _learned_tables(live)
+    pd.testing.assert_frame_equal(a["scores"], b["scores"], check_exact=True)
+    # The backfill stores the state at day ends, the ticks at each hour: compare shared hours.
+    shared = a["state"].merge(b["state"][["platform", "category_id", "hour"]].drop_duplicates())
+    assert len(shared) > 0
+    pd.testing.assert_frame_equal(
+        shared.reset_index(drop=True),
+        b["state"].merge(a["state"][["platform", "category_id", "hour"]].drop_duplicates()),
+        check_exact=True,
+    )
+    assert (a["scores"]["score"] > 0).any()
+    events = backfill.execute("SELECT * FROM signal_events WHERE detector = 'LEARNED'").df()
+    spikes_stored = a["scores"][a["scores"]["spike"]]
+    assert len(events) == len(spikes_stored)
+
+
+def test_rerunning_a_window_is_idempotent(tmp_path):
+    sim = Simulator(seed=3, categories_per_platform=4)
+    start, end = T0, T0 + timedelta(hours=30)
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    migrate_duckdb(con)
+    load_raw(con, normalise(sim.frame(start, end)))
+    cfg = get_config()
+    refresh_all(con, start, end, cfg)
+    first = _learned_tables(con)
+    refresh_all(con, start + timedelta(hours=24), end, cfg)
+    again = _learned_tables(con)
+    for name in first:
+        pd.testing.assert_frame_equal(first[name], again[name], check_exact=True)
+
+
+def test_a_window_longer_than_a_day_is_refused(tmp_path):
+    con = duckdb.connect()
+    migrate_duckdb(con)
+    with pytest.raises(ValueError, match="at most one day"):
+        refresh_learned(con, T0, T0 + timedelta(days=2))
