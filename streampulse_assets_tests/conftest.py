@@ -14,6 +14,10 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+# Test data lies in 2025; partitions are fixed when the definitions load, so tests name their
+# start instead of recording one in the developer's state folder.
+os.environ.setdefault("STREAMPULSE_PARTITIONS_START", "2025-01-01")
+
 from streampulse_assets.lib.schema import migrate_postgres
 from streampulse_assets.lib.services.paths import REPO_ROOT, free_port
 from streampulse_assets.lib.services.postgres import EmbeddedPostgres

@@ -95,7 +95,7 @@ def test_daemon_paused_ten_minutes_catches_up_in_one_tick(warehouse, pg_url, duc
     result = _tick(warehouse, JUMP + timedelta(minutes=9), first=JUMP)
     assert result.success
     meta = result.asset_materializations_for_node("signal_events")[0].metadata
-    assert meta["window_minutes"].value == 10
+    assert meta["range_minutes"].value == 10
     with duckdb.connect(duckdb_path) as con:
         minutes = con.execute(
             "SELECT count(DISTINCT ts) FROM rolling_baselines WHERE ts >= ? AND ts < ?",
