@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
@@ -25,8 +26,21 @@ def _iso(value: str) -> str:
     return pd.Timestamp(value).floor("min").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def read_series(path: Path) -> pd.DataFrame:
-    """One NAB csv as a canonical snapshot frame."""
+def fixed_point_scale(values: pd.Series, max_scale: float = 1e6) -> float:
+    """The power of ten that makes a file's values whole numbers at their own resolution (the
+    smallest gap between two distinct values), e.g. 1000 for CPU percentages with 3 decimals;
+    1 for counts. Viewers are stored as integers, so a 0.13 % CPU reading would otherwise be 0."""
+    distinct = np.unique(values.to_numpy(dtype=float))
+    gaps = np.diff(distinct)
+    gaps = gaps[gaps > 0]
+    if not len(gaps) or gaps.min() >= 1:
+        return 1.0
+    return float(min(10.0 ** np.ceil(-np.log10(gaps.min())), max_scale))
+
+
+def read_series(path: Path, fixed_point: bool = False) -> pd.DataFrame:
+    """One NAB csv as a canonical snapshot frame (with `fixed_point`, values times
+    `fixed_point_scale` of the file before rounding)."""
     try:
         raw = pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -39,6 +53,8 @@ def read_series(path: Path) -> pd.DataFrame:
     if bad.any():
         raise SourceError(f"{path}: unparseable rows {list(raw.index[bad][:5])}")
     n = len(raw)
+    if fixed_point:
+        value = value * fixed_point_scale(value)
     frame = pd.DataFrame(
         {
             "platform": pd.Series([PLATFORM] * n, dtype="string"),
@@ -63,21 +79,26 @@ def load_windows(windows_json: Path) -> dict[str, list[list[str]]]:
     return data
 
 
-def import_nab(data_dir: str | Path, windows_json: str | Path) -> tuple[pd.DataFrame, list[dict]]:
+def import_nab(
+    data_dir: str | Path, windows_json: str | Path, fixed_point: bool = False
+) -> tuple[pd.DataFrame, list[dict]]:
     """All NAB csv files under data_dir (recursively) plus their labelled windows.
 
     Windows are matched to files by their relative path ("realTweets/x.csv") or, failing that,
-    by file name; windows of files that are not present are ignored.
+    by file name; windows of files that are not present are ignored. Files under a `results`
+    folder (NAB's detector outputs) are not data and are skipped.
     """
     root = Path(data_dir)
-    files = sorted(p for p in root.rglob("*.csv") if p.is_file())
+    files = sorted(  # NAB's own results/ folder holds detector outputs, not data
+        p for p in root.rglob("*.csv") if p.is_file() and "results" not in p.relative_to(root).parts
+    )
     if not files:
         raise SourceError(f"{root}: no NAB csv files found")
     windows = load_windows(Path(windows_json))
     by_name = {Path(k).name: v for k, v in windows.items()}
     frames, labels = [], []
     for path in files:
-        frames.append(read_series(path))
+        frames.append(read_series(path, fixed_point))
         rel = path.relative_to(root).as_posix()
         found = windows.get(rel)
         if found is None:
