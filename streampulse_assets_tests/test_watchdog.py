@@ -125,3 +125,56 @@ def test_a_canceling_run_whose_worker_died_is_marked_canceled(dagster_instance, 
     (line,) = reap_dead_runs(instance)
     assert "gone" in line
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+
+
+def test_a_tick_killed_mid_run_is_failed_retried_and_never_skipped(dagster_instance):
+    # The whole chain after kill -9 of a tick's worker: the watchdog fails it (its retry is
+    # awaited, no new tick starts beside it); if the retries fail too, the sensor computes the
+    # tick's minutes again instead of moving on.
+    from dagster._core.events import EngineEventData
+
+    from streampulse_assets.definitions import defs as load_defs
+    from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor
+    from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+
+    instance, defs = dagster_instance, load_defs()
+    job = defs.resolve_job_def(MINUTE_JOB)
+    minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=2)
+    tags = {**job.tags, MINUTE_START_TAG: minute.isoformat(), MINUTE_TAG: minute.isoformat()}
+    run = instance.create_run_for_job(
+        job, run_config={}, tags=tags, status=dg.DagsterRunStatus.STARTED
+    )
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    instance.report_engine_event(
+        f"Started process for run (pid: {dead.pid}).", run, EngineEventData.in_process(dead.pid)
+    )
+    context = dg.build_sensor_context(instance=instance, definitions=defs)
+    assert "is running" in minute_sensor.evaluate_tick(context).skip_message  # stuck
+
+    assert len(reap_dead_runs(instance)) == 1
+    failed = instance.get_run_by_id(run.run_id)
+    assert failed.status == dg.DagsterRunStatus.FAILURE
+    assert failed.tags["dagster/will_retry"] == "true"
+    context = dg.build_sensor_context(
+        instance=instance, definitions=defs, cursor=minute.isoformat()
+    )
+    assert "about to be retried" in minute_sensor.evaluate_tick(context).skip_message
+
+    # Both retries (what the retry daemon launches) fail as well: the minute is owed, not skipped.
+    parent = run
+    for number in (1, 2):
+        instance.add_run_tags(parent.run_id, {"dagster/auto_retry_run_id": f"retry-{number}"})
+        retry_tags = {**tags, "dagster/parent_run_id": parent.run_id}
+        retry_tags["dagster/root_run_id"] = run.run_id
+        retry_tags["dagster/retry_number"] = str(number)
+        parent = instance.create_run_for_job(
+            job, run_config={}, tags=retry_tags, root_run_id=run.run_id, parent_run_id=parent.run_id
+        )
+        instance.report_run_failed(parent)
+    assert not instance.get_run_by_id(parent.run_id).is_complete_and_waiting_to_retry
+    context = dg.build_sensor_context(
+        instance=instance, definitions=defs, cursor=minute.isoformat()
+    )
+    (request,) = minute_sensor.evaluate_tick(context).run_requests
+    assert request.tags[MINUTE_START_TAG] == minute.isoformat()
