@@ -123,8 +123,8 @@ def quality_after_detection_sensor(context: dg.SensorEvaluationContext):
     cursor = write_cursor(after, pending)
     if not requests:
         waiting = ", ".join(sorted(pending)) or "none"
-        return dg.SensorResult(skip_reason=f"no complete day changed (waiting: {waiting})",
-                               cursor=cursor)  # fmt: skip
+        reason = f"no complete day changed (waiting: {waiting})"
+        return dg.SensorResult(skip_reason=reason, cursor=cursor)
     return dg.SensorResult(run_requests=requests, cursor=cursor)
 
 
