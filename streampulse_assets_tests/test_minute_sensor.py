@@ -11,6 +11,17 @@ from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 NOW = datetime(2026, 11, 20, 12, 34, 41)
 
 
+@pytest.fixture
+def dagster_instance(dagster_instance):
+    """The session's shared Dagster storage, with the runs this test created deleted after it
+    (a failed tick left behind would make the next test's sensor compute its minutes again)."""
+    before = {r.dagster_run.run_id for r in dagster_instance.get_run_records()}
+    yield dagster_instance
+    for record in dagster_instance.get_run_records():
+        if record.dagster_run.run_id not in before:
+            dagster_instance.delete_run(record.dagster_run.run_id)
+
+
 @pytest.fixture(autouse=True)
 def own_state_folder(tmp_path, monkeypatch):
     """The sensor looks for a pending first-start backfill in the state folder: use this test's."""
@@ -300,7 +311,7 @@ def test_no_tick_runs_while_the_first_start_history_is_backfilled(dagster_instan
 
     (state / PENDING_NAME).unlink()  # launched: now the backfill itself is waited for
     backfill = PartitionBackfill.from_asset_partitions(
-        backfill_id="bootstrap",
+        backfill_id=f"bootstrap-{datetime.now(UTC).timestamp():.6f}",
         asset_graph=defs.resolve_asset_graph(),
         partition_names=[asked.strftime("%Y-%m-%d-%H:00")],
         asset_selection=[dg.AssetKey("raw_snapshots")],
@@ -313,14 +324,16 @@ def test_no_tick_runs_while_the_first_start_history_is_backfilled(dagster_instan
         run_config=None,
     )
     dagster_instance.add_backfill(backfill)
-    context = dg.build_sensor_context(
-        instance=dagster_instance, definitions=defs, cursor=result.cursor
-    )
-    waiting = minute_sensor.evaluate_tick(context)
-    assert not waiting.run_requests and "history backfill" in waiting.skip_message
-    assert waiting.cursor == result.cursor
+    try:
+        context = dg.build_sensor_context(
+            instance=dagster_instance, definitions=defs, cursor=result.cursor
+        )
+        waiting = minute_sensor.evaluate_tick(context)
+        assert not waiting.run_requests and "history backfill" in waiting.skip_message
+        assert waiting.cursor == result.cursor
 
-    dagster_instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
+    finally:  # the storage is shared: never leave a bootstrap in progress behind
+        dagster_instance.update_backfill(backfill.with_status(BulkActionStatus.COMPLETED_SUCCESS))
     context = dg.build_sensor_context(
         instance=dagster_instance, definitions=defs, cursor=result.cursor
     )

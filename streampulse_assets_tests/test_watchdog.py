@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import pytest
 from dagster._grpc.types import ExecuteRunArgs
 
 from streampulse_assets.defs.operations.watchdog import (
@@ -20,6 +21,22 @@ from streampulse_assets.defs.operations.watchdog import (
     run_watchdog,
 )
 from streampulse_assets.lib.services.paths import REPO_ROOT
+
+
+@pytest.fixture
+def dagster_instance(dagster_instance):
+    """The session's shared Dagster storage, with the runs this test created deleted after it
+    (a failed tick left behind would make the next test's sensor compute its minutes again)."""
+    before = {r.dagster_run.run_id for r in dagster_instance.get_run_records()}
+    yield dagster_instance
+    for record in dagster_instance.get_run_records():
+        if record.dagster_run.run_id not in before:
+            dagster_instance.delete_run(record.dagster_run.run_id)
+
+
+def reaped(instance: dg.DagsterInstance, run_id: str, **kw) -> list[str]:
+    """What the watchdog did to this test's run (other tests' runs share the storage)."""
+    return [line for line in reap_dead_runs(instance, **kw) if run_id in line]
 
 
 @dg.op(pool="duckdb", config_schema={"marker": str})
@@ -72,7 +89,7 @@ def test_a_killed_run_worker_is_failed_and_its_pool_slot_freed(dagster_instance,
         _wait_for(marker.exists, "the op to start (holding the duckdb slot)")
         assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
         assert instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
-        assert reap_dead_runs(instance) == []  # alive: left alone
+        assert reaped(instance, run.run_id) == []  # alive: left alone
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         if proc.poll() is None:
@@ -81,14 +98,14 @@ def test_a_killed_run_worker_is_failed_and_its_pool_slot_freed(dagster_instance,
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # stuck
 
     result = run_watchdog.evaluate_tick(dg.build_sensor_context(instance=instance))
-    assert "failed 1 run" in result.skip_message
+    assert "failed" in result.skip_message and run.run_id in result.skip_message
     after = instance.get_run_by_id(run.run_id)
     assert after.status == dg.DagsterRunStatus.FAILURE
     assert after.tags.get("dagster/will_retry") == "true"  # the retry daemon takes over
     assert not instance.event_log_storage.get_concurrency_info("duckdb").claimed_slots
     failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
     assert "worker process" in failure[-1].message
-    assert reap_dead_runs(instance) == []  # handled once
+    assert reaped(instance, run.run_id) == []  # handled once
 
 
 def test_a_launch_that_never_reported_a_worker_is_failed_after_the_grace(dagster_instance):
@@ -100,9 +117,9 @@ def test_a_launch_that_never_reported_a_worker_is_failed_after_the_grace(dagster
     in_process = instance.create_run_for_job(
         stuck_job, run_config=config, status=dg.DagsterRunStatus.STARTED
     )
-    assert reap_dead_runs(instance) == []  # just launched
+    assert reaped(instance, run.run_id) == []  # just launched
     later = datetime.now(UTC) + START_GRACE + timedelta(seconds=5)
-    (line,) = reap_dead_runs(instance, now=later)
+    (line,) = reaped(instance, run.run_id, now=later)
     assert run.run_id in line and "never started" in line
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
     # A STARTED run with no recorded worker (executed in process elsewhere) is not judged.
@@ -122,7 +139,7 @@ def test_a_canceling_run_whose_worker_died_is_marked_canceled(dagster_instance, 
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
-    (line,) = reap_dead_runs(instance)
+    (line,) = reaped(instance, run.run_id)
     assert "gone" in line
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
 
@@ -152,7 +169,7 @@ def test_a_tick_killed_mid_run_is_failed_retried_and_never_skipped(dagster_insta
     context = dg.build_sensor_context(instance=instance, definitions=defs)
     assert "is running" in minute_sensor.evaluate_tick(context).skip_message  # stuck
 
-    assert len(reap_dead_runs(instance)) == 1
+    assert len(reaped(instance, run.run_id)) == 1
     failed = instance.get_run_by_id(run.run_id)
     assert failed.status == dg.DagsterRunStatus.FAILURE
     assert failed.tags["dagster/will_retry"] == "true"
