@@ -54,6 +54,16 @@ def past_days():
     return keys[-3], keys[-2]  # two and three days ago: settled at any time of day
 
 
+@pytest.fixture
+def instance(dagster_instance):
+    """The session's shared Dagster storage; the runs a test creates are deleted after it."""
+    before = {r.run_id for r in dagster_instance.get_runs()}
+    yield dagster_instance
+    for run in dagster_instance.get_runs():
+        if run.run_id not in before:
+            dagster_instance.delete_run(run.run_id)
+
+
 def materialise(instance, first: str, last: str) -> None:
     """One run over the hourly range [first, last] (a single-run backfill)."""
     tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
@@ -73,38 +83,38 @@ def tick(instance, cursor=None):
 
 
 def test_changed_past_days_are_requested_once_and_again_after_a_rematerialisation(
-    dagster_instance, past_days
+    instance, past_days
 ):
     day_a, day_b = past_days
-    start = start_cursor(dagster_instance)
-    materialise(dagster_instance, f"{day_a}-20:00", f"{day_b}-03:00")  # 4 + 4 hours, two days
+    start = start_cursor(instance)
+    materialise(instance, f"{day_a}-20:00", f"{day_b}-03:00")  # 4 + 4 hours, two days
 
-    requested, first = tick(dagster_instance, start)
+    requested, first = tick(instance, start)
     assert set(requested) == {day_a, day_b}
     assert quality_after_detection_sensor.job_name == QUALITY_JOB
     assert all(r.tags["dagster/priority"] == "-1" for r in first.run_requests)  # after live ticks
     assert requested[day_a] != requested[day_b]
 
-    again, second = tick(dagster_instance, first.cursor)
+    again, second = tick(instance, first.cursor)
     assert again == {} and "no complete day changed" in second.skip_message
 
-    materialise(dagster_instance, f"{day_a}-21:00", f"{day_a}-21:00")  # one hour backfilled
-    redo, _ = tick(dagster_instance, second.cursor)
+    materialise(instance, f"{day_a}-21:00", f"{day_a}-21:00")  # one hour backfilled
+    redo, _ = tick(instance, second.cursor)
     assert set(redo) == {day_a}
     assert redo[day_a] != requested[day_a]  # new data: a new run key
 
     # A cursor reset re-reads the same events but asks for the same data under the same run keys,
     # which the sensor daemon does not launch twice.
-    replay, _ = tick(dagster_instance, start)
+    replay, _ = tick(instance, start)
     assert replay == {day_a: redo[day_a], day_b: requested[day_b]}
 
 
-def test_today_waits_until_its_24_hours_are_over(dagster_instance):
+def test_today_waits_until_its_24_hours_are_over(instance):
     now = datetime.now(UTC)
     hour = now.strftime("%Y-%m-%d-%H:00")
-    start = start_cursor(dagster_instance)
-    materialise(dagster_instance, hour, hour)
-    requested, result = tick(dagster_instance, start)
+    start = start_cursor(instance)
+    materialise(instance, hour, hour)
+    requested, result = tick(instance, start)
     assert requested == {}
     _, pending = read_cursor(result.cursor)
     assert set(pending) == {now.strftime("%Y-%m-%d")}  # kept, requested once it is settled
@@ -114,16 +124,16 @@ def test_today_waits_until_its_24_hours_are_over(dagster_instance):
     assert due_days(pending, tomorrow + SETTLE, set()) == [now.strftime("%Y-%m-%d")]
 
 
-def test_a_day_whose_materialising_run_is_still_in_flight_waits(dagster_instance):
+def test_a_day_whose_materialising_run_is_still_in_flight_waits(instance):
     job = DEFS.resolve_job_def(QUALITY_JOB)
-    run = dagster_instance.create_run_for_job(job, run_config={})  # NOT_STARTED: in flight
+    run = instance.create_run_for_job(job, run_config={})  # NOT_STARTED: in flight
     pending = {"2025-03-01": (7, run.run_id), "2025-03-02": (9, "finished-run")}
-    running = runs_in_flight(dagster_instance, {run.run_id, "finished-run"})
+    running = runs_in_flight(instance, {run.run_id, "finished-run"})
     assert running == {run.run_id}
     later = datetime(2025, 3, 10, tzinfo=UTC)
     assert due_days(pending, later, running) == ["2025-03-02"]
-    dagster_instance.report_run_canceled(run)
-    running = runs_in_flight(dagster_instance, {run.run_id})
+    instance.report_run_canceled(run)
+    running = runs_in_flight(instance, {run.run_id})
     assert due_days(pending, later, running) == ["2025-03-01", "2025-03-02"]
 
 
