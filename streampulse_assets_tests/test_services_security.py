@@ -224,3 +224,47 @@ def test_ui_shows_no_url_value(tmp_path, monkeypatch):
     assert values["postgres"]["url"]["type"] == "ENV_VAR"
     assert values["postgres"]["url"]["value"] == "STREAMPULSE_POSTGRES_URL"
     assert values["redis"]["url"]["type"] == "SECRET"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the old layout only existed when running as root")
+def test_an_old_open_cluster_is_moved_out_and_secured(open_scratch):
+    """Before: data in the state folder, `trust` for every local user, running. After start():
+    stopped, moved to the server account's own folder, password set, `trust` gone, data kept."""
+    from streampulse_assets.lib.services.postgres import EmbeddedPostgres
+    from streampulse_assets.lib.services.system_account import system_account
+
+    account = system_account()
+    root = open_scratch / "postgres"
+    root.mkdir()
+    os.chown(root, account.uid, account.gid)
+    port = free_port()
+
+    def old(*args: str) -> None:
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / args[0]), *args[1:]], check=True, capture_output=True,
+            timeout=120, cwd=root, **account.run_kwargs(),
+        )  # fmt: skip
+
+    old("initdb", "-D", str(root / "data"), "-U", "postgres", "--auth=trust")
+    old("pg_ctl", "-D", str(root / "data"), "-l", str(root / "server.log"), "-w", "start",
+        "-o", f"-p {port} -h 127.0.0.1 -k {root}")  # fmt: skip
+    open_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    conn = psycopg2.connect(open_url, passfile="/nonexistent")
+    with conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE kept (x int); INSERT INTO kept VALUES (1)")
+    conn.close()
+
+    server = EmbeddedPostgres(root, port=port, databases=())
+    try:
+        assert server.start() is True
+        assert (root / "data").is_symlink() and server.data_dir.resolve() != root / "data"
+        conn = psycopg2.connect(server.url("postgres"))
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT x FROM kept")
+            assert cur.fetchall() == [(1,)]
+        conn.close()
+        with pytest.raises(psycopg2.OperationalError, match="no password supplied"):
+            psycopg2.connect(open_url, passfile="/nonexistent", connect_timeout=5)
+        assert "trust" not in (server.data_dir / "pg_hba.conf").read_text()
+    finally:
+        server.stop()

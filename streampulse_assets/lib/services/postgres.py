@@ -13,6 +13,8 @@ import atexit
 import contextlib
 import importlib.util
 import os
+import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -60,9 +62,14 @@ class EmbeddedPostgres:
     @cached_property
     def server_dir(self) -> Path:
         """The server's own files: data/, server.log and the socket (0700, the server's user)."""
-        if os.geteuid() != 0 or _is_real_dir(self.root / "data"):  # not root, or an old layout
+        if os.geteuid() != 0:
             return self.root
-        return server_dir_for(private_dir(self.root), self._account())
+        account = self._account()
+        server = server_dir_for(private_dir(self.root), account)
+        legacy = self.root / "data"
+        if _is_real_dir(legacy):  # the old layout: data in the state folder, its parents opened
+            _move_old_data(legacy, server / "data", account)
+        return server
 
     @property
     def data_dir(self) -> Path:
@@ -197,6 +204,22 @@ class EmbeddedPostgres:
         if stopped.returncode != 0 and self.is_running():
             raise EmbeddedServiceError(f"pg_ctl stop failed: {stopped.stderr.strip()}")
         return True
+
+
+def _move_old_data(old: Path, new: Path, account: Account) -> None:
+    """Stop the server of a data folder kept in the state folder and move the folder out."""
+    pid = _server_pid(old)
+    if pid is not None:
+        os.kill(pid, signal.SIGINT)  # fast shutdown
+        deadline = time.monotonic() + 120
+        while _server_pid(old) is not None and time.monotonic() < deadline:
+            time.sleep(0.2)
+    if new.exists():
+        raise EmbeddedServiceError(f"both {old} and {new} hold a data folder; keep one")
+    shutil.move(str(old), str(new))
+    for folder, dirs, files in os.walk(new):
+        account.own(Path(folder), *(Path(folder) / name for name in dirs + files))
+    (new / "postmaster.pid").unlink(missing_ok=True)
 
 
 def _is_real_dir(path: Path) -> bool:
