@@ -1,7 +1,18 @@
-"""Measure V3 vs V1 on simulated history and on the NAB realTweets files (prints numbers).
+"""Every detector's quality in one table: NAB scores on the shared NAB files, event-level P/R and
+false alarms on the (hard) simulator, beside the published detectors' NAB scores.
 
-uv run python bench/detection_quality.py --days 14            # simulator, default seed
-uv run python bench/detection_quality.py --nab                # NAB realTweets, scale_aware
+uv run python bench/detection_quality.py                      # NAB (5 tweets, all 36) + simulator
+uv run python bench/detection_quality.py --no-sim             # NAB only
+uv run python bench/detection_quality.py --days 14 --categories 60 --seed 7 --no-nab
+
+NAB: each file is one series (platform NAB), values in fixed point (lib/nab.fixed_point_scale),
+all three detectors from one run of the engine (`detect_frame`), each scored as NAB scores a
+binary detector (1 at its SPIKE rows, threshold 0.5) with lib/quality/nab_corpus. LEARNED is one
+configuration (lib/detection/learned/config.py); V3/V1 are shown with the `default` and
+`scale_aware` profiles. Published scores are NAB's own per-file scores in results/, restricted to
+the same files and normalised the same way.
+Simulator: event-level scoring with each series' warm-up (7 days) left out; false alarms per
+category-day overall and in categories whose median is under 100 viewers.
 """
 
 from __future__ import annotations
@@ -15,76 +26,135 @@ from pathlib import Path
 import pandas as pd
 
 from streampulse_assets.lib.detection.engine import detect_frame
-from streampulse_assets.lib.quality.metrics import exposure, score_events
+from streampulse_assets.lib.nab import import_nab
+from streampulse_assets.lib.quality.exposure import scored_exposure, series_spans, warmup_from_spans
+from streampulse_assets.lib.quality.metrics import score_events
+from streampulse_assets.lib.quality.nab_corpus import binary_scores, corpus_from_frame, score_corpus
+from streampulse_assets.lib.quality.nab_scoring import PROFILES, normalised
 
 NAB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "nab"
+SHORT = {"standard": "std", "reward_low_FP_rate": "lowFP", "reward_low_FN_rate": "lowFN"}
+PUBLISHED = ["ARTime", "contextOSE", "numenta", "earthgeckoSkyline", "knncad", "twitterADVec",
+             "windowedGaussian", "randomCutForest", "random"]  # fmt: skip
 
 
-def report(name: str, events: pd.DataFrame, labels: list[dict], snapshots: pd.DataFrame) -> dict:
-    scores = score_events(events, labels, exposure(snapshots).category_days)
-    out = {}
-    for det, s in scores.items():
-        out[det] = {
-            "alerts": s.alerts,
-            "true": s.true_alerts,
-            "windows": s.windows,
-            "caught": s.windows_caught,
-            "precision": round(s.precision or 0, 3),
-            "recall": round(s.recall or 0, 3),
-            "f1": round(s.f1 or 0, 3),
-            "fa_per_cat_day": round(s.false_alarms_per_category_day or 0, 4),
-            "fa_by_kind": s.false_alarms_by_kind,
-        }
-    print(name, json.dumps(out, indent=1))
+def nab_scores(frame: pd.DataFrame, labels: list[dict], events: pd.DataFrame, det: str) -> dict:
+    series, windows = corpus_from_frame(binary_scores(frame, events, det), labels)
+    scored = score_corpus(series, windows, 0.5)
+    out = {SHORT[p]: round(s.normalised, 1) for p, s in scored.items()}
+    std = scored["standard"]
+    out.update(windows=std.windows, hit=std.hits, fp=std.fp_count)
     return out
 
 
-def simulated(days: int, seed: int, categories: int, profile: str) -> None:
+def published(files: list[str], n_windows: int) -> dict[str, dict]:
+    out = {}
+    for det in PUBLISHED:
+        row = {}
+        for profile in PROFILES:
+            path = NAB_DIR / "results" / det / f"{det}_{profile}_scores.csv"
+            if not path.exists():
+                break
+            table = pd.read_csv(path)
+            total = table[table["File"].isin(files)]["Score"].sum()
+            row[SHORT[profile]] = round(normalised(float(total), n_windows, profile), 1)
+        if row:
+            out[det] = row
+    return out
+
+
+def nab() -> list[dict]:
+    frame, labels = import_nab(NAB_DIR, NAB_DIR / "combined_windows.json", fixed_point=True)
+    windows = json.loads((NAB_DIR / "combined_windows.json").read_text())
+    rows = []
+    for subset, keep in (("5 tweets", "Twitter_volume"), ("all 36", "")):
+        part = frame[frame["category_id"].str.startswith(keep)]
+        names = set(part["category_id"])
+        labs = [x for x in labels if x["category_id"] in names]
+        files = [f for f in windows if Path(f).stem in names]
+        n_windows = sum(len(windows[f]) for f in files)
+        for profile in ("default", "scale_aware"):
+            t0 = time.perf_counter()
+            events = detect_frame(part, profile)
+            took = time.perf_counter() - t0
+            for det in ("LEARNED", "V3", "V1"):
+                if det == "LEARNED" and profile != "default":
+                    continue  # one configuration for every series: the profile does not apply
+                name = det if det == "LEARNED" else f"{det} {profile}"
+                rows.append({"set": subset, "detector": name, **nab_scores(part, labs, events, det),
+                             "detect_s": round(took, 1)})  # fmt: skip
+        for det, scores in published(files, n_windows).items():
+            rows.append({"set": subset, "detector": f"{det} (published)", **scores})
+    return rows
+
+
+def simulated(days: int, seed: int, categories: int, warmup_days: float) -> list[dict]:
     from streampulse_assets.lib.sources.simulator import Simulator
 
     sim = Simulator(seed=seed, categories_per_platform=categories)
     end = datetime(2025, 3, 1)
     start = end - timedelta(days=days)
-    t0 = time.perf_counter()
     frame = sim.frame(start, end)
-    t1 = time.perf_counter()
-    events = detect_frame(frame, profile)
-    t2 = time.perf_counter()
-    print(f"rows={len(frame)} simulate={t1 - t0:.1f}s detect={t2 - t1:.1f}s")
     labels = sim.labels(start, end)
-    report(f"simulator days={days} seed={seed} profile={profile}", events, labels, frame)
+    t0 = time.perf_counter()
+    events = detect_frame(frame, "default")
+    took = time.perf_counter() - t0
+    warmup = warmup_from_spans(series_spans(frame), warmup_days)
+    expo = scored_exposure(warmup)
+    level = frame.groupby(["platform", "category_id"])["viewers"].median()
+    small = {k for k, v in level.items() if v < 100}
+    is_small = [
+        (p, c) in small for p, c in zip(frame["platform"], frame["category_id"], strict=False)
+    ]
+    small_frame = frame[is_small]
+    small_warm = warmup_from_spans(series_spans(small_frame), warmup_days)
+    small_days = scored_exposure(small_warm).category_days
+    small_events = events[
+        [(p, c) in small for p, c in zip(events["platform"], events["category_id"], strict=False)]
+    ]
+    small_labels = [x for x in labels if (x["platform"], x["category_id"]) in small]
+    dets = ("LEARNED", "V3", "V1")
+    scores = score_events(events, labels, expo.category_days, dets, warmup)
+    tiny = score_events(small_events, small_labels, small_days, dets, small_warm)
+    rows = []
+    for det in dets:
+        s = scores[det]
+        rows.append({
+            "set": f"simulator {days} d x {2 * categories} cat (seed {seed}, warm-up {warmup_days} d)",
+            "detector": det, "alerts": s.alerts, "precision": _r(s.precision),
+            "recall": _r(s.recall), "windows": s.windows, "fa_per_cat_day": _r(s.false_alarms_per_category_day, 4),
+            "fa_per_cat_day_under_100": _r(tiny[det].false_alarms_per_category_day, 4),
+            "fa_by_kind": s.false_alarms_by_kind, "detect_s": round(took, 1),
+        })  # fmt: skip
+    print(f"simulator rows={len(frame)} scored category-days={expo.category_days:.1f} "
+          f"(under 100 viewers: {len(small)} categories, {small_days:.1f} category-days)")  # fmt: skip
+    return rows
 
 
-def nab(profile: str) -> None:
-    windows = json.loads((NAB_DIR / "combined_windows.json").read_text())
-    frames, labels = [], []
-    for path in sorted((NAB_DIR / "realTweets").glob("*.csv")):
-        raw = pd.read_csv(path)
-        frames.append(
-            pd.DataFrame(
-                {"platform": "NAB", "category_id": path.stem, "ts": raw["timestamp"],
-                 "viewers": raw["value"]}
-            )
-        )  # fmt: skip
-        for s, e in windows.get(f"realTweets/{path.name}", []):
-            labels.append(
-                {"platform": "NAB", "category_id": path.stem, "start": s, "end": e,
-                 "kind": "nab_anomaly"}
-            )  # fmt: skip
-    frame = pd.concat(frames, ignore_index=True)
-    events = detect_frame(frame, profile)
-    report(f"NAB realTweets profile={profile}", events, labels, frame)
+def _r(x, digits: int = 3):
+    return None if x is None else round(float(x), digits)
+
+
+def table(rows: list[dict]) -> str:
+    cols = list(dict.fromkeys(k for r in rows for k in r))
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append(
+            "| " + " | ".join("" if r.get(c) is None else str(r.get(c)) for c in cols) + " |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--categories", type=int, default=300)
-    parser.add_argument("--profile", default=None)
-    parser.add_argument("--nab", action="store_true")
+    parser.add_argument("--categories", type=int, default=60, help="per platform")
+    parser.add_argument("--warmup-days", type=float, default=7.0)
+    parser.add_argument("--no-nab", action="store_true")
+    parser.add_argument("--no-sim", action="store_true")
     args = parser.parse_args()
-    if args.nab:
-        nab(args.profile or "scale_aware")
-    else:
-        simulated(args.days, args.seed, args.categories, args.profile or "default")
+    if not args.no_nab:
+        print(table(nab()))
+    if not args.no_sim:
+        print(table(simulated(args.days, args.seed, args.categories, args.warmup_days)))

@@ -19,6 +19,9 @@ class LearnedConfig(BaseModel):
     # the recent level alone, and the level plus the move seen at the same time of day
     # 24 hours and 7 days earlier (seasonal differencing).
     seasonal_lags_minutes: tuple[int, ...] = (1440, 10080)
+    # The earlier move is bounded to this many learned units of the level forecast, so an
+    # anomaly a day or a week ago is not forecast again (model.forecast_errors).
+    season_clip_units: float = Field(default=3.0, gt=0)
     # Memory of the error model: exponential forgetting with this half-life.
     half_life_hours: float = Field(default=14 * 24, gt=0)
     # Hours of learned error scale a series needs before it is scored at all.

@@ -103,6 +103,6 @@ def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> n
 
 
 def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
-    """Forecast errors of each candidate [n, K, C]: the rise itself (level forecast), then the rise
-    minus the rise at the same time of day one lag earlier (level + seasonal move forecast)."""
-    return np.stack([rise, *[rise - past for past in seasonal]], axis=2)
+    """The model's inputs [n, K, 1 + lags]: each row's rise, then its rise at the same time of day
+    one lag earlier (model.forecast_errors turns them into the candidates' forecast errors)."""
+    return np.stack([rise, *seasonal], axis=2)

@@ -48,10 +48,10 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     rise = rises(panel, cfg)
     key = panel.key
     seasonal = [lagged(key, rise, keys(sid, minute - lag)) for lag in cfg.seasonal_lags_minutes]
-    errors = candidates(rise, seasonal)
-    state = ModelState.empty(n_series, errors.shape[1], errors.shape[2])
+    inputs = candidates(rise, seasonal)
+    state = ModelState.empty(n_series, inputs.shape[1], inputs.shape[2])
     rows = np.arange(len(x))
-    result = score_panel(panel, rows, errors, state, cfg, complete_hours=np.unique(minute // 60))
+    result = score_panel(panel, rows, inputs, state, cfg, complete_hours=np.unique(minute // 60))
     data["level"] = level
     data["score"] = result.score
     data["z"] = result.z

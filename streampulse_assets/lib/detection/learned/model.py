@@ -91,6 +91,17 @@ class HourResult:
     window: np.ndarray  # its index (-1 = not scored)
 
 
+def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
+    """Forecast errors [m, K, C] of the candidates from the inputs [m, K, 1 + lags]: the rise
+    itself (forecast: the level), and the rise minus the move seen one lag earlier (forecast:
+    level + that move). The earlier move is bounded to `season_clip_units` of the level forecast's
+    learned unit, so last week's spike (or its end) is not forecast again this week."""
+    rise, past = inputs[:, :, :1], inputs[:, :, 1:]
+    bound = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
+    moves = np.clip(past, -bound[:, :, None], bound[:, :, None])
+    return np.concatenate([rise, rise - moves], axis=2)
+
+
 def _floor(cfg: LearnedConfig, span: np.ndarray) -> np.ndarray:
     """The smallest unit a window can have: the resolution of a mean of `span` rows."""
     return cfg.resolution / np.sqrt(np.maximum(span, 1.0))
@@ -99,14 +110,16 @@ def _floor(cfg: LearnedConfig, span: np.ndarray) -> np.ndarray:
 def score_rows(
     state: ModelState,
     sids: np.ndarray,
-    errors: np.ndarray,
+    inputs: np.ndarray,
     span: np.ndarray,
     rows_per_day: np.ndarray,
     cfg: LearnedConfig,
-) -> tuple[HourResult, np.ndarray]:
-    """Scores of rows of one hour from the state at its start; also z [m, K, C] for the update."""
+) -> tuple[HourResult, np.ndarray, np.ndarray]:
+    """Scores of rows of one hour from the state at its start; also z and the forecast errors
+    [m, K, C] for the update."""
     unit = state.unit(sids, cfg)  # [m, K, C]
     unit = np.maximum(unit, _floor(cfg, span)[:, :, None])
+    errors = forecast_errors(inputs, unit[:, :, 0], cfg)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = errors / unit
     valid = np.isfinite(z)
@@ -132,16 +145,16 @@ def score_rows(
     scored = np.isfinite(s)
     score = np.where(scored, np.clip((s + cfg.score_offset) / cfg.score_span, 0.0, 1.0), 0.0)
     zbest = np.where(scored, zc[np.arange(len(k)), k], np.nan)
-    return HourResult(score, zbest, np.where(scored, k, -1)), z
+    return HourResult(score, zbest, np.where(scored, k, -1)), z, errors
 
 
 def update(
     state: ModelState, sids: np.ndarray, errors: np.ndarray, z: np.ndarray, hour: int, cfg
 ) -> None:
-    """Learn from the complete hour `hour` (rows `sids`, their errors and z), then move the
-    state of those series to the start of the next hour."""
+    """Learn from the complete hour `hour` (rows `sids` in series then time order, their errors
+    and z), then move the state of those series to the start of the next hour."""
     uniq, inv = np.unique(sids, return_inverse=True)
-    _, K, C = errors.shape
+    m, K, C = errors.shape
     unit = state.unit(uniq, cfg)[inv]
     mag = np.abs(errors)
     mag = np.where(np.isfinite(unit), np.minimum(mag, cfg.clip_units * unit), mag)
@@ -156,10 +169,28 @@ def update(
     a["log_unit"][uniq] += np.where(has, np.log(np.maximum(mean, 1e-12)), 0.0)
     a["weight"][uniq] += has
     zok = np.isfinite(z)
-    exc = zok & (z > cfg.tail_from)
     a["n"][uniq] += np.bincount(flat[zok], minlength=size).reshape(len(uniq), K, C)
-    a["n_exc"][uniq] += np.bincount(flat[exc], minlength=size).reshape(len(uniq), K, C)
-    excess = (z - cfg.tail_from)[exc]
-    for name, w in (("sum_exc", excess), ("sum_exc2", excess**2)):
-        a[name][uniq] += np.bincount(flat[exc], weights=w, minlength=size).reshape(len(uniq), K, C)
+    # Peaks over threshold, declustered by runs: a run of consecutive rows of a series above
+    # `tail_from` is one excursion, observed by its highest excess. One spike that stays up for
+    # hours is then one sample of the tail, not a hundred, and does not teach the model that
+    # such rises are normal.
+    exc = zok & (z > cfg.tail_from)
+    prev = np.zeros_like(exc)
+    prev[1:] = exc[:-1] & (sids[1:] == sids[:-1])[:, None, None]
+    start = exc & ~prev
+    run = np.cumsum(start.reshape(m, -1), axis=0).reshape(m, K, C)  # run number per column
+    excess = np.where(exc, z - cfg.tail_from, 0.0)
+    peak = np.zeros_like(excess)
+    for k in range(K):  # the run's peak, stored at its first row
+        for c in range(C):
+            e, col, st = excess[:, k, c], run[:, k, c], start[:, k, c]
+            if not st.any():
+                continue
+            best = np.zeros(col.max() + 1)
+            np.maximum.at(best, col[exc[:, k, c]], e[exc[:, k, c]])
+            peak[st, k, c] = best[col[st]]
+    for name, w in (("n_exc", start), ("sum_exc", peak), ("sum_exc2", peak**2)):
+        a[name][uniq] += np.bincount(
+            flat[start], weights=np.asarray(w, float)[start], minlength=size
+        ).reshape(len(uniq), K, C)
     state.decay_to(uniq, hour + 1, cfg)

@@ -21,12 +21,12 @@ class PanelScores:
 def score_panel(
     panel: Panel,
     rows: np.ndarray,
-    errors: np.ndarray,
+    inputs: np.ndarray,
     state: ModelState,
     cfg: LearnedConfig,
     complete_hours: np.ndarray | None = None,
 ) -> PanelScores:
-    """Score `rows` (indices into the panel, with their candidate errors [m, K, C]) hour by hour.
+    """Score `rows` (indices into the panel, with their inputs [m, K, 1 + lags]) hour by hour.
 
     Each row is scored with its series' state at the start of its hour; after an hour is scored
     the state learns from it, if that hour is in `complete_hours` (all of its rows are among
@@ -54,10 +54,10 @@ def score_panel(
         h = int(hours_sorted[a])
         sids = panel.sid[rows[sel]]
         state.decay_to(np.unique(sids), h, cfg)
-        res, z = score_rows(state, sids, errors[sel], spans[sids], rows_per_day[sids], cfg)
+        res, z, err = score_rows(state, sids, inputs[sel], spans[sids], rows_per_day[sids], cfg)
         score[sel], z_out[sel], win[sel] = res.score, res.z, res.window
         if h in complete:
-            update(state, sids, errors[sel], z, h, cfg)
+            update(state, sids, err, z, h, cfg)
     return PanelScores(score, z_out, win)
 
 

@@ -132,13 +132,13 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
         return
     rise = past.loc[ok, cols].to_numpy(float)
     lo, hi = _hour_dt(int(hour.min())), _hour_dt(h0)
-    errors = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
+    inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
         sel = hour == h
         s = sid[sel]
         state.decay_to(np.unique(s), int(h), cfg)
-        _, z = score_rows(state, s, errors[sel], spans[s], np.ones(len(s)), cfg)
-        update(state, s, errors[sel], z, int(h), cfg)
+        _, z, err = score_rows(state, s, inputs[sel], spans[s], np.ones(len(s)), cfg)
+        update(state, s, err, z, int(h), cfg)
 
 
 def _hour_dt(hour: int) -> datetime:
@@ -213,7 +213,7 @@ def refresh_learned(
         rows = np.flatnonzero(minute >= _minutes([start])[0])
         rise = rises(panel, cfg, rows)
         seasonal = _seasonal(con, series, sid[rows], minute[rows], start, end, cols, cfg)
-        errors = candidates(rise, seasonal)
+        inputs = candidates(rise, seasonal)
         h0 = int(minute[rows].min() // HOUR) if len(rows) else _minutes([start])[0] // HOUR
         state = _load_state(con, series, _hour_dt(h0), (n_series, 4, 3))
         loaded = state.hour.copy()
@@ -221,7 +221,7 @@ def refresh_learned(
         start_m, end_m = _minutes([start])[0], _minutes([end])[0]
         hours = np.arange(-(-start_m // HOUR), end_m // HOUR)  # hours wholly inside the window
         complete = hours[(hours * HOUR >= start_m) & ((hours + 1) * HOUR <= end_m)]
-        scored = score_panel(panel, rows, errors, state, cfg, complete_hours=complete)
+        scored = score_panel(panel, rows, inputs, state, cfg, complete_hours=complete)
         seed = _last_above(con, series, start, cfg)
         spike = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
         out = pd.DataFrame(
