@@ -117,17 +117,27 @@ def simulated(days: int, seed: int, categories: int, warmup_days: float) -> list
     scores = score_events(events, labels, expo.category_days, dets, warmup)
     tiny = score_events(small_events, small_labels, small_days, dets, small_warm)
     rows = []
+    name = f"simulator {days} d x {2 * categories} cat (seed {seed}, warm-up {warmup_days} d)"
     for det in dets:
-        s = scores[det]
-        rows.append({
-            "set": f"simulator {days} d x {2 * categories} cat (seed {seed}, warm-up {warmup_days} d)",
-            "detector": det, "alerts": s.alerts, "precision": _r(s.precision),
-            "recall": _r(s.recall), "windows": s.windows, "fa_per_cat_day": _r(s.false_alarms_per_category_day, 4),
-            "fa_per_cat_day_under_100": _r(tiny[det].false_alarms_per_category_day, 4),
-            "fa_by_kind": s.false_alarms_by_kind, "detect_s": round(took, 1),
-        })  # fmt: skip
-    print(f"simulator rows={len(frame)} scored category-days={expo.category_days:.1f} "
-          f"(under 100 viewers: {len(small)} categories, {small_days:.1f} category-days)")  # fmt: skip
+        s, t = scores[det], tiny[det]
+        rows.append(
+            {
+                "set": name,
+                "detector": det,
+                "alerts": s.alerts,
+                "precision": _r(s.precision),
+                "recall": _r(s.recall),
+                "windows": s.windows,
+                "fa_per_cat_day": _r(s.false_alarms_per_category_day, 4),
+                "fa_per_cat_day_under_100": _r(t.false_alarms_per_category_day, 4),
+                "fa_by_kind": s.false_alarms_by_kind,
+                "detect_s": round(took, 1),
+            }
+        )
+    print(
+        f"simulator rows={len(frame)} scored category-days={expo.category_days:.1f} "
+        f"(under 100 viewers: {len(small)} categories, {small_days:.1f} category-days)"
+    )
     return rows
 
 
