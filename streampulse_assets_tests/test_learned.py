@@ -180,3 +180,32 @@ def test_a_window_longer_than_a_day_is_refused(tmp_path):
     migrate_duckdb(con)
     with pytest.raises(ValueError, match="at most one day"):
         refresh_learned(con, T0, T0 + timedelta(days=2))
+
+
+def test_only_the_primary_detector_is_queued(pg_url):
+    import psycopg2
+
+    from streampulse_assets.lib.alerts.gate import AlertGate
+    from streampulse_assets.lib.detection.enqueue import enqueue_events
+
+    now = pd.Timestamp.now("UTC").floor("min").tz_localize(None)
+    row = {"platform": "p", "category_id": "a", "ts": now,
+           "level": "SPIKE", "cause": "STRUCTURE_ISSUE", "current": 900.0}  # fmt: skip
+    events = pd.DataFrame([{**row, "detector": d} for d in ("V3", "V1", "LEARNED")])
+    conn = psycopg2.connect(pg_url)
+    try:
+        as_v3 = enqueue_events(conn, events)
+        as_learned = enqueue_events(conn, events, detector="LEARNED")
+        with conn.cursor() as cur:
+            cur.execute("SELECT detector FROM signal_events ORDER BY detector")
+            queued = [d for (d,) in cur.fetchall()]
+            gate = AlertGate(mode="delta", analysis_wait_minutes=0, detector="LEARNED")
+            where, params = gate.where_sql()
+            cur.execute(f"SELECT e.detector FROM signal_events e WHERE {where}", params)
+            gated = {d for (d,) in cur.fetchall()}
+    finally:
+        conn.close()
+    assert (as_v3.inserted, as_v3.ignored) == (1, 2)
+    assert (as_learned.inserted, as_learned.ignored) == (1, 2)
+    assert queued == ["LEARNED", "V3"]
+    assert gated == {"LEARNED"}  # the alert gate follows the primary detector too

@@ -71,6 +71,7 @@ def event_hour_stats(con, start: datetime, end: datetime) -> dict[datetime, dict
             "dagster/row_count": sum(c.values()),
             "v3_spikes": c["V3:SPIKE"],
             "v3_candidates": c["V3:CANDIDATE"],
+            "learned_spikes": c["LEARNED:SPIKE"],
             "v1_spikes": c["V1:SPIKE"],
             "by_detector_level": dict(sorted(c.items())),
             "by_cause": dict(sorted(causes[h].items())),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from functools import cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     bootstrap_days: int = Field(8, description="Simulator history backfilled on first dev start")
     partitions_start: str | None = Field(
         None, description="First hourly partition (ISO, UTC); unset = first start's bootstrap range"
+    )
+    primary_detector: Literal["V3", "LEARNED"] = Field(
+        "V3",
+        description="Detector whose events are queued, analysed and alerted (others in shadow)",
     )
     log_level: str = Field("INFO", description="Log level of `streampulse dev` (DEBUG for more)")
 

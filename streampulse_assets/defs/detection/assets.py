@@ -25,15 +25,18 @@ from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.config import PROFILES, get_config
 from streampulse_assets.lib.detection.engine import refresh_signal_events
 from streampulse_assets.lib.detection.enqueue import enqueue_events
+from streampulse_assets.lib.detection.series import event_series
 from streampulse_assets.lib.partition_stats import (
     baseline_hour_stats,
     event_hour_stats,
     table_rows,
 )
+from streampulse_assets.lib.settings import get_settings
 
 RAW_SNAPSHOTS = dg.AssetKey("raw_snapshots")
-# A live tick re-offers the V3 events of this many recent minutes (ON CONFLICT DO NOTHING), so an
-# event stored by a tick that then failed to reach Postgres is queued by the next tick.
+# A live tick re-offers the primary detector's events of this many recent minutes (ON CONFLICT
+# DO NOTHING), so an event stored by a tick that then failed to reach Postgres is queued by the
+# next tick.
 REQUEUE_LOOKBACK = timedelta(minutes=30)
 
 
@@ -99,8 +102,15 @@ def baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             yield check
 
 
+def _spikes(frame, detector: str):
+    """The detector's SPIKE rows (their charts travel in the queue evidence)."""
+    if frame.empty:
+        return frame
+    return frame[(frame["detector"] == detector) & (frame["level"] == "SPIKE")]
+
+
 def _enqueue_metadata(own, missed) -> dict:
-    """Queue hand-off counts of this window's V3 events, only when it had some to offer; plus
+    """Queue hand-off counts of this window's primary events, only when it had some to offer; plus
     the lookback's events an earlier tick had stored but not queued, only when there were any
     (re-offering the lookback every minute finds them already queued: not worth a number)."""
     meta = {}
@@ -126,38 +136,47 @@ def signal_events(
     duckdb: WarehouseResource,
     postgres: PostgresResource,
 ):
-    """Spike events of the V3 detector and, in shadow, the V1 control over the run's window:
-    level (SPIKE or CANDIDATE), baselines, growth and season ratios, the required dynamic delta,
-    the cause (PERSON_ISSUE, STRUCTURE_ISSUE, CATEGORY_ADOPTION) with its evidence, after the
-    per-category cooldown. All events are stored in the warehouse; V3 events of a live tick (and of
-    a backfill only when `enqueue_history` is set) are queued once in Postgres for analysis.
+    """Spike events of three detectors on identical data over the run's window: V3 (the original
+    design), the naive V1 control and LEARNED (a per-series model of each category's level,
+    same-time-of-day moves and its own errors; its per-row anomaly score is kept in
+    learned_scores). Each event has its level (SPIKE or CANDIDATE), baselines, growth and season
+    ratios, the cause (PERSON_ISSUE, STRUCTURE_ISSUE, CATEGORY_ADOPTION) with its evidence, after
+    the per-category cooldown. All events are stored in the warehouse; the primary detector's
+    events (STREAMPULSE_PRIMARY_DETECTOR, V3 by default) of a live tick (and of a backfill only
+    when `enqueue_history` is set) are queued once in Postgres for analysis; the others are shadow.
     """
     if config.profile not in PROFILES:
         raise dg.Failure(f"unknown detection profile {config.profile!r}; known: {list(PROFILES)}")
     start, end = partition_window(context)
     live = bool(context.run.tags.get(MINUTE_TAG))
+    primary = get_settings().primary_detector
     with duckdb.get_connection() as con:
         events = refresh_signal_events(con, start, end, get_config(config.profile))
         check = has_unique_events(con, start, end)
         lookback = events.iloc[0:0]
-        if live:  # V3 events of the minutes before this window, in case a tick failed to queue
+        if live:  # primary events of the minutes before this window, in case a tick failed to queue
             lookback = con.execute(
-                "SELECT * FROM signal_events WHERE detector = 'V3' AND ts >= ? AND ts < ?",
-                [end - REQUEUE_LOOKBACK, start],
+                "SELECT * FROM signal_events WHERE detector = ? AND ts >= ? AND ts < ?",
+                [primary, end - REQUEUE_LOOKBACK, start],
             ).df()
+        series = {}
+        if live or config.enqueue_history:  # the chart data travels in the queue evidence
+            series = event_series(con, _spikes(events, primary))
+            series |= event_series(con, _spikes(lookback, primary))
         per_hour = event_hour_stats(con, *partitions_span(context))
         stored = table_rows(con, "signal_events")
     enqueued = {}
     if live or config.enqueue_history:
         with postgres.connect() as conn:
-            own = enqueue_events(conn, events)
-            missed = enqueue_events(conn, lookback)
+            own = enqueue_events(conn, events, series, detector=primary)
+            missed = enqueue_events(conn, lookback, series, detector=primary)
         enqueued = _enqueue_metadata(own, missed)
     # Each hour's own events and spikes on its partition; the run's totals as range_*.
     add_partition_metadata(context, per_hour)
     yield dg.MaterializeResult(
         metadata={
             "profile": config.profile,
+            "primary_detector": primary,
             "live_tick": live,
             **range_metadata(context, start, end, len(events)),
             "table_rows": stored,

@@ -1,7 +1,8 @@
 """Which analysed events deserve an alert, as a SQL condition over Postgres `signal_events` (e).
 
-- "confirmed" (default): V3 SPIKEs whose analysis is DONE with verdict CONFIRMED.
-- "delta": every V3 SPIKE with evidence delta >= `min_delta` once its analysis is finished
+- "confirmed" (default): SPIKEs of the primary detector (`STREAMPULSE_PRIMARY_DETECTOR`, V3 by
+  default) whose analysis is DONE with verdict CONFIRMED.
+- "delta": every primary SPIKE with evidence delta >= `min_delta` once its analysis is finished
   (DONE, FAILED or SKIPPED, so CATEGORY_ADOPTION is included), or once it has waited
   `analysis_wait_minutes` for an analysis that never came (a stopped worker must not mute alerts).
 Either way only events younger than `max_age_hours` are alerted, so configuring a sink on an old
@@ -14,6 +15,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from streampulse_assets.lib.settings import get_settings
+
 MODES = ("confirmed", "delta")
 
 
@@ -23,6 +26,7 @@ class AlertGate:
     min_delta: float = 0.0
     max_age_hours: float = 24.0
     analysis_wait_minutes: float = 10.0
+    detector: str = "V3"  # the primary detector: only its events are queued and alerted
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -32,9 +36,9 @@ class AlertGate:
 
     def where_sql(self) -> tuple[str, dict[str, float]]:
         """A WHERE condition on alias `e` and its named psycopg2 parameters."""
-        params = {"gate_max_age_h": float(self.max_age_hours)}
+        params = {"gate_max_age_h": float(self.max_age_hours), "gate_detector": self.detector}
         base = (
-            "e.detector = 'V3' AND e.level = 'SPIKE' "
+            "e.detector = %(gate_detector)s AND e.level = 'SPIKE' "
             "AND e.ts >= now() - make_interval(secs => %(gate_max_age_h)s * 3600)"
         )
         if self.mode == "confirmed":
@@ -71,4 +75,5 @@ def gate_from_env(env: Mapping[str, str] | None = None) -> AlertGate:
         min_delta=number("MIN_DELTA", 0.0),
         max_age_hours=number("MAX_AGE_HOURS", 24.0),
         analysis_wait_minutes=number("ANALYSIS_WAIT_MINUTES", 10.0),
+        detector=get_settings().primary_detector,
     )

@@ -18,9 +18,14 @@ from typing import Any
 
 from streampulse_assets.lib.alerts.message import build_message
 from streampulse_assets.lib.analysis.chart import chart_for, markdown_entry, md_escape
+from streampulse_assets.lib.settings import get_settings
 
 _COLUMNS = "id, platform, category_id, category_name, ts, cause, evidence, result, analysis_status"
-_SPIKES = "detector = 'V3' AND level = 'SPIKE' AND analysis_status = 'DONE'"
+_SPIKES = "detector = %s AND level = 'SPIKE' AND analysis_status = 'DONE'"
+
+
+def _primary() -> str:
+    return get_settings().primary_detector
 
 
 def _rows(pg_conn, sql: str, params: tuple) -> list[dict[str, Any]]:
@@ -31,21 +36,21 @@ def _rows(pg_conn, sql: str, params: tuple) -> list[dict[str, Any]]:
 
 
 def spikes_by_id(pg_conn, ids: Iterable[int]) -> list[dict[str, Any]]:
-    """The analysed V3 SPIKE queue rows among `ids` (other rows get no chart)."""
+    """The analysed SPIKE queue rows of the primary detector among `ids` (others get no chart)."""
     ids = [int(i) for i in ids]
     if not ids:
         return []
     sql = f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} AND id = ANY(%s) ORDER BY id"
-    return _rows(pg_conn, sql, (ids,))
+    return _rows(pg_conn, sql, (_primary(), ids))
 
 
 def latest_spikes(pg_conn, limit: int = 3) -> list[dict[str, Any]]:
-    """The `limit` most recently analysed V3 SPIKE rows, newest first."""
+    """The `limit` most recently analysed SPIKE rows of the primary detector, newest first."""
     sql = (
         f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} "
         "ORDER BY analysed_at DESC NULLS LAST, id DESC LIMIT %s"
     )
-    return _rows(pg_conn, sql, (limit,))
+    return _rows(pg_conn, sql, (_primary(), limit))
 
 
 def chart_path(folder: Path, event_id: int) -> Path:
@@ -77,7 +82,7 @@ def _heading(event: dict[str, Any]) -> str:
 def showcase_markdown(events: list[dict[str, Any]], folder: Path) -> str:
     """Markdown of the given events (newest first): heading, alert text, inline chart."""
     if not events:
-        return "No analysed V3 spike yet."
+        return f"No analysed {_primary()} spike yet."
     parts = []
     for event in events:
         path = chart_path(folder, event["id"])

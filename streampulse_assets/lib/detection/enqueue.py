@@ -1,6 +1,8 @@
-"""Hand V3 events to the Postgres analysis queue (`signal_events`, sql/postgres/001), exactly once.
+"""Hand the primary detector's events to the Postgres analysis queue (`signal_events`,
+sql/postgres/001), exactly once.
 
-Only V3 SPIKE/CANDIDATE rows are queued (V1 is a shadow control). CATEGORY_ADOPTION rows are
+Only SPIKE/CANDIDATE rows of the primary detector (V3 unless `STREAMPULSE_PRIMARY_DETECTOR` says
+LEARNED) are queued; the others run in shadow. CATEGORY_ADOPTION rows are
 stored as SKIPPED: one streamer moving in needs no paid explanation. The unique key (detector,
 platform, category_id, ts) with ON CONFLICT DO NOTHING makes re-runs and overlapping ticks safe.
 With `series` (lib/detection/series.event_series), each row's evidence also carries the last hours
@@ -37,12 +39,12 @@ RETURNING analysis_status
 
 @dataclass(frozen=True)
 class EnqueueStats:
-    offered: int = 0  # V3 SPIKE/CANDIDATE rows considered
+    offered: int = 0  # SPIKE/CANDIDATE rows of the primary detector considered
     inserted: int = 0  # new queue rows (pending + skipped)
     pending: int = 0
     skipped: int = 0  # CATEGORY_ADOPTION, stored as SKIPPED
     duplicates: int = 0  # already queued earlier
-    ignored: int = 0  # V1 or unknown rows, never queued
+    ignored: int = 0  # rows of the shadow detectors, never queued
 
 
 def _plain(value):
@@ -79,15 +81,18 @@ def _utc(ts) -> object:
     return (ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)).to_pydatetime()
 
 
-def enqueue_events(pg_conn, events: pd.DataFrame, series: dict | None = None) -> EnqueueStats:
-    """Insert the V3 SPIKE/CANDIDATE rows of `events` into the queue; commits. Returns counts.
+def enqueue_events(
+    pg_conn, events: pd.DataFrame, series: dict | None = None, detector: str = "V3"
+) -> EnqueueStats:
+    """Insert the `detector` SPIKE/CANDIDATE rows of `events` into the queue; commits. Returns
+    counts.
 
     `series` maps (platform, category_id, ts) to a chart series (`event_series`); a row found in
     it gets `evidence["series"]`. Rows already queued keep their evidence (DO NOTHING).
     """
     if events is None or events.empty:
         return EnqueueStats()
-    mask = (events["detector"] == "V3") & events["level"].isin(["SPIKE", "CANDIDATE"])
+    mask = (events["detector"] == detector) & events["level"].isin(["SPIKE", "CANDIDATE"])
     rows = events[mask].to_dict("records")
     values = []
     for r in rows:
@@ -99,7 +104,7 @@ def enqueue_events(pg_conn, events: pd.DataFrame, series: dict | None = None) ->
                 ev["series"] = found
         values.append(
             (
-                "V3", str(r["platform"]), str(r["category_id"]), _plain(r.get("category_name")),
+                detector, str(r["platform"]), str(r["category_id"]), _plain(r.get("category_name")),
                 _utc(r["ts"]), r["level"], _plain(r.get("cause")),
                 json.dumps(ev, ensure_ascii=False, separators=(",", ":")), status,
             )
