@@ -8,7 +8,7 @@ Warehouses are simulated (Simulator(seed=7)) once into DuckDB files under bench/
 and reused; generating them is never timed. Prints:
 - backfill: refresh_all over the whole range (both baselines from one read, V3 + V1, causes,
   cooldown, write), run in a child process on a copy of the raw warehouse: wall time per step and
-  the child's peak RSS (ru_maxrss) and its growth over the RSS before the computation;
+  the child's peak RSS (VmHWM, see peak_rss_mb) and its growth over the RSS before the computation;
 - the original StreamPulse way (one full detection query per minute over the history) on a sample
   of minutes spread over the range, extrapolated to every minute, and the speed-up ratio;
 - live tick: refresh_all of the newest minute on a warehouse holding 1 day and one holding
@@ -128,6 +128,17 @@ def digest(events) -> str:
     return hashlib.sha256(events.to_csv(index=False).encode()).hexdigest()[:16]
 
 
+def peak_rss_mb() -> float:
+    """This process's own peak RSS: VmHWM of /proc/self/status (high-water mark of its memory
+    map, which exec replaces). Not ru_maxrss: Linux carries the pre-exec high-water mark of the
+    forked parent into the exec'd child's ru_maxrss, so a spawned child reports its parent's peak
+    (the bench parent holds the simulated warehouse: 3,879 MB reported vs ~1,500 MB used)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
+
+
 def _rss_mb() -> float:
     import psutil
 
@@ -180,7 +191,7 @@ def backfill_child(
     events = refresh_signal_events(con, start, end, cfg)
     out["events_s"] = time.perf_counter() - t
     out["total_s"] = time.perf_counter() - t0
-    out["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["peak_mb"] = peak_rss_mb()
     out["phase_peaks"] = {k: v for k, v in sampler.stop().items() if k}
     con.close()
     out["events"] = len(events)
@@ -273,7 +284,7 @@ def main() -> None:
         f"goal < {GOAL_BACKFILL_S:.0f} s: {verdict(r['total_s'] < GOAL_BACKFILL_S)}"
     )
     print(
-        f"backfill peak RSS   {r['peak_mb']:7,.0f} MB  (child process; "
+        f"backfill peak RSS   {r['peak_mb']:7,.0f} MB  (child process VmHWM; "
         f"{r['peak_mb'] - r['rss_before_mb']:,.0f} MB over its {r['rss_before_mb']:,.0f} MB "
         f"before the computation)   goal < 2 GB: {verdict(r['peak_mb'] < GOAL_MEMORY_MB)}"
     )
