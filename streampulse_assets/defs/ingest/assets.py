@@ -68,6 +68,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
                 written += upsert_snapshots(con, frame, source)
         total.errors.update(result.errors)
         total.warnings += result.warnings
+        total.rejected += result.rejected
         for platform, gaps in result.gaps.items():
             total.gaps[platform] = total.gaps.get(platform, 0) + gaps
     if total.errors and len(total.errors) == len(names):
@@ -94,6 +95,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             **range_metadata(context, start, end, written),
             "table_rows": stored,
             "sources": ", ".join(names),
+            "rejected_rows": len(total.rejected),  # bad rows named in the run's warnings
         }
     )
     yield from checks
@@ -101,4 +103,7 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    # Sources that would write one platform twice are refused when the code location loads,
+    # with the error naming both, instead of at the first tick.
+    parse_source_names(get_settings().sources)
     return dg.Definitions(assets=[raw_snapshots])

@@ -16,7 +16,9 @@ def build_history(name: str, settings: Settings):
     """The history source, reused across ticks and backfill slices of one process: the simulator
     keeps its planned days, a replay file is read once (again only when the file changes)."""
     if name == "simulator":
-        return _simulator(settings.simulator_seed, settings.simulator_categories)
+        return _simulator(
+            settings.simulator_seed, settings.simulator_categories, settings.simulator_scenario
+        )
     if name == "replay":
         if not settings.replay_path:
             raise SourceConfigError(
@@ -29,10 +31,10 @@ def build_history(name: str, settings: Settings):
 
 
 @lru_cache(maxsize=4)
-def _simulator(seed: int, categories: int):
+def _simulator(seed: int, categories: int, scenario: str):
     from streampulse_assets.lib.sources.simulator import Simulator
 
-    return Simulator(seed=seed, categories_per_platform=categories)
+    return Simulator(seed=seed, categories_per_platform=categories, scenario=scenario)
 
 
 @lru_cache(maxsize=1)

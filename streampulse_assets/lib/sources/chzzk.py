@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pandas as pd
 
+from streampulse_assets.lib.ingest.validate import MAX_VIEWERS
 from streampulse_assets.lib.snapshots import (
     UNCATEGORISED,
     CategorySnapshot,
@@ -98,12 +99,14 @@ def next_cursor(content: dict) -> str | None:
 
 
 def as_count(value: Any) -> int | None:
+    """A viewer count within [0, MAX_VIEWERS], else None (the item is skipped as malformed and
+    the page is still archived; a 1e30 count used to overflow the parser)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value if value >= 0 else None
     if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+        value = int(value.strip())
+    if isinstance(value, int):
+        return value if 0 <= value <= MAX_VIEWERS else None
     return None
 
 
