@@ -30,16 +30,24 @@ def detect(
         dir_okay=False,
         help="Replay file (.csv or .parquet) of minute snapshots",
     ),
-    detector: str = typer.Option("both", "--detector", help="v1, v3 or both"),
+    detector: str = typer.Option(
+        "both", "--detector", help="v1, v3, both (v1 and v3), learned or all"
+    ),
     profile: str = typer.Option("default", "--profile", help="Detector profile name"),
     out: Path | None = typer.Option(None, "--out", help="Write the events (.csv or .parquet)"),
 ) -> None:
-    """Run V3 (and V1, its control) over a replay file and write or summarise the events."""
+    """Run the detectors (V3, V1 and LEARNED) over a replay file; write or summarise events."""
     from streampulse_assets.lib.sources.base import SourceError
 
-    wanted = {"both": {"V1", "V3"}, "v1": {"V1"}, "v3": {"V3"}}.get(detector.lower())
+    wanted = {
+        "both": {"V1", "V3"},
+        "v1": {"V1"},
+        "v3": {"V3"},
+        "learned": {"LEARNED"},
+        "all": {"V1", "V3", "LEARNED"},
+    }.get(detector.lower())
     if wanted is None:
-        raise typer.BadParameter("use v1, v3 or both", param_hint="--detector")
+        raise typer.BadParameter("use v1, v3, both, learned or all", param_hint="--detector")
     try:
         config = get_config(profile)
         found = detect_file(snapshots, config)  # streamed, one platform at a time
