@@ -178,17 +178,16 @@ def update(
     prev = np.zeros_like(exc)
     prev[1:] = exc[:-1] & (sids[1:] == sids[:-1])[:, None, None]
     start = exc & ~prev
-    run = np.cumsum(start.reshape(m, -1), axis=0).reshape(m, K, C)  # run number per column
-    excess = np.where(exc, z - cfg.tail_from, 0.0)
-    peak = np.zeros_like(excess)
-    for k in range(K):  # the run's peak, stored at its first row
-        for c in range(C):
-            e, col, st = excess[:, k, c], run[:, k, c], start[:, k, c]
-            if not st.any():
-                continue
-            best = np.zeros(col.max() + 1)
-            np.maximum.at(best, col[exc[:, k, c]], e[exc[:, k, c]])
-            peak[st, k, c] = best[col[st]]
+    # Runs never cross columns (a column's first row has no predecessor), so the peak of each
+    # run is one reduceat over the exceeding values taken column after column.
+    flat_exc = exc.transpose(1, 2, 0).reshape(-1)
+    at = np.flatnonzero(flat_exc)
+    peak = np.zeros(m * K * C)
+    if len(at):
+        firsts = np.flatnonzero(start.transpose(1, 2, 0).reshape(-1)[at])
+        values = (z - cfg.tail_from).transpose(1, 2, 0).reshape(-1)[at]
+        peak[at[firsts]] = np.maximum.reduceat(values, firsts)
+    peak = peak.reshape(K, C, m).transpose(2, 0, 1)
     for name, w in (("n_exc", start), ("sum_exc", peak), ("sum_exc2", peak**2)):
         a[name][uniq] += np.bincount(
             flat[start], weights=np.asarray(w, float)[start], minlength=size

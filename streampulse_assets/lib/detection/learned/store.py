@@ -48,34 +48,64 @@ def _ts(minutes: np.ndarray) -> np.ndarray:
 
 
 class _Series:
-    """Series ids for (platform, category_id) pairs of this window."""
+    """The series of a window by key (DuckDB `hash(platform, category_id)`), so the millions of
+    rows travel as numbers; names are looked up once per series."""
 
-    def __init__(self, platform: pd.Series, category: pd.Series):
-        pairs = pd.MultiIndex.from_arrays([platform.astype(str), category.astype(str)])
-        self.index = pairs.unique()
-        self.codes = self.index.get_indexer(pairs).astype(np.int64)
+    def __init__(self, key: np.ndarray, names: pd.DataFrame):
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = key[1:] != key[:-1]  # rows come sorted by key
+        self.keys = key[new]
+        self.codes = np.cumsum(new) - 1
+        names = names.drop_duplicates("h").set_index("h").reindex(self.keys)
+        self.platform = names["platform"].to_numpy(dtype=object)
+        self.category = names["category_id"].to_numpy(dtype=object)
 
-    def of(self, platform: pd.Series, category: pd.Series) -> np.ndarray:
-        pairs = pd.MultiIndex.from_arrays([platform.astype(str), category.astype(str)])
-        return self.index.get_indexer(pairs).astype(np.int64)  # -1 = not in this window
+    def of(self, key: np.ndarray) -> np.ndarray:
+        """Series ids of keys (-1 = not in this window)."""
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[pos] == key, pos, -1).astype(np.int64)
+
+    def names(self) -> pd.DataFrame:
+        frame = {"h": self.keys, "platform": self.platform, "category_id": self.category}
+        return pd.DataFrame(frame)
 
 
-def _read_raw(con, lo: datetime, hi: datetime) -> pd.DataFrame:
-    """Raw viewers with their level (rolling_baselines holds both for every raw row)."""
-    return con.execute(
-        "SELECT platform, category_id, ts, viewers, median_60 FROM rolling_baselines "
-        "WHERE ts >= ? AND ts < ? ORDER BY platform, category_id, ts",
+_KEY = "hash(platform, category_id) AS h"
+_MINUTE = "epoch_us(ts) // 60000000 AS minute"
+
+
+def _read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
+    """Raw viewers with their level (rolling_baselines holds both for every raw row), as numpy
+    arrays sorted by series key and time, and the names of the series."""
+    rows = con.execute(
+        f"SELECT {_KEY}, {_MINUTE}, viewers, median_60 FROM rolling_baselines "
+        "WHERE ts >= ? AND ts < ? ORDER BY h, ts",
+        [lo, hi],
+    ).fetchnumpy()
+    names = con.execute(
+        f"SELECT DISTINCT {_KEY}, platform, category_id FROM rolling_baselines "
+        "WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).df()
+    return rows, names
 
 
-def _stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> pd.DataFrame:
+def _stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
     sel = ", ".join(cols)
     return con.execute(
-        f"SELECT platform, category_id, ts, {sel} FROM learned_scores "
-        "WHERE ts >= ? AND ts < ? ORDER BY platform, category_id, ts",
+        f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores "
+        "WHERE ts >= ? AND ts < ? ORDER BY h, ts",
         [lo, hi],
-    ).df()
+    ).fetchnumpy()
+
+
+def _column(rows: dict, name: str) -> np.ndarray:
+    values = rows[name]
+    return values.filled(np.nan) if np.ma.isMaskedArray(values) else np.asarray(values)
+
+
+def _rises_of(rows: dict, cols: list[str]) -> np.ndarray:
+    return np.stack([_column(rows, c).astype(np.float64) for c in cols], axis=1)
 
 
 def _load_state(con, series: _Series, hour: datetime, shape) -> ModelState:
@@ -83,13 +113,14 @@ def _load_state(con, series: _Series, hour: datetime, shape) -> ModelState:
     n_series, k, c = shape
     state = ModelState.empty(n_series, k, c, np.full(n_series, _minutes([hour])[0] // HOUR))
     rows = con.execute(
-        "SELECT s.* FROM learned_state s JOIN (SELECT platform, category_id, max(hour) AS hour "
-        "FROM learned_state WHERE hour <= ? GROUP BY ALL) m USING (platform, category_id, hour)",
+        f"SELECT {_KEY}, s.* FROM learned_state s JOIN (SELECT platform, category_id, "
+        "max(hour) AS hour FROM learned_state WHERE hour <= ? GROUP BY ALL) m "
+        "USING (platform, category_id, hour)",
         [hour],
     ).df()
     if rows.empty:
         return state
-    sid = series.of(rows["platform"], rows["category_id"])
+    sid = series.of(rows["h"].to_numpy(np.uint64))
     keep = sid >= 0
     rows, sid = rows[keep], sid[keep]
     w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
@@ -105,11 +136,11 @@ def _seasonal(con, series: _Series, sid, minute, lo: datetime, hi: datetime, col
     for lag in cfg.seasonal_lags_minutes:
         lagd = timedelta(minutes=lag)
         past = _stored_rises(con, lo - lagd, hi - lagd, cols)
-        psid = series.of(past["platform"], past["category_id"])
+        psid = series.of(past["h"])
         ok = psid >= 0
-        known_key = keys(psid[ok], _minutes(past["ts"])[ok])
+        known_key = keys(psid[ok], past["minute"][ok])
         order = np.argsort(known_key, kind="stable")
-        known = past.loc[ok, cols].to_numpy(float)[order]
+        known = _rises_of(past, cols)[ok][order]
         out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
     return out
 
@@ -121,16 +152,16 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
     if not behind.any():
         return
     past = _stored_rises(con, _hour_dt(int(state.hour[behind].min())), _hour_dt(h0), cols)
-    if past.empty:
+    if not len(past["h"]):
         return
-    sid = series.of(past["platform"], past["category_id"])
-    minute = _minutes(past["ts"])
+    sid = series.of(past["h"])
+    minute = past["minute"].astype(np.int64)
     hour = minute // HOUR
     ok = (sid >= 0) & (hour >= state.hour[np.maximum(sid, 0)])
     sid, minute, hour = sid[ok], minute[ok], hour[ok]
     if not len(sid):
         return
-    rise = past.loc[ok, cols].to_numpy(float)
+    rise = _rises_of(past, cols)[ok]
     lo, hi = _hour_dt(int(hour.min())), _hour_dt(h0)
     inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
@@ -155,8 +186,8 @@ def _write_state(con, state: ModelState, series: _Series, loaded: np.ndarray, h0
     n = len(sids)
     frame = pd.DataFrame(
         {
-            "platform": np.repeat(series.index.get_level_values(0)[sids], k * c),
-            "category_id": np.repeat(series.index.get_level_values(1)[sids], k * c),
+            "platform": np.repeat(series.platform[sids], k * c),
+            "category_id": np.repeat(series.category[sids], k * c),
             "hour": np.repeat(_ts(state.hour[sids] * HOUR), k * c),
             "window": np.tile(np.repeat(np.arange(k), c), n).astype(np.int16),
             "cand": np.tile(np.arange(c), n * k).astype(np.int16),
@@ -178,14 +209,12 @@ def _write_state(con, state: ModelState, series: _Series, loaded: np.ndarray, h0
 def _last_above(con, series: _Series, start: datetime, cfg) -> dict[int, int]:
     lo = start - timedelta(minutes=cfg.quiet_minutes)
     rows = con.execute(
-        "SELECT platform, category_id, max(ts) AS ts FROM learned_scores "
+        f"SELECT {_KEY}, max(epoch_us(ts) // 60000000) AS minute FROM learned_scores "
         "WHERE ts >= ? AND ts < ? AND score >= ? GROUP BY ALL",
         [lo, start, cfg.threshold],
-    ).df()
-    if rows.empty:
-        return {}
-    sid = series.of(rows["platform"], rows["category_id"])
-    return {int(s): int(m) for s, m in zip(sid, _minutes(rows["ts"]), strict=True) if s >= 0}
+    ).fetchnumpy()
+    sid = series.of(rows["h"])
+    return {int(s): int(m) for s, m in zip(sid, rows["minute"], strict=True) if s >= 0}
 
 
 SPIKE_COLUMNS = ["platform", "category_id", "ts", "current", "level", "score", "z", "window"]
@@ -198,16 +227,17 @@ def refresh_learned(
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
     cols = rise_columns(cfg)
-    raw = _read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
+    raw, names = _read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
     with transaction(con):
         con.execute("DELETE FROM learned_scores WHERE ts >= ? AND ts < ?", [start, end])
-        if raw.empty:
+        if not len(raw["h"]):
             return pd.DataFrame(columns=SPIKE_COLUMNS)
-        series = _Series(raw["platform"], raw["category_id"])
-        sid, minute = series.codes, _minutes(raw["ts"])
-        n_series = len(series.index)
-        x = raw["viewers"].to_numpy(np.float64)
-        level = raw["median_60"].to_numpy(np.float64, na_value=np.nan)
+        series = _Series(raw["h"], names)
+        sid, minute = series.codes, raw["minute"].astype(np.int64)
+        n_series = len(series.keys)
+        viewers = _column(raw, "viewers")
+        x = viewers.astype(np.float64)
+        level = _column(raw, "median_60").astype(np.float64)
         panel = Panel(sid, minute, x, level, series_steps(sid, minute, n_series))
         spans = window_rows(cfg, panel.step)
         rows = np.flatnonzero(minute >= _minutes([start])[0])
@@ -226,10 +256,9 @@ def refresh_learned(
         spike = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
         out = pd.DataFrame(
             {
-                "platform": raw["platform"].to_numpy()[rows],
-                "category_id": raw["category_id"].to_numpy()[rows],
-                "ts": raw["ts"].to_numpy()[rows],
-                "viewers": raw["viewers"].to_numpy()[rows],
+                "h": raw["h"][rows],
+                "ts": _ts(minute[rows]),
+                "viewers": viewers[rows],
                 "level": level[rows],
                 "score": scored.score,
                 "z": scored.z,
@@ -239,9 +268,18 @@ def refresh_learned(
         )
         for i, c in enumerate(cols):
             out[c] = rise[:, i]
-        names = ", ".join(f'"{c}"' for c in out.columns)
-        with registered(con, "_learned_scores", out):
-            con.execute(f"INSERT INTO learned_scores ({names}) SELECT {names} FROM _learned_scores")
+        names_sql = ", ".join(f'"{c}"' for c in out.columns if c != "h")
+        with (
+            registered(con, "_learned_scores", out),
+            registered(con, "_learned_series", series.names()),
+        ):
+            con.execute(
+                f"INSERT INTO learned_scores (platform, category_id, {names_sql}) "
+                f"SELECT m.platform, m.category_id, {names_sql} FROM _learned_scores "
+                "JOIN _learned_series m USING (h)"
+            )
         _write_state(con, state, series, loaded, h0)
     found = out[out["spike"]].rename(columns={"viewers": "current"})
+    sids = series.of(found["h"].to_numpy(np.uint64))
+    found = found.assign(platform=series.platform[sids], category_id=series.category[sids])
     return found[SPIKE_COLUMNS].reset_index(drop=True)
