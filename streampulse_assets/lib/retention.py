@@ -26,7 +26,10 @@ WAREHOUSE_RETENTION_DAYS = {
     "seasonal_baselines": 14,
     "signal_events": 365,
     "analysed_events": 365,
+    "learned_scores": 14,  # the learned detector reads 7 days back (seasonal moves)
+    "learned_state": 14,  # its error model per series and hour
 }
+TIME_COLUMNS = {"learned_state": "hour"}  # tables whose time column is not `ts`
 MIN_RAW_SNAPSHOT_DAYS = 8  # 7 days + 2 hours for the seasonal baseline, rounded up
 _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -97,15 +100,16 @@ def prune_warehouse(
     for table, days in days_by_table.items():
         if days <= 0 or not _IDENT.match(table):
             continue
+        column = TIME_COLUMNS.get(table, ts_column)
         found = con.execute(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = ? "
             "AND column_name = ? AND table_schema = current_schema()",
-            [table, ts_column],
+            [table, column],
         ).fetchone()[0]
         if not found:
             continue
         cutoff = (now - timedelta(days=days)).replace(second=0, microsecond=0)
-        row = con.execute(f'DELETE FROM "{table}" WHERE "{ts_column}" < ?', [cutoff]).fetchone()
+        row = con.execute(f'DELETE FROM "{table}" WHERE "{column}" < ?', [cutoff]).fetchone()
         removed[table] = int(row[0]) if row else 0
     if any(removed.values()):
         # Lets DuckDB reuse the freed blocks; if another transaction is open, a later one does it.
