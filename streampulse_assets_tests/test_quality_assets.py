@@ -84,6 +84,7 @@ def warehouse(duckdb_path, pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMPULSE_LABEL_FILES", str(label_file))
     for key in ("MIN_ALERTS", "MIN_WINDOWS"):
         monkeypatch.setenv(f"STREAMPULSE_QUALITY_{key}", "1")
+    monkeypatch.setenv("STREAMPULSE_QUALITY_WARMUP_DAYS", "0")  # the warehouse holds one day
     get_settings.cache_clear()
     yield {"duckdb": duckdb_path, "postgres": pg_url, "label_file": label_file}
     get_settings.cache_clear()
@@ -163,6 +164,17 @@ def test_detection_quality_metadata_and_checks(warehouse):
     assert checks["v3_f1_not_worse_than_v1"].passed
     assert checks["daily_event_volume_in_band"].passed
     assert checks["analysis_backlog_is_fresh"].passed
+
+
+def test_a_day_inside_the_series_warm_up_is_not_scored(warehouse, monkeypatch):
+    monkeypatch.setenv("STREAMPULSE_QUALITY_WARMUP_DAYS", "7")
+    result = run(warehouse, detection_labels, detection_quality)
+    meta = metadata(result, "detection_quality")
+    assert meta["warmup_days"] == 7.0
+    assert meta["v3_alerts"] == 0 and meta["windows"] == 0  # all 3 alerts and 2 windows left out
+    assert meta["category_days"] == 0.0
+    warm = meta["report_json"]["warmup"]
+    assert warm["alerts_excluded"]["V3"] == 3 and warm["windows_excluded"] == 2
 
 
 def test_checks_flag_a_storm_and_a_stale_backlog(warehouse, monkeypatch):

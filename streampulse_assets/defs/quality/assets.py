@@ -7,9 +7,15 @@ import dagster as dg
 import pandas as pd
 
 from streampulse_assets.defs.partitions import daily_partitions
+from streampulse_assets.defs.quality.checks import QualityThresholds
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
+from streampulse_assets.lib.quality.exposure import (
+    DEFAULT_WARMUP_DAYS,
+    scored_exposure,
+    warmup_from_spans,
+)
 from streampulse_assets.lib.quality.feedback import labels_from_feedback
-from streampulse_assets.lib.quality.metrics import LabelError, exposure_from_span, labels_frame
+from streampulse_assets.lib.quality.metrics import LabelError, labels_frame
 from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.settings import get_settings
 
@@ -112,18 +118,31 @@ def detection_labels(
     )
 
 
+def series_spans_of(spans: pd.DataFrame) -> pd.DataFrame:
+    """The per-series first/last minutes as lib/quality/exposure expects them."""
+    out = spans.copy()
+    for col in ("platform", "category_id"):
+        out[col] = out[col].astype(str)
+    for col in ("first", "last"):
+        out[col] = pd.to_datetime(out[col]).dt.floor("min")
+    return out[["platform", "category_id", "first", "last"]]
+
+
 def _table_exists(con, name: str) -> bool:
     sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
     return con.execute(sql, [name]).fetchone()[0] > 0
 
 
-def load_day(con, start: datetime, end: datetime):
-    """(events, labels, exposure, analysis) of one day from the warehouse."""
-    n, first, last = con.execute(
-        "SELECT count(DISTINCT (platform, category_id)), min(ts), max(ts) FROM raw_snapshots "
-        "WHERE ts >= ? AND ts < ?",
-        [start, end],
-    ).fetchone()
+def load_day(con, start: datetime, end: datetime, warmup_days: float = DEFAULT_WARMUP_DAYS):
+    """(events, labels, exposure, analysis, warmup) of one day from the warehouse. Each series'
+    first `warmup_days` (counted from its first stored minute: the seasonal baseline needs 7 days
+    of it) are left out of event-level scoring; the exposure is the category-days scored."""
+    spans = con.execute(
+        "SELECT platform, category_id, min(ts) AS first, max(ts) AS last FROM raw_snapshots "
+        "WHERE ts < ? GROUP BY ALL HAVING max(ts) >= ?",
+        [end, start],
+    ).df()
+    warmup = warmup_from_spans(series_spans_of(spans), warmup_days)
     if not _table_exists(con, "signal_events"):
         raise dg.Failure("warehouse table signal_events does not exist yet (detection not run)")
     events = con.execute(
@@ -143,7 +162,8 @@ def load_day(con, start: datetime, end: datetime):
             "FROM analysed_events WHERE ts >= ? AND ts < ? AND analysis_status = 'DONE'",
             [start, end],
         ).fetchone()
-    return events, labels.drop_duplicates(), exposure_from_span(n, first, last), analysis
+    expo = scored_exposure(warmup, start, end)
+    return events, labels.drop_duplicates(), expo, analysis, warmup
 
 
 def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
@@ -168,6 +188,8 @@ def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
         meta[f"{p}_windows_caught"] = dg.MetadataValue.int(d["windows_caught"])
     meta["windows"] = dg.MetadataValue.int(report["detectors"]["V3"]["windows"])
     meta["category_days"] = dg.MetadataValue.float(report["meta"]["category_days"])
+    if report.get("warmup"):
+        meta["warmup_days"] = dg.MetadataValue.float(float(report["warmup"].get("days") or 0))
     pvalue = report["comparison"]["mcnemar"]["pvalue"]
     if pvalue is not None:
         meta["mcnemar_pvalue"] = dg.MetadataValue.float(pvalue)
@@ -190,18 +212,25 @@ def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
 def detection_quality(
     context: dg.AssetExecutionContext, duckdb: WarehouseResource
 ) -> dg.MaterializeResult:
-    """Daily detection quality of V1 and V3: event-level precision and recall with Wilson 95%
-    intervals, F1, false alarms per category-day (categories seen in raw_snapshots × the share of
-    the day covered), median and p90 detection delay, candidate coverage and McNemar's exact test
-    on the windows each detector caught, scored from the day's signal_events against the day's
-    detection_labels. When analysis has run, the day's cache hit rate and LLM cost come from
-    analysed_events. Numbers are materialisation metadata, so the UI plots them per day; the
-    Markdown report is attached too."""
+    """Daily detection quality of V1, V3 and LEARNED: event-level precision and recall with
+    Wilson 95% intervals, F1, false alarms per category-day, median and p90 detection delay,
+    candidate coverage and McNemar's exact test on the windows each detector caught, scored from
+    the day's signal_events against the day's detection_labels. Each series' first 7 days
+    (before its seasonal baseline exists) are left out, and false alarms are divided by the
+    category-days actually scored. When analysis has run, the day's cache hit rate and LLM cost
+    come from analysed_events. Numbers are materialisation metadata, so the UI plots them per
+    day; the Markdown report is attached too."""
     start, end = _day(context)
     with duckdb.get_connection() as con:
-        events, labels, expo, analysis = load_day(con, start, end)
+        days = QualityThresholds().warmup_days
+        events, labels, expo, analysis, warmup = load_day(con, start, end, days)
     report = build_report(
-        events, labels, expo, meta={"day": start.date().isoformat()}, n_resamples=999
+        events,
+        labels,
+        expo,
+        meta={"day": start.date().isoformat()},
+        n_resamples=999,
+        warmup=warmup,
     )
     meta = quality_metadata(report, events, analysis)
     meta["report"] = dg.MetadataValue.md(render_markdown(report, f"Detection quality {start:%F}"))

@@ -28,6 +28,9 @@ class QualityThresholds(BaseSettings):
     events_per_day_min: int = Field(1, ge=0, description="Fewer V3 events in a day: silence")
     events_per_day_max: int = Field(5000, ge=0, description="More V3 events in a day: a storm")
     backlog_max_age_minutes: float = Field(5.0, gt=0)
+    warmup_days: float = Field(
+        7.0, ge=0, description="Each series' first days, before its seasonal baseline: not scored"
+    )
 
 
 def latest_quality(context) -> tuple[str | None, dict]:
