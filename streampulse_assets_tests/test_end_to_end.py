@@ -18,6 +18,7 @@ from werkzeug import Request, Response
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.operations.assets import alert_deliveries
 from streampulse_assets.defs.resources import RedisResource
+from streampulse_assets.lib.alerts.sinks import verify_signature
 from streampulse_assets_tests.test_detection_assets import T0, queue, top
 from streampulse_assets_tests.test_faults import JUMP, _tick, backfilled_warehouse
 
@@ -71,7 +72,8 @@ def test_spike_reaches_the_webhook_exactly_once(
     received: list[dict] = []
 
     def hook(request: Request) -> Response:
-        received.append({"body": request.get_json(), "headers": dict(request.headers)})
+        raw, headers = request.get_data(), dict(request.headers)
+        received.append({"body": request.get_json(), "raw": raw, "headers": headers})
         return Response("ok")
 
     httpserver.expect_request("/hook", method="POST").respond_with_handler(hook)
@@ -101,7 +103,8 @@ def test_spike_reaches_the_webhook_exactly_once(
     body = received[0]["body"]
     text = json.dumps(body, ensure_ascii=False)
     assert "리그 오브 레전드" in text and "s1".upper() in text.upper()
-    assert received[0]["headers"].get("X-Streampulse-Signature", "").startswith("sha256=")
+    signature = received[0]["headers"].get("X-Streampulse-Signature")
+    assert verify_signature("s3cret", signature, received[0]["raw"])  # t=...,v1=HMAC("t.body")
     sent = len(received)
 
     # A restart: new resources, new process state; nothing is sent twice.
