@@ -84,4 +84,3 @@ def bootstrap_since(instance: dg.DagsterInstance, pending: datetime | None) -> d
     if pending is not None:
         times.append(pending)
     return min(times) if times else None
-
