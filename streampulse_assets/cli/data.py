@@ -62,13 +62,19 @@ def import_nab_cmd(
     windows_json: Path = typer.Argument(..., help="NAB combined_windows.json"),
     out: Path = typer.Option(..., "--out", help="Snapshots file (.parquet or .csv)"),
     labels: Path = typer.Option(..., "--labels", help="Labels JSON file"),
+    fixed_point: bool = typer.Option(
+        False,
+        "--fixed-point",
+        help="Store each file's values x 10^k (its own resolution) so fractional series such as "
+        "CPU percentages survive the integer viewers column",
+    ),
 ) -> None:
     """Convert NAB files into the replay format plus nab_anomaly labels."""
     from streampulse_assets.lib.nab import import_nab
     from streampulse_assets.lib.sources.replay import write_labels, write_snapshots
 
     try:
-        frame, found = import_nab(data_dir, windows_json)
+        frame, found = import_nab(data_dir, windows_json, fixed_point=fixed_point)
         rows = write_snapshots(frame, out)
     except SourceError as exc:
         typer.echo(f"error: {exc}", err=True)
