@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 from datetime import datetime, timedelta
 
@@ -321,35 +320,20 @@ def _tables(con) -> dict[str, pd.DataFrame]:
 
 
 def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
-    import duckdb
-
-    from streampulse_assets.lib.detection.engine import refresh_all
-    from streampulse_assets.lib.detection.frame import load_raw, normalise
-    from streampulse_assets.lib.schema import migrate_duckdb
+    from streampulse_assets.lib.detection.frame import normalise
     from streampulse_assets.lib.sources.simulator import Simulator
+    from streampulse_assets_tests.warehouses import backfill_and_ticks
 
     sim = Simulator(seed=7, categories_per_platform=12, scenario="classic")
     start, end = datetime(2025, 3, 1), datetime(2025, 3, 2, 9, 0)
     raw = normalise(sim.frame(start, end))
     tick_start = end - timedelta(minutes=40)  # 08:20-09:00 holds a streamer spike (08:38)
     cfg = get_config()
-
-    backfill = duckdb.connect(str(tmp_path / "backfill.duckdb"))
-    migrate_duckdb(backfill)
-    load_raw(backfill, raw)
-    refresh_all(backfill, start, end, cfg)
-
-    live = duckdb.connect(str(tmp_path / "live.duckdb"))
-    migrate_duckdb(live)
-    load_raw(live, raw[raw["ts"] < tick_start])
-    refresh_all(live, start, tick_start, cfg)
     # A catch-up tick over 10 minutes, then one tick per minute; each tick's rows arrive first.
     edges = [tick_start, tick_start + timedelta(minutes=10)]
     while edges[-1] < end:
         edges.append(edges[-1] + timedelta(minutes=1))
-    for lo, hi in itertools.pairwise(edges):
-        load_raw(live, raw[(raw["ts"] >= lo) & (raw["ts"] < hi)])
-        refresh_all(live, lo, hi, cfg)
+    backfill, live = backfill_and_ticks(tmp_path, raw, start, edges, cfg)
 
     a, b = _tables(backfill), _tables(live)
     for table in a:

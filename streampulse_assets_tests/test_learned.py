@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import datetime, timedelta
 
 import duckdb
@@ -19,6 +18,7 @@ from streampulse_assets.lib.detection.learned.inmemory import score_frame
 from streampulse_assets.lib.detection.learned.store import refresh_learned
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.sources.simulator import Simulator
+from streampulse_assets_tests.warehouses import backfill_and_ticks
 
 T0 = datetime(2025, 3, 1)
 
@@ -129,20 +129,8 @@ def test_live_ticks_and_a_backfill_store_identical_scores_and_state(tmp_path):
     raw = normalise(sim.frame(start, end))
     tick_start = end - timedelta(minutes=90)  # the ticks cross two hour boundaries
     cfg = get_config()
-
-    backfill = duckdb.connect(str(tmp_path / "backfill.duckdb"))
-    migrate_duckdb(backfill)
-    load_raw(backfill, raw)
-    refresh_all(backfill, start, end, cfg)
-
-    live = duckdb.connect(str(tmp_path / "live.duckdb"))
-    migrate_duckdb(live)
-    load_raw(live, raw[raw["ts"] < tick_start])
-    refresh_all(live, start, tick_start, cfg)
     edges = [tick_start + timedelta(minutes=m) for m in range(0, 91)]
-    for lo, hi in itertools.pairwise(edges):
-        load_raw(live, raw[(raw["ts"] >= lo) & (raw["ts"] < hi)])
-        refresh_all(live, lo, hi, cfg)
+    backfill, live = backfill_and_ticks(tmp_path, raw, start, edges, cfg)
 
     a, b = _learned_tables(backfill), _learned_tables(live)
     pd.testing.assert_frame_equal(a["scores"], b["scores"], check_exact=True)
