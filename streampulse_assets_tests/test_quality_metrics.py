@@ -280,6 +280,10 @@ def test_report_scores_every_detector_and_adds_nab_and_the_warmup_block():
         row_scores={"LEARNED": learned}, score_threshold=0.8,
     )  # fmt: skip
     assert list(report["detectors"]) == ["V1", "V3", "LEARNED"]
+    pairs = [(c["baseline"], c["challenger"]) for c in report["comparisons"]]
+    assert pairs == [("V1", "V3"), ("V1", "LEARNED"), ("V3", "LEARNED")]  # every pair, once
+    assert report["comparison"] == report["comparisons"][0]
+    assert "### LEARNED vs V3" in render_markdown(report)
     assert report["warmup"]["alerts_excluded"] == {"V1": 0, "V3": 1, "LEARNED": 0}
     assert report["warmup"]["until"] == "2025-03-01T09:00:00Z"
     assert report["meta"]["category_days"] == pytest.approx((4 * 60 + 1) / 1440, abs=1e-4)

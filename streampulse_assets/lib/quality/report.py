@@ -81,6 +81,36 @@ def _detectors(events: pd.DataFrame, baseline: str, challenger: str) -> tuple[st
     return (baseline, challenger, *sorted(present - {baseline, challenger}))
 
 
+def comparison(scores, expo: Exposure, baseline: str, challenger: str, seed, n_resamples) -> dict:
+    """McNemar's exact test on the windows both caught or missed, and day-block bootstrap
+    intervals of the F1 and false-alarm-rate differences (challenger - baseline)."""
+    a, b = scores[baseline], scores[challenger]
+    test = mcnemar_windows(a.caught, b.caught)
+    diffs = bootstrap_differences(a.per_day, b.per_day, expo, seed, n_resamples)
+    return {
+        "baseline": baseline,
+        "challenger": challenger,
+        "mcnemar": {
+            "table": test.table,
+            "table_layout": f"rows {baseline} caught/missed, columns {challenger} caught/missed",
+            f"{baseline}_only": test.a_only,
+            f"{challenger}_only": test.b_only,
+            "statistic": test.statistic,
+            "pvalue": test.pvalue,
+            "exact": True,
+        },
+        "bootstrap": {
+            "seed": seed,
+            "n_resamples": n_resamples,
+            "blocks": "UTC days",
+            "f1_difference": diffs["f1"].as_dict(),
+            "false_alarms_per_category_day_difference": diffs[
+                "false_alarms_per_category_day"
+            ].as_dict(),
+        },
+    }
+
+
 def build_report(
     events: pd.DataFrame,
     labels: list[dict] | pd.DataFrame,
@@ -96,18 +126,23 @@ def build_report(
     row_scores: dict[str, pd.DataFrame] | None = None,
     score_threshold: float | dict[str, float] = BINARY_THRESHOLD,
 ) -> dict:
-    """Score every detector of `events` (at least baseline and challenger) and compare the two
-    (challenger - baseline). With `warmup`, event-level scoring leaves each series' warm-up out
-    and `expo` should be `scored_exposure(warmup)`. With `rows` (platform, category_id, ts of
-    every series row) or `row_scores` ({detector: frame with a score column}), the report adds
-    NAB scores; per-row scores use `score_threshold` (one value or one per NAB profile)."""
+    """Score every detector of `events` (at least baseline and challenger) and compare every pair
+    (`comparison`: challenger - baseline, V3 - V1 by default; `comparisons`: that one first, then
+    each later detector, e.g. LEARNED, against each earlier one). With `warmup`, event-level
+    scoring leaves each series' warm-up out and `expo` should be `scored_exposure(warmup)`. With
+    `rows` (platform, category_id, ts of every series row) or `row_scores` ({detector: frame with
+    a score column}), the report adds NAB scores; per-row scores use `score_threshold` (one value
+    or one per NAB profile)."""
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
     detectors = _detectors(events, baseline, challenger)
     scores = score_events(events, frame, expo.category_days, detectors, warmup)
-    a, b = scores[baseline], scores[challenger]
-    test = mcnemar_windows(a.caught, b.caught)
-    diffs = bootstrap_differences(a.per_day, b.per_day, expo, seed, n_resamples)
     windows = positive_windows(frame)
+    pairs = [(baseline, challenger)]
+    pairs += [(a, b) for i, a in enumerate(detectors) for b in detectors[i + 1 :]]
+    comparisons = {}
+    for a, b in pairs:  # each pair once: V3 vs V1 first, then every other detector vs those
+        if (a, b) not in comparisons and (b, a) not in comparisons:
+            comparisons[(a, b)] = comparison(scores, expo, a, b, seed, n_resamples)
     report = {
         "meta": {
             **(meta or {}),
@@ -121,29 +156,8 @@ def build_report(
         "detectors": {
             name: detector_block(s, expo, seed, n_resamples) for name, s in scores.items()
         },
-        "comparison": {
-            "baseline": baseline,
-            "challenger": challenger,
-            "mcnemar": {
-                "table": test.table,
-                "table_layout": f"rows {baseline} caught/missed, columns {challenger} "
-                "caught/missed",
-                f"{baseline}_only": test.a_only,
-                f"{challenger}_only": test.b_only,
-                "statistic": test.statistic,
-                "pvalue": test.pvalue,
-                "exact": True,
-            },
-            "bootstrap": {
-                "seed": seed,
-                "n_resamples": n_resamples,
-                "blocks": "UTC days",
-                "f1_difference": diffs["f1"].as_dict(),
-                "false_alarms_per_category_day_difference": diffs[
-                    "false_alarms_per_category_day"
-                ].as_dict(),
-            },
-        },
+        "comparison": comparisons[(baseline, challenger)],
+        "comparisons": list(comparisons.values()),
         "warmup": warmup_block(warmup, scores),
     }
     if rows is not None or row_scores:
@@ -203,9 +217,17 @@ def render_markdown(report: dict, title: str = "Detection quality") -> str:
         )
     kinds = "; ".join(f"{name} {d['false_alarms_by_kind'] or '{}'}" for name, d in dets.items())
     lines += ["", f"False alarms by kind: {kinds}."]
+    for c in report.get("comparisons") or [cmp]:
+        lines += _comparison_lines(c)
+    lines += _warmup_lines(report.get("warmup"))
+    lines += _nab_lines(report.get("nab"))
+    return "\n".join(lines) + "\n"
+
+
+def _comparison_lines(cmp: dict) -> list[str]:
     mc, bs = cmp["mcnemar"], cmp["bootstrap"]
     base, chal = cmp["baseline"], cmp["challenger"]
-    lines += [
+    return [
         "",
         f"### {chal} vs {base}",
         "",
@@ -217,9 +239,6 @@ def render_markdown(report: dict, title: str = "Detection quality") -> str:
         f"- Intervals: Wilson 95% for proportions; {bs['blocks']} bootstrap, "
         f"{bs['n_resamples']} resamples, seed {bs['seed']}.",
     ]
-    lines += _warmup_lines(report.get("warmup"))
-    lines += _nab_lines(report.get("nab"))
-    return "\n".join(lines) + "\n"
 
 
 def _warmup_lines(w: dict | None) -> list[str]:
