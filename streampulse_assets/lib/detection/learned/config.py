@@ -19,9 +19,6 @@ class LearnedConfig(BaseModel):
     # the recent level alone, and the level plus the move seen at the same time of day
     # 24 hours and 7 days earlier (seasonal differencing).
     seasonal_lags_minutes: tuple[int, ...] = (1440, 10080)
-    # One more candidate: the level plus the median of the moves at this time of day on each of
-    # the last `seasonal_median_days` days (robust to one unusual day; 0 = none).
-    seasonal_median_days: int = Field(default=3, ge=0)
     # The earlier move is bounded to this many learned units of the level forecast, so an
     # anomaly a day or a week ago is not forecast again (model.forecast_errors).
     season_clip_units: float = Field(default=3.0, gt=0)
@@ -54,19 +51,6 @@ class LearnedConfig(BaseModel):
     def decay(self) -> float:
         """Weight of the state after one hour."""
         return float(0.5 ** (1.0 / self.half_life_hours))
-
-    @property
-    def median_lags(self) -> tuple[int, ...]:
-        return tuple(1440 * d for d in range(1, self.seasonal_median_days + 1))
-
-    @property
-    def lookup_lags(self) -> tuple[int, ...]:
-        """Every lag whose stored rises the forecasts read."""
-        return tuple(sorted(set(self.seasonal_lags_minutes) | set(self.median_lags)))
-
-    @property
-    def n_candidates(self) -> int:
-        return 1 + len(self.seasonal_lags_minutes) + (1 if self.seasonal_median_days else 0)
 
     @property
     def history_minutes(self) -> int:

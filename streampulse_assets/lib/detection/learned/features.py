@@ -11,7 +11,6 @@ of the rows its span should hold at the series' own step.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,13 +102,7 @@ def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> n
     return out
 
 
-def candidates(rise: np.ndarray, by_lag: dict[int, np.ndarray], cfg: LearnedConfig) -> np.ndarray:
-    """The model's inputs [n, K, C]: each row's rise, then its rise at the same time of day one
-    seasonal lag earlier, then the median of those rises over the last days
-    (model.forecast_errors turns them into the candidates' forecast errors)."""
-    parts = [rise, *[by_lag[lag] for lag in cfg.seasonal_lags_minutes]]
-    if cfg.median_lags:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows stay NaN
-            parts.append(np.nanmedian(np.stack([by_lag[x] for x in cfg.median_lags]), axis=0))
-    return np.stack(parts, axis=2)
+def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
+    """The model's inputs [n, K, 1 + lags]: each row's rise, then its rise at the same time of day
+    one lag earlier (model.forecast_errors turns them into the candidates' forecast errors)."""
+    return np.stack([rise, *seasonal], axis=2)

@@ -47,8 +47,8 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     panel = Panel(sid, minute, x, level, series_steps(sid, minute, n_series))
     rise = rises(panel, cfg)
     key = panel.key
-    by_lag = {lag: lagged(key, rise, keys(sid, minute - lag)) for lag in cfg.lookup_lags}
-    inputs = candidates(rise, by_lag, cfg)
+    seasonal = [lagged(key, rise, keys(sid, minute - lag)) for lag in cfg.seasonal_lags_minutes]
+    inputs = candidates(rise, seasonal)
     state = ModelState.empty(n_series, inputs.shape[1], inputs.shape[2])
     rows = np.arange(len(x))
     result = score_panel(panel, rows, inputs, state, cfg, complete_hours=np.unique(minute // 60))

@@ -131,9 +131,9 @@ def _load_state(con, series: _Series, hour: datetime, shape) -> ModelState:
 
 
 def _seasonal(con, series: _Series, sid, minute, lo: datetime, hi: datetime, cols, cfg):
-    """The stored rises each lag before each row (rows' minutes in [lo, hi)), by lag."""
-    out = {}
-    for lag in cfg.lookup_lags:
+    """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi))."""
+    out = []
+    for lag in cfg.seasonal_lags_minutes:
         lagd = timedelta(minutes=lag)
         past = _stored_rises(con, lo - lagd, hi - lagd, cols)
         psid = series.of(past["h"])
@@ -141,7 +141,7 @@ def _seasonal(con, series: _Series, sid, minute, lo: datetime, hi: datetime, col
         known_key = keys(psid[ok], past["minute"][ok])
         order = np.argsort(known_key, kind="stable")
         known = _rises_of(past, cols)[ok][order]
-        out[lag] = lagged(known_key[order], known, keys(sid, minute - lag))
+        out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
     return out
 
 
@@ -163,7 +163,7 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
         return
     rise = _rises_of(past, cols)[ok]
     lo, hi = _hour_dt(int(hour.min())), _hour_dt(h0)
-    inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg), cfg)
+    inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
         sel = hour == h
         s = sid[sel]
@@ -243,9 +243,9 @@ def refresh_learned(
         rows = np.flatnonzero(minute >= _minutes([start])[0])
         rise = rises(panel, cfg, rows)
         seasonal = _seasonal(con, series, sid[rows], minute[rows], start, end, cols, cfg)
-        inputs = candidates(rise, seasonal, cfg)
+        inputs = candidates(rise, seasonal)
         h0 = int(minute[rows].min() // HOUR) if len(rows) else _minutes([start])[0] // HOUR
-        state = _load_state(con, series, _hour_dt(h0), (n_series, 4, cfg.n_candidates))
+        state = _load_state(con, series, _hour_dt(h0), (n_series, 4, 3))
         loaded = state.hour.copy()
         _advance(con, state, series, spans, h0, cols, cfg)
         start_m, end_m = _minutes([start])[0], _minutes([end])[0]
