@@ -18,6 +18,17 @@ class PanelScores:
     window: np.ndarray
 
 
+def learn_hour(state, sids, inputs, spans, rows_per_day, hour: int, cfg, learn: bool = True):
+    """Score one hour's rows (`sids` in series then time order) from their series' state at the
+    start of that hour; for a complete hour (`learn`), the state then learns from them and moves
+    to the next hour. The one step of both the scoring pass and the catch-up from stored rows."""
+    state.decay_to(np.unique(sids), hour, cfg)
+    res, z, errors = score_rows(state, sids, inputs, spans, rows_per_day, cfg)
+    if learn:
+        update(state, sids, errors, z, hour, cfg)
+    return res
+
+
 def score_panel(
     panel: Panel,
     rows: np.ndarray,
@@ -53,11 +64,10 @@ def score_panel(
         sel = order[a:b]
         h = int(hours_sorted[a])
         sids = panel.sid[rows[sel]]
-        state.decay_to(np.unique(sids), h, cfg)
-        res, z, err = score_rows(state, sids, inputs[sel], spans[sids], rows_per_day[sids], cfg)
+        res = learn_hour(
+            state, sids, inputs[sel], spans[sids], rows_per_day[sids], h, cfg, h in complete
+        )
         score[sel], z_out[sel], win[sel] = res.score, res.z, res.window
-        if h in complete:
-            update(state, sids, err, z, h, cfg)
     return PanelScores(score, z_out, win)
 
 

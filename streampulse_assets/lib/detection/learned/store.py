@@ -26,8 +26,8 @@ from streampulse_assets.lib.detection.learned.features import (
     series_steps,
     window_rows,
 )
-from streampulse_assets.lib.detection.learned.model import FIELDS, ModelState, score_rows, update
-from streampulse_assets.lib.detection.learned.run import alerts, score_panel
+from streampulse_assets.lib.detection.learned.model import FIELDS, ModelState
+from streampulse_assets.lib.detection.learned.run import alerts, learn_hour, score_panel
 from streampulse_assets.lib.duck import registered, transaction
 
 HOUR = 60
@@ -167,9 +167,7 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
     for h in np.unique(hour):
         sel = hour == h
         s = sid[sel]
-        state.decay_to(np.unique(s), int(h), cfg)
-        _, z, err = score_rows(state, s, inputs[sel], spans[s], np.ones(len(s)), cfg)
-        update(state, s, err, z, int(h), cfg)
+        learn_hour(state, s, inputs[sel], spans[s], np.ones(len(s)), int(h), cfg)
 
 
 def _hour_dt(hour: int) -> datetime:
