@@ -200,7 +200,15 @@ class EmbeddedPostgres:
         """Stop the server (fast shutdown); returns True when it was running."""
         if not self.is_running():
             return False
-        stopped = self._run("pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop")
+        # A fast shutdown ends with a checkpoint, which on a loaded machine can outlast pg_ctl's
+        # default 60 s wait (and our own process timeout, which used to be the same 60 s: the
+        # stop then raised with the server half shut down). Wait up to 180 s, then escalate to
+        # an immediate shutdown (crash-safe: the WAL is replayed at the next start).
+        data = str(self.data_dir)
+        fast = ("-D", data, "-m", "fast", "-w", "-t", "180", "stop")
+        stopped = self._run("pg_ctl", *fast, timeout=200)
+        if stopped.returncode != 0 and self.is_running():
+            stopped = self._run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop", timeout=90)
         if stopped.returncode != 0 and self.is_running():
             raise EmbeddedServiceError(f"pg_ctl stop failed: {stopped.stderr.strip()}")
         return True
