@@ -112,6 +112,26 @@ def test_one_alert_per_excursion():
     assert len(found) == 1
 
 
+def test_a_drop_is_an_anomaly_but_not_a_spike():
+    """Both sides of the error are modelled: a sudden halving scores as an alert (what NAB
+    scores), is no SPIKE, and its recovery inside the quiet period is no SPIKE either."""
+    v = noisy(4, 1_000, seed=7)
+    at = 3 * 1440 + 300
+    v[at : at + 90] *= 0.4
+    scored = score_frame(frame({"a": v}))
+    after = scored[scored["ts"] >= T0 + timedelta(minutes=at)]
+    alerts = after[after["alert"]]
+    assert len(alerts) == 1
+    first = pd.Timestamp(alerts["ts"].iloc[0])
+    assert first <= T0 + timedelta(minutes=at + 10)
+    assert alerts["z"].iloc[0] < 0
+    assert spikes(after).empty
+    # The same halving turned into a doubling is a SPIKE: the rise side is not blunted.
+    w = noisy(4, 1_000, seed=7)
+    w[at : at + 90] *= 2.5
+    assert len(spikes(score_frame(frame({"a": w})))) >= 1
+
+
 def _learned_tables(con) -> dict[str, pd.DataFrame]:
     scores = con.execute("SELECT * FROM learned_scores").df()
     state = con.execute("SELECT * FROM learned_state").df()

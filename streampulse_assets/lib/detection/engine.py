@@ -190,11 +190,19 @@ def refresh_all(con, start: datetime, end: datetime, config=None) -> pd.DataFram
 def detect_frame(
     snapshots: pd.DataFrame, config: DetectionConfig | str = "default"
 ) -> pd.DataFrame:
-    """Run both detectors over a canonical snapshot frame (in-memory DuckDB); all events."""
+    """Run all three detectors over a canonical snapshot frame (in-memory DuckDB); all events."""
+    return detect_frame_scored(snapshots, config)[0]
+
+
+def detect_frame_scored(
+    snapshots: pd.DataFrame, config: DetectionConfig | str = "default"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`detect_frame`, and the learned detector's per-row scores (learned_scores: platform,
+    category_id, ts, score, z, alert, spike) that NAB scores."""
     cfg = get_config(config)
     frame = normalise(snapshots)
     if frame.empty:
-        return empty_events()
+        return empty_events(), pd.DataFrame(columns=LEARNED_SCORE_COLUMNS)
     if cfg.step_minutes is None:
         cfg = get_config(cfg, step_minutes=infer_step(frame))
     con = duckdb.connect()
@@ -203,6 +211,12 @@ def detect_frame(
         load_raw(con, frame)
         start = frame["ts"].min().to_pydatetime()
         end = frame["ts"].max().to_pydatetime() + timedelta(minutes=1)
-        return refresh_all(con, start, end, cfg)
+        events = refresh_all(con, start, end, cfg)
+        cols = ", ".join(f'"{c}"' for c in LEARNED_SCORE_COLUMNS)
+        scores = con.execute(f"SELECT {cols} FROM learned_scores ORDER BY ALL").df()
+        return events, scores
     finally:
         con.close()
+
+
+LEARNED_SCORE_COLUMNS = ["platform", "category_id", "ts", "score", "z", "alert", "spike"]

@@ -33,7 +33,8 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     """Per-row score and alert of every series in `frame` (platform, category_id, ts, value).
 
     Returns the rows sorted by series and time with columns platform, category_id, ts, value,
-    level, score, z, window, spike.
+    level, score, z, window, alert (an anomaly either side: what NAB scores) and
+    spike (an alert on a rise).
     """
     data = frame[["platform", "category_id", "ts", "value"]].copy()
     data["ts"] = pd.to_datetime(data["ts"]).astype("datetime64[us]")
@@ -56,5 +57,6 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     data["score"] = result.score
     data["z"] = result.z
     data["window"] = result.window
-    data["spike"] = alerts(sid, minute, result.score, cfg)
+    data["alert"] = alerts(sid, minute, result.score, cfg)
+    data["spike"] = data["alert"] & (data["z"] > 0)
     return data

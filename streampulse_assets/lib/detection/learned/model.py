@@ -4,15 +4,18 @@ For every series, window and forecast candidate the model keeps, with exponentia
 (`half_life_hours`), updated once per complete hour:
 - the noise unit: a weighted geometric mean of the hour's mean absolute forecast error, errors
   clipped at `clip_units` of the current unit so a spike does not widen the noise;
-- the tail of the standardised error z = error / unit: how often z exceeds `tail_from` (lambda)
-  and by how much on average (an exponential tail with a prior).
+- the two tails of the standardised error z = error / unit, one for rises (z > tail_from) and
+  one for drops (z < -tail_from): how often z goes beyond `tail_from` (lambda) and by how much
+  (a generalised Pareto distribution with a prior). Series rise and fall differently (a viewer
+  spike is sudden, a drop after a show ends is not), so each side has its own tail.
 A row is scored with the state at the start of its hour (so only earlier rows count). Per window,
 the candidate forecast with the smallest learned unit is used (the recent level, or the level
 plus yesterday's or last week's move at this time of day). The row's surprise is
-`S = -log10(expected rows per day this extreme)`, the probability
-`lambda * exp(-(z - tail_from) / mean_excess)` times rows per day times windows, maximised over
-windows; score = clip((S + offset) / span, 0, 1), so one threshold means the same alarm rate for
-a 1-minute and a 1-hour series, for 20 viewers or 200,000.
+`S = -log10(expected rows per day this extreme)`: the tail probability of its z times rows per
+day times the tests made (windows x two sides), maximised over windows and sides;
+score = clip((S + offset) / span, 0, 1), so one threshold means the same alarm rate for a
+1-minute and a 1-hour series, for 20 viewers or 200,000. The sign of the row's z says which side
+scored: only rises become SPIKEs (run.alerts); a drop is an anomaly the score keeps.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import numpy as np
 from streampulse_assets.lib.detection.learned.config import LearnedConfig
 
 LN10 = float(np.log(10.0))
-FIELDS = ("log_unit", "weight", "n", "n_exc", "sum_exc", "sum_exc2")
+TAIL = ("n_exc", "sum_exc", "sum_exc2")
+SIDES = ("", "_dn")  # rises, drops
+FIELDS = ("log_unit", "weight", "n", *(f + side for side in SIDES for f in TAIL))
 
 
 @dataclass
@@ -131,15 +136,19 @@ def score_rows(
     def chosen(name: str) -> np.ndarray:
         return np.take_along_axis(a[name][sids], pick, 2)[:, :, 0]
 
-    n_exc = chosen("n_exc")
-    lam = (n_exc + 1.0) / (chosen("n") + 2.0)
-    xi, sigma = tail_shape(n_exc, chosen("sum_exc"), chosen("sum_exc2"), cfg)
+    lam_n = chosen("n") + 2.0
     u = cfg.tail_from
     windows = np.isfinite(zc).sum(axis=1)
-    log10p = np.where(zc > u, np.log10(lam) + gpd_log10_sf(zc - u, xi, sigma), 0.0)
     with np.errstate(divide="ignore"):
-        penalty = np.log10(rows_per_day * np.maximum(windows, 1))[:, None]
-    surprise = np.where(np.isfinite(zc), -log10p - penalty, -np.inf)
+        penalty = np.log10(rows_per_day * len(SIDES) * np.maximum(windows, 1))[:, None]
+    surprise = np.full(zc.shape, -np.inf)
+    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
+        n_exc = chosen("n_exc" + side)
+        lam = (n_exc + 1.0) / lam_n
+        xi, sigma = tail_shape(n_exc, chosen("sum_exc" + side), chosen("sum_exc2" + side), cfg)
+        zs = sign * zc
+        log10p = np.where(zs > u, np.log10(lam) + gpd_log10_sf(zs - u, xi, sigma), 0.0)
+        surprise = np.fmax(surprise, np.where(np.isfinite(zc), -log10p - penalty, -np.inf))
     k = surprise.argmax(axis=1)
     s = surprise[np.arange(len(k)), k]
     scored = np.isfinite(s)
@@ -154,7 +163,7 @@ def update(
     """Learn from the complete hour `hour` (rows `sids` in series then time order, their errors
     and z), then move the state of those series to the start of the next hour."""
     uniq, inv = np.unique(sids, return_inverse=True)
-    m, K, C = errors.shape
+    _, K, C = errors.shape
     unit = state.unit(uniq, cfg)[inv]
     mag = np.abs(errors)
     mag = np.where(np.isfinite(unit), np.minimum(mag, cfg.clip_units * unit), mag)
@@ -170,11 +179,24 @@ def update(
     a["weight"][uniq] += has
     zok = np.isfinite(z)
     a["n"][uniq] += np.bincount(flat[zok], minlength=size).reshape(len(uniq), K, C)
-    # Peaks over threshold, declustered by runs: a run of consecutive rows of a series above
-    # `tail_from` is one excursion, observed by its highest excess. One spike that stays up for
-    # hours is then one sample of the tail, not a hundred, and does not teach the model that
-    # such rises are normal.
-    exc = zok & (z > cfg.tail_from)
+    # Peaks over threshold, declustered by runs, on each side: a run of consecutive rows of a
+    # series beyond `tail_from` is one excursion, observed by its largest excess. One spike that
+    # stays up for hours is then one sample of the tail, not a hundred, and does not teach the
+    # model that such rises are normal.
+    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
+        start, peak = _excursions(np.where(zok, sign * z, -np.inf), sids, cfg.tail_from)
+        for name, w in (("n_exc", start), ("sum_exc", peak), ("sum_exc2", peak**2)):
+            a[name + side][uniq] += np.bincount(
+                flat[start], weights=np.asarray(w, float)[start], minlength=size
+            ).reshape(len(uniq), K, C)
+    state.decay_to(uniq, hour + 1, cfg)
+
+
+def _excursions(z: np.ndarray, sids: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray]:
+    """The first row of every run of consecutive rows of a series with z > u [m, K, C], and at
+    that row the run's largest excess z - u (0 elsewhere)."""
+    m, K, C = z.shape
+    exc = z > u
     prev = np.zeros_like(exc)
     prev[1:] = exc[:-1] & (sids[1:] == sids[:-1])[:, None, None]
     start = exc & ~prev
@@ -185,11 +207,6 @@ def update(
     peak = np.zeros(m * K * C)
     if len(at):
         firsts = np.flatnonzero(start.transpose(1, 2, 0).reshape(-1)[at])
-        values = (z - cfg.tail_from).transpose(1, 2, 0).reshape(-1)[at]
+        values = (z - u).transpose(1, 2, 0).reshape(-1)[at]
         peak[at[firsts]] = np.maximum.reduceat(values, firsts)
-    peak = peak.reshape(K, C, m).transpose(2, 0, 1)
-    for name, w in (("n_exc", start), ("sum_exc", peak), ("sum_exc2", peak**2)):
-        a[name][uniq] += np.bincount(
-            flat[start], weights=np.asarray(w, float)[start], minlength=size
-        ).reshape(len(uniq), K, C)
-    state.decay_to(uniq, hour + 1, cfg)
+    return start, peak.reshape(K, C, m).transpose(2, 0, 1)

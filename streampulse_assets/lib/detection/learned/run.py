@@ -78,9 +78,11 @@ def alerts(
     cfg: LearnedConfig,
     last_above: dict[int, int] | None = None,
 ) -> np.ndarray:
-    """Rows (sorted by sid, minute) that are SPIKEs: score >= threshold and no row of the series
-    reached the threshold in the previous `quiet_minutes`. `last_above` gives, per series, the
-    minute of its latest row at or above the threshold before these rows."""
+    """Rows (sorted by sid, minute) that are alerts: score >= threshold and no row of the series
+    reached the threshold in the previous `quiet_minutes`, so one excursion (a rise, a drop, or
+    a drop and its recovery) is one alert. An alert on a rise (z > 0) is a SPIKE. `last_above`
+    gives, per series, the minute of its latest row at or above the threshold before these
+    rows."""
     above = score >= cfg.threshold
     idx = np.flatnonzero(above)
     if len(idx) == 0:

@@ -251,7 +251,8 @@ def refresh_learned(
         complete = hours[(hours * HOUR >= start_m) & ((hours + 1) * HOUR <= end_m)]
         scored = score_panel(panel, rows, inputs, state, cfg, complete_hours=complete)
         seed = _last_above(con, series, start, cfg)
-        spike = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
+        alert = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
+        spike = alert & (scored.z > 0)  # a SPIKE is an alert on a rise
         out = pd.DataFrame(
             {
                 "h": raw["h"][rows],
@@ -261,6 +262,7 @@ def refresh_learned(
                 "score": scored.score,
                 "z": scored.z,
                 "window": scored.window.astype(np.int16),
+                "alert": alert,
                 "spike": spike,
             }
         )
