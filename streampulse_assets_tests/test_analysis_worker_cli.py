@@ -29,7 +29,7 @@ def done_count(pg_url: str) -> int:
     conn = psycopg2.connect(pg_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM signal_events WHERE analysis_status = 'DONE'")
+            cur.execute("SELECT count(*) FROM analysis_queue WHERE analysis_status = 'DONE'")
             return cur.fetchone()[0]
     finally:
         conn.close()
@@ -137,7 +137,7 @@ def paid_calls_kept(pg_url: str) -> tuple[int, int]:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT count(*), coalesce(sum((result->>'llm_calls')::int), 0) "
-                "FROM signal_events WHERE analysis_status = 'DONE'"
+                "FROM analysis_queue WHERE analysis_status = 'DONE'"
             )
             done, calls = cur.fetchone()
             return int(done), int(calls)

@@ -119,7 +119,7 @@ def test_enqueue_puts_the_series_into_the_evidence(warehouse, pg_url):
         stats = enqueue_events(conn, events, series)
         assert (stats.offered, stats.inserted, stats.ignored) == (2, 2, 1)
         with conn.cursor() as cur:
-            cur.execute("SELECT category_id, evidence FROM signal_events ORDER BY category_id")
+            cur.execute("SELECT category_id, evidence FROM analysis_queue ORDER BY category_id")
             stored = dict(cur.fetchall())
         assert stored["c1"]["series"] == series[("chzzk", "c1", pd.Timestamp(SPIKE))]
         assert stored["c2"]["series"]["viewers"][-1] == 539
@@ -196,7 +196,7 @@ def test_analysed_events_writes_charts_and_shows_the_alert_text_with_them(
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT id, platform, category_id, category_name, ts, cause, evidence, result, "
-                "analysis_status FROM signal_events WHERE id = %s",
+                "analysis_status FROM analysis_queue WHERE id = %s",
                 (with_chart,),
             )
             names = [c.name for c in cur.description]

@@ -51,7 +51,7 @@ def analysis_queue_results(
     postgres: PostgresResource,
     redis: RedisResource,
 ) -> dg.MaterializeResult:
-    """Explanations for queued spike events, written back to the Postgres `signal_events` queue.
+    """Explanations for queued spike events, written back to the Postgres `analysis_queue`.
     Drains PENDING rows with the LangGraph explainer (watcher, Redis cache lookup, research,
     analyst, editor, cache save) using OpenAI structured outputs when OPENAI_API_KEY is set and the
     deterministic offline analyst otherwise. Rows are claimed with FOR UPDATE SKIP LOCKED under a

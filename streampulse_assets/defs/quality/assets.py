@@ -38,7 +38,7 @@ def _simulator_labels(start: datetime, end: datetime, log) -> list[dict]:
     try:
         from streampulse_assets.lib.sources.simulator import Simulator
     except ImportError:
-        log.warning("simulator source configured but lib/sources/simulator.py is not available")
+        log.warning("simulator source configured but lib/sources/simulator is not available")
         return []
     return list(Simulator.from_settings().labels(start, end))
 
