@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 import redis
+import samples  # bench/samples.py, beside this script
 
-from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.worker import DrainStats, drain
 from streampulse_assets.lib.schema import migrate_postgres
 from streampulse_assets.lib.services.paths import free_port

@@ -3,7 +3,7 @@
 import psycopg2
 import redis
 
-from streampulse_assets.lib.analysis import samples
+from bench import samples
 from streampulse_assets.lib.analysis.cache import CACHE_TTL_S, SpikeCache
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 from streampulse_assets.lib.analysis.models import QueueEvent

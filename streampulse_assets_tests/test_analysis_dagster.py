@@ -5,10 +5,10 @@ import duckdb
 import psycopg2
 import pytest
 
+from bench import samples
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.analysis.sensors import analysis_queue_sensor
 from streampulse_assets.defs.resources import build_resources
-from streampulse_assets.lib.analysis import samples
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import openai
 import pytest
 from werkzeug import Request, Response
 
+from bench import samples
 from streampulse_assets.lib.analysis import llm as llm_mod
-from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings, Price
 from streampulse_assets.lib.analysis.models import AnalystOutput, EditorOutput, QueueEvent

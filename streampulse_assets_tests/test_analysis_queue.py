@@ -6,7 +6,8 @@ import threading
 import psycopg2
 import pytest
 
-from streampulse_assets.lib.analysis import queue, samples
+from bench import samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings
 from streampulse_assets.lib.analysis.worker import drain
 from streampulse_assets.lib.services.paths import free_port
@@ -159,8 +160,8 @@ def test_renew_extends_only_this_workers_leases(pg_url):
 
     import psycopg2
 
+    from bench import samples as s
     from streampulse_assets.lib.analysis import queue as q
-    from streampulse_assets.lib.analysis import samples as s
 
     conn = psycopg2.connect(pg_url)
     conn.autocommit = True

@@ -12,8 +12,9 @@ import psycopg2
 import typer
 from typer.testing import CliRunner
 
+from bench import samples
 from streampulse_assets.cli import worker as worker_cli
-from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.services.paths import REPO_ROOT, free_port
 from streampulse_assets.lib.settings import get_settings
 

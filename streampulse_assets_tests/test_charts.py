@@ -17,10 +17,11 @@ import psycopg2
 import pytest
 from matplotlib.image import imread
 
+from bench import samples
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.resources import build_resources
 from streampulse_assets.lib.alerts.message import build_message
-from streampulse_assets.lib.analysis import chart, samples
+from streampulse_assets.lib.analysis import chart
 from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 from streampulse_assets.lib.detection.frame import load_raw, normalise

@@ -136,8 +136,8 @@ def test_postgres_restarted_between_claim_and_complete(
     return to the queue when it expires, and are explained exactly once after the restart."""
     import threading
 
+    from bench import samples
     from streampulse_assets.lib.analysis import queue as q
-    from streampulse_assets.lib.analysis import samples
     from streampulse_assets.lib.analysis.worker import drain
     from streampulse_assets_tests.test_analysis_llm import StubServer, client
 

@@ -3,7 +3,8 @@
 import psycopg2
 import pytest
 
-from streampulse_assets.lib.analysis import queue, samples
+from bench import samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.models import AnalysisResult
 from streampulse_assets.lib.analysis.worker import drain
 

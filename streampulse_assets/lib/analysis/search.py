@@ -19,8 +19,8 @@ from typing import Protocol
 import httpx
 
 from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.analysis.evidence import fmt, lead_streamer, streamers
 from streampulse_assets.lib.analysis.models import QueueEvent, WatcherOutput
-from streampulse_assets.lib.analysis.offline import fmt, lead_streamer, streamers
 
 log = logging.getLogger(__name__)
 

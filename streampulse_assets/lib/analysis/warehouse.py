@@ -62,6 +62,14 @@ def fetch_done(pg_conn, since: datetime | None) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=_COLUMNS)
 
 
+def warehouse_totals(duck_con) -> tuple[int, float | None, float | None]:
+    """(rows, mean cache hit, total estimated cost) of the warehouse's `analysed_events`."""
+    ((total, hit_rate, cost),) = duck_con.execute(
+        "SELECT count(*), avg(cache_hit::INT), sum(cost_usd) FROM analysed_events"
+    ).fetchall()
+    return total, hit_rate, cost
+
+
 def copy_to_warehouse(pg_conn, duck_con, *, full: bool = False) -> pd.DataFrame:
     """Upsert newly analysed rows into `analysed_events`; returns the rows copied."""
     watermark = None
