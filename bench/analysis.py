@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import psycopg2
 import redis
+import samples  # bench/samples.py, beside this script
 
-from streampulse_assets.lib.analysis import samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.worker import DrainStats, drain
 from streampulse_assets.lib.schema import migrate_postgres
 from streampulse_assets.lib.services.paths import free_port
@@ -31,14 +32,11 @@ from streampulse_assets.lib.services.paths import free_port
 
 def reset(pg_url: str, *, truncate: bool = False) -> None:
     conn = psycopg2.connect(pg_url)
-    with conn, conn.cursor() as cur:
+    with conn:
         if truncate:
-            cur.execute("TRUNCATE signal_events RESTART IDENTITY CASCADE")
+            queue.clear(conn)
         else:
-            cur.execute(
-                "UPDATE signal_events SET analysis_status = 'PENDING', result = NULL, attempts = 0,"
-                " analysed_at = NULL, worker_id = NULL, claimed_at = NULL, created_at = now()"
-            )
+            queue.requeue_all(conn)
     conn.close()
 
 

@@ -79,9 +79,9 @@ def insert_event(
         }
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO signal_events (detector, platform, category_id, category_name, ts, level, "
-            "cause, evidence, analysis_status, result, created_at) VALUES (%s, 'chzzk', %s, %s, %s,"
-            " %s, %s, %s, %s, %s, now() - make_interval(mins => %s)) RETURNING id",
+            "INSERT INTO analysis_queue (detector, platform, category_id, category_name, ts, "
+            "level, cause, evidence, analysis_status, result, created_at) VALUES (%s, 'chzzk', "
+            "%s, %s, %s, %s, %s, %s, %s, %s, now() - make_interval(mins => %s)) RETURNING id",
             (
                 detector,
                 category_id,
@@ -404,7 +404,7 @@ def test_gate_modes(conn):
 
 def _ids(conn, category_id):
     with conn.cursor() as cur:
-        cur.execute("SELECT id FROM signal_events WHERE category_id = %s", (category_id,))
+        cur.execute("SELECT id FROM analysis_queue WHERE category_id = %s", (category_id,))
         return cur.fetchall()
 
 

@@ -3,7 +3,7 @@
 import psycopg2
 import redis
 
-from streampulse_assets.lib.analysis import samples
+from bench import samples
 from streampulse_assets.lib.analysis.cache import CACHE_TTL_S, SpikeCache
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 from streampulse_assets.lib.analysis.models import QueueEvent
@@ -63,7 +63,7 @@ def test_redis_stopped_mid_run_never_fails_an_analysis(pg_url, embedded_redis):
     assert second.analysed == 6 and second.failed == 0 and second.retried == 0
     assert second.cache_errors >= 1 and second.cache_hits == 0
     with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM signal_events WHERE analysis_status = 'DONE'")
+        cur.execute("SELECT count(*) FROM analysis_queue WHERE analysis_status = 'DONE'")
         assert cur.fetchone()[0] == 12
     conn.close()
 
@@ -75,12 +75,12 @@ def test_replaying_events_hits_the_cache(pg_url, redis_url):
     samples.insert_rows(conn, rows)
     first = drain(pg_url, redis_url, worker_id="w")
     with conn.cursor() as cur:
-        cur.execute("UPDATE signal_events SET analysis_status = 'PENDING', result = NULL")
+        cur.execute("UPDATE analysis_queue SET analysis_status = 'PENDING', result = NULL")
     conn.commit()
     second = drain(pg_url, redis_url, worker_id="w")
     assert first.analysed == second.analysed == 30
     assert first.cache_hits == 0 and second.cache_hit_rate == 1.0
     with conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM signal_events WHERE (result->>'cache_hit')::boolean")
+        cur.execute("SELECT count(*) FROM analysis_queue WHERE (result->>'cache_hit')::boolean")
         assert cur.fetchone()[0] == 30
     conn.close()

@@ -5,10 +5,10 @@ import duckdb
 import psycopg2
 import pytest
 
+from bench import samples
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.analysis.sensors import analysis_queue_sensor
 from streampulse_assets.defs.resources import build_resources
-from streampulse_assets.lib.analysis import samples
 
 
 @pytest.fixture
@@ -45,7 +45,7 @@ def test_sensor_returns_expired_leases_to_the_queue(conn, stores):
     samples.insert_rows(conn, samples.sample_rows(1))
     with conn.cursor() as cur:
         cur.execute(
-            "UPDATE signal_events SET analysis_status = 'IN_PROGRESS', attempts = 1, "
+            "UPDATE analysis_queue SET analysis_status = 'IN_PROGRESS', attempts = 1, "
             "worker_id = 'dead', claimed_at = now() - interval '1 hour'"
         )
     resources = {"postgres": build_resources()["postgres"]}
@@ -53,7 +53,7 @@ def test_sensor_returns_expired_leases_to_the_queue(conn, stores):
         ctx = dg.build_sensor_context(instance=instance, resources=resources)
         assert len(analysis_queue_sensor.evaluate_tick(ctx).run_requests) == 1
     with conn.cursor() as cur:
-        cur.execute("SELECT analysis_status FROM signal_events")
+        cur.execute("SELECT analysis_status FROM analysis_queue")
         assert cur.fetchone()[0] == "PENDING"
 
 
@@ -86,7 +86,7 @@ def test_replayed_events_hit_the_cache_and_metadata_shows_it(conn, stores):
     samples.insert_rows(conn, samples.sample_rows(10))
     materialize(build_resources())
     with conn.cursor() as cur:
-        cur.execute("UPDATE signal_events SET analysis_status = 'PENDING', result = NULL")
+        cur.execute("UPDATE analysis_queue SET analysis_status = 'PENDING', result = NULL")
     result = materialize(build_resources())
     assert meta(result, "analysis_queue_results")["cache_hit_rate"] == 1.0
     copied = meta(result, "analysed_events")

@@ -6,8 +6,9 @@ import openai
 import pytest
 from werkzeug import Request, Response
 
+from bench import samples
 from streampulse_assets.lib.analysis import llm as llm_mod
-from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings, Price
 from streampulse_assets.lib.analysis.models import AnalystOutput, EditorOutput, QueueEvent
@@ -164,12 +165,12 @@ def test_a_persistent_429_goes_back_to_the_queue_with_the_error(httpserver, stub
     stats = drain(pg_url, None, worker_id="w", llm=client(httpserver, retries=1))
     assert (stats.analysed, stats.retried) == (0, 1)
     with conn.cursor() as cur:
-        cur.execute("SELECT analysis_status, attempts, last_error FROM signal_events")
+        cur.execute("SELECT analysis_status, attempts, last_error FROM analysis_queue")
         status, attempts, error = cur.fetchone()
     assert (status, attempts) == ("PENDING", 1) and error.startswith("RateLimitError")
     # The back-off is recorded; once due, the next drain succeeds.
     with conn.cursor() as cur:
-        cur.execute("UPDATE signal_events SET next_attempt_at = now() WHERE id = %s", (event_id,))
+        cur.execute("UPDATE analysis_queue SET next_attempt_at = now() WHERE id = %s", (event_id,))
     conn.commit()
     stats = drain(pg_url, None, worker_id="w", llm=client(httpserver, retries=1))
     assert stats.analysed == 1 and stats.tiers == {"openai": 1} and stats.llm_calls == 2
@@ -204,12 +205,12 @@ def test_on_the_last_attempt_a_failing_model_server_falls_back_to_offline(httpse
         stats = drain(pg_url, None, worker_id="w", llm=llm, max_attempts=3)
         assert (stats.analysed, stats.retried) == (0, 1), attempt
         with conn.cursor() as cur:
-            cur.execute("UPDATE signal_events SET next_attempt_at = now()")
+            cur.execute("UPDATE analysis_queue SET next_attempt_at = now()")
         conn.commit()
     stats = drain(pg_url, None, worker_id="w", llm=llm, max_attempts=3)
     assert stats.analysed == 1 and stats.tiers == {"offline": 1}
     with conn.cursor() as cur:
-        cur.execute("SELECT analysis_status, attempts, result FROM signal_events")
+        cur.execute("SELECT analysis_status, attempts, result FROM analysis_queue")
         status, attempts, result = cur.fetchone()
     assert (status, attempts) == ("DONE", 3)
     assert result["tier"] == "offline" and result["summary"]

@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from streampulse_assets.lib.analysis import offline, samples
+from bench import samples
+from streampulse_assets.lib.analysis import cache_keys, evidence, offline
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 from streampulse_assets.lib.analysis.models import QueueEvent
 from streampulse_assets.lib.analysis.search import WarehouseContextSearch, evidence_context
@@ -40,7 +41,7 @@ def test_offline_analyst_explains_each_story(kind, verdict, event_kind):
 
 def test_move_names_the_streamer_and_the_category_it_came_from():
     e = event("move")
-    lead = offline.lead_streamer(e)
+    lead = evidence.lead_streamer(e)
     result = SpikeAnalyser().analyse(e)
     assert result.summary.startswith(f"[{lead.name}]")
     assert "Just Chatting" in result.summary and "Just Chatting" in result.reason
@@ -70,17 +71,17 @@ def test_weak_candidate_without_market_proof_is_insufficient():
 
 def test_cache_key_is_stable_and_has_the_documented_parts():
     e = event("move")
-    key = offline.cache_key(e)
+    key = cache_keys.cache_key(e)
     platform, entity, streamer, title_hash, bucket = key.split(":")[1:]
-    lead = offline.lead_streamer(e)
+    lead = evidence.lead_streamer(e)
     assert (platform, entity, streamer) == ("chzzk", "lol", lead.channel_id)
-    assert title_hash == offline.title_hash(lead.title) and bucket == "202611021200"
+    assert title_hash == cache_keys.title_hash(lead.title) and bucket == "202611021200"
     later = QueueEvent(**{**e.__dict__, "ts": e.ts + timedelta(minutes=40)})
-    assert offline.cache_key(later) == key  # same streamer, title and hour
+    assert cache_keys.cache_key(later) == key  # same streamer, title and hour
     retitled = event("move")
     retitled.evidence["top_streamers"][0]["title"] = "something else"
-    assert offline.cache_key(retitled) != key
-    surge = offline.cache_key(event("surge"))
+    assert cache_keys.cache_key(retitled) != key
+    surge = cache_keys.cache_key(event("surge"))
     assert surge.split(":")[3:5] == ["-", "-"]  # category-wide: no streamer in the key
 
 
@@ -89,9 +90,9 @@ def test_time_bucket_handles_aware_and_naive_timestamps():
     aware = datetime(2026, 11, 2, 23, 59, tzinfo=UTC).astimezone(
         __import__("zoneinfo").ZoneInfo("Asia/Seoul")
     )
-    assert offline.time_bucket(naive) == "202611021400"
-    assert offline.time_bucket(aware) == "202611022300"
-    assert offline.time_bucket(naive, 180) == "202611021200"
+    assert cache_keys.time_bucket(naive) == "202611021400"
+    assert cache_keys.time_bucket(aware) == "202611022300"
+    assert cache_keys.time_bucket(naive, 180) == "202611021200"
 
 
 def test_evidence_context_reports_moves_title_changes_and_lives():
@@ -148,7 +149,7 @@ def _donga_event() -> QueueEvent:
 
 def test_contribution_to_the_rise_and_share_of_viewers_are_separate_figures():
     e = _donga_event()
-    fig = offline.figures(e)
+    fig = evidence.figures(e)
     lead = fig["streamers"][0]
     assert lead["gain"] == 8_099
     assert round(lead["rise_share"], 3) == round(8_099 / 8_666, 3)  # 0.935
@@ -164,7 +165,7 @@ def test_insufficient_verdicts_name_what_is_missing_for_each_event():
         "surge", market_proof=False, open_lives=None, open_lives_before=None, contribution_ratio=0.3
     )
     spread.evidence["top_streamers"][0]["viewers_before"] = None  # no earlier snapshot of the lead
-    lead = offline.lead_streamer(spread).name
+    lead = evidence.lead_streamer(spread).name
     spread_out = offline.analyse(spread)
     assert no_streamers.verdict == spread_out.verdict == "INSUFFICIENT"
     assert "no top-streamer data" in no_streamers.reason

@@ -1,11 +1,13 @@
 """The Postgres queue on the real embedded server: SKIP LOCKED, leases, retries, shutdown."""
 
+import os
 import threading
 
 import psycopg2
 import pytest
 
-from streampulse_assets.lib.analysis import queue, samples
+from bench import samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings
 from streampulse_assets.lib.analysis.worker import drain
 from streampulse_assets.lib.services.paths import free_port
@@ -42,10 +44,10 @@ def test_two_workers_drain_50_events_without_double_work(pg_url, redis_url, conn
     assert a.claimed + b.claimed == 50  # a second claim of any event would make this > 50
     assert a.analysed + b.analysed == 50 and a.lost_leases == b.lost_leases == 0
     assert rows(conn, "SELECT analysis_status, min(attempts), max(attempts), count(*) "
-                "FROM signal_events GROUP BY 1") == [("DONE", 1, 1, 50)]  # fmt: skip
-    owners = {w.split("-")[0] for (w,) in rows(conn, "SELECT worker_id FROM signal_events")}
+                "FROM analysis_queue GROUP BY 1") == [("DONE", 1, 1, 50)]  # fmt: skip
+    owners = {w.split("-")[0] for (w,) in rows(conn, "SELECT worker_id FROM analysis_queue")}
     assert owners <= {"a", "b"}
-    assert rows(conn, "SELECT count(*) FROM signal_events WHERE result IS NULL "
+    assert rows(conn, "SELECT count(*) FROM analysis_queue WHERE result IS NULL "
                 "OR analysed_at IS NULL OR lead_channel_id IS NULL")[0][0] == 0  # fmt: skip
 
 
@@ -62,13 +64,13 @@ def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, conn):
     assert len(crashed) == 1
     # While the lease is valid nobody else takes the event.
     assert drain(pg_url, None, worker_id="healthy").analysed == 2
-    rows(conn, "UPDATE signal_events SET claimed_at = now() - interval '10 minutes' "
+    rows(conn, "UPDATE analysis_queue SET claimed_at = now() - interval '10 minutes' "
          "WHERE worker_id = 'crashed' RETURNING id")  # fmt: skip
     stats = drain(pg_url, None, worker_id="healthy", lease_s=60)
     assert stats.analysed == 1
     ((status, attempts, worker, error),) = rows(
         conn,
-        "SELECT analysis_status, attempts, worker_id, last_error FROM signal_events WHERE id = %s",
+        "SELECT analysis_status, attempts, worker_id, last_error FROM analysis_queue WHERE id = %s",
         crashed[0].id,
     )
     assert (status, attempts, worker) == ("DONE", 2, "healthy")
@@ -82,10 +84,10 @@ def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, conn):
 
 def test_expired_lease_on_the_last_attempt_fails_the_event(conn):
     samples.insert_rows(conn, samples.sample_rows(1))
-    rows(conn, "UPDATE signal_events SET analysis_status = 'IN_PROGRESS', attempts = 3, "
+    rows(conn, "UPDATE analysis_queue SET analysis_status = 'IN_PROGRESS', attempts = 3, "
          "worker_id = 'ghost', claimed_at = now() - interval '1 hour'")  # fmt: skip
     assert queue.release_expired(conn, lease_s=60, max_attempts=3) == 1
-    ((status, error),) = rows(conn, "SELECT analysis_status, last_error FROM signal_events")
+    ((status, error),) = rows(conn, "SELECT analysis_status, last_error FROM analysis_queue")
     assert status == "FAILED" and "lease expired: worker ghost" in error
 
 
@@ -99,7 +101,7 @@ def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, conn):
     assert (stats.claimed, stats.retried, stats.failed, stats.analysed) == (3, 2, 0, 1)
     ((status, attempts, error, result),) = rows(
         conn,
-        "SELECT analysis_status, attempts, last_error, result FROM signal_events WHERE id = %s",
+        "SELECT analysis_status, attempts, last_error, result FROM analysis_queue WHERE id = %s",
         event_id,
     )  # fmt: skip
     assert (status, attempts, error) == ("DONE", 3, None)
@@ -115,7 +117,7 @@ def test_failed_after_max_attempts_with_the_last_error(pg_url, conn):
         status = queue.fail(conn, "w", event.id, f"boom {attempt}", max_attempts=3, backoff_s=0)
     assert status == "FAILED"
     ((status, attempts, error),) = rows(
-        conn, "SELECT analysis_status, attempts, last_error FROM signal_events WHERE id = %s",
+        conn, "SELECT analysis_status, attempts, last_error FROM analysis_queue WHERE id = %s",
         event_id,
     )  # fmt: skip
     assert (status, attempts, error) == ("FAILED", 3, "boom 3")
@@ -137,7 +139,7 @@ def test_stop_releases_claimed_events_without_counting_an_attempt(pg_url, conn):
     stop.set()
     events = queue.claim(conn, "w", batch=5)
     assert queue.release(conn, "w", [e.id for e in events]) == 5
-    assert rows(conn, "SELECT DISTINCT analysis_status, attempts FROM signal_events") == [
+    assert rows(conn, "SELECT DISTINCT analysis_status, attempts FROM analysis_queue") == [
         ("PENDING", 0)
     ]
     assert drain(pg_url, None, worker_id="w", stop=stop).claimed == 0
@@ -158,8 +160,8 @@ def test_renew_extends_only_this_workers_leases(pg_url):
 
     import psycopg2
 
+    from bench import samples as s
     from streampulse_assets.lib.analysis import queue as q
-    from streampulse_assets.lib.analysis import samples as s
 
     conn = psycopg2.connect(pg_url)
     conn.autocommit = True
@@ -171,6 +173,74 @@ def test_renew_extends_only_this_workers_leases(pg_url):
     # Only w2's leases have expired; w1's renewed ones stay IN_PROGRESS.
     assert q.release_expired(conn, lease_s=1) == 2
     with conn.cursor() as cur:
-        cur.execute("SELECT worker_id FROM signal_events WHERE analysis_status = 'IN_PROGRESS'")
+        cur.execute("SELECT worker_id FROM analysis_queue WHERE analysis_status = 'IN_PROGRESS'")
         assert {r[0] for r in cur.fetchall()} == {"w1"}
     conn.close()
+
+
+def test_migration_050_renames_a_filled_queue_and_keeps_its_rows(embedded_postgres):
+    """A store migrated before 050 keeps its rows, ids and foreign keys under `analysis_queue`."""
+    from datetime import UTC, datetime
+
+    from streampulse_assets.lib.schema import load_migrations, migrate_postgres
+
+    name = f"rename_{os.getpid()}_{threading.get_ident()}"
+    admin = psycopg2.connect(embedded_postgres.url("postgres"))
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn = psycopg2.connect(embedded_postgres.url(name))
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                "checksum TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
+            )
+            for m in load_migrations("postgres"):
+                if m.version < 50:
+                    cur.execute(m.sql)
+                    cur.execute(
+                        "INSERT INTO schema_migrations (version, name, checksum) "
+                        "VALUES (%s, %s, %s)",
+                        (m.version, m.name, m.checksum),
+                    )
+            cur.execute(
+                "INSERT INTO signal_events (detector, platform, category_id, ts, level) "
+                "VALUES ('V3', 'chzzk', 'c', now(), 'SPIKE') RETURNING id"
+            )
+            (old_id,) = cur.fetchone()
+            cur.execute(
+                "INSERT INTO operator_feedback (event_id, verdict) VALUES (%s, true)", (old_id,)
+            )
+        assert migrate_postgres(conn) == ["050_analysis_queue.sql"]
+        conn.autocommit = True
+        assert rows(conn, "SELECT to_regclass('signal_events') IS NULL") == [(True,)]
+        assert rows(conn, "SELECT id FROM analysis_queue") == [(old_id,)]
+        assert rows(
+            conn,
+            "SELECT conrelid::regclass::text FROM pg_constraint "
+            "WHERE confrelid = 'analysis_queue'::regclass ORDER BY 1",
+        ) == [("alert_deliveries",), ("operator_feedback",)]
+        assert (
+            rows(
+                conn,
+                "SELECT relname FROM pg_class WHERE relname LIKE 'signal_events%%' "
+                "UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE 'signal_events%%'",
+            )
+            == []
+        )
+        indexes = rows(conn, "SELECT indexname FROM pg_indexes WHERE tablename = 'analysis_queue'")
+        assert {i for (i,) in indexes} == {
+            f"analysis_queue_{n}"
+            for n in ("pkey", "once", "open_idx", "streamer_idx", "analysed_at_idx", "ts_idx")
+        }
+        ts = datetime(2025, 3, 1, 10, tzinfo=UTC)
+        row = ("V3", "chzzk", "c", None, ts, "SPIKE", None, "{}", "PENDING")
+        assert queue.insert_events(conn, [row]) == ["PENDING"]
+        assert queue.insert_events(conn, [row]) == []  # analysis_queue_once still holds
+        assert rows(conn, "SELECT max(id) FROM analysis_queue") == [(old_id + 1,)]
+    finally:
+        conn.close()
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE "{name}"')
+        admin.close()

@@ -12,8 +12,9 @@ import psycopg2
 import typer
 from typer.testing import CliRunner
 
+from bench import samples
 from streampulse_assets.cli import worker as worker_cli
-from streampulse_assets.lib.analysis import queue, samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.services.paths import REPO_ROOT, free_port
 from streampulse_assets.lib.settings import get_settings
 
@@ -29,7 +30,7 @@ def done_count(pg_url: str) -> int:
     conn = psycopg2.connect(pg_url)
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM signal_events WHERE analysis_status = 'DONE'")
+            cur.execute("SELECT count(*) FROM analysis_queue WHERE analysis_status = 'DONE'")
             return cur.fetchone()[0]
     finally:
         conn.close()
@@ -137,7 +138,7 @@ def paid_calls_kept(pg_url: str) -> tuple[int, int]:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT count(*), coalesce(sum((result->>'llm_calls')::int), 0) "
-                "FROM signal_events WHERE analysis_status = 'DONE'"
+                "FROM analysis_queue WHERE analysis_status = 'DONE'"
             )
             done, calls = cur.fetchone()
             return int(done), int(calls)

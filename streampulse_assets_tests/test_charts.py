@@ -17,10 +17,11 @@ import psycopg2
 import pytest
 from matplotlib.image import imread
 
+from bench import samples
 from streampulse_assets.defs.analysis.assets import analysed_events, analysis_queue_results
 from streampulse_assets.defs.resources import build_resources
 from streampulse_assets.lib.alerts.message import build_message
-from streampulse_assets.lib.analysis import chart, samples
+from streampulse_assets.lib.analysis import chart
 from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 from streampulse_assets.lib.detection.frame import load_raw, normalise
@@ -119,7 +120,7 @@ def test_enqueue_puts_the_series_into_the_evidence(warehouse, pg_url):
         stats = enqueue_events(conn, events, series)
         assert (stats.offered, stats.inserted, stats.ignored) == (2, 2, 1)
         with conn.cursor() as cur:
-            cur.execute("SELECT category_id, evidence FROM signal_events ORDER BY category_id")
+            cur.execute("SELECT category_id, evidence FROM analysis_queue ORDER BY category_id")
             stored = dict(cur.fetchall())
         assert stored["c1"]["series"] == series[("chzzk", "c1", pd.Timestamp(SPIKE))]
         assert stored["c2"]["series"]["viewers"][-1] == 539
@@ -196,7 +197,7 @@ def test_analysed_events_writes_charts_and_shows_the_alert_text_with_them(
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT id, platform, category_id, category_name, ts, cause, evidence, result, "
-                "analysis_status FROM signal_events WHERE id = %s",
+                "analysis_status FROM analysis_queue WHERE id = %s",
                 (with_chart,),
             )
             names = [c.name for c in cur.description]

@@ -64,7 +64,7 @@ def queue(pg_url: str) -> pd.DataFrame:
         with conn.cursor() as cur:
             cur.execute(
                 "SELECT detector, category_id, ts, level, cause, analysis_status, evidence "
-                "FROM signal_events ORDER BY ts, category_id"
+                "FROM analysis_queue ORDER BY ts, category_id"
             )
             cols = [d[0] for d in cur.description]
             return pd.DataFrame(cur.fetchall(), columns=cols)

@@ -53,7 +53,7 @@ def _confirmed_spikes(pg_url: str) -> int:
     try:
         with conn.cursor() as cur:
             cur.execute(
-                "SELECT count(*) FROM signal_events WHERE level = 'SPIKE' "
+                "SELECT count(*) FROM analysis_queue WHERE level = 'SPIKE' "
                 "AND analysis_status = 'DONE' AND result->>'verdict' = 'CONFIRMED'"
             )
             return cur.fetchone()[0]

@@ -136,8 +136,8 @@ def test_postgres_restarted_between_claim_and_complete(
     return to the queue when it expires, and are explained exactly once after the restart."""
     import threading
 
+    from bench import samples
     from streampulse_assets.lib.analysis import queue as q
-    from streampulse_assets.lib.analysis import samples
     from streampulse_assets.lib.analysis.worker import drain
     from streampulse_assets_tests.test_analysis_llm import StubServer, client
 
@@ -167,7 +167,7 @@ def test_postgres_restarted_between_claim_and_complete(
     conn = psycopg2.connect(pg_url)
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute("SELECT analysis_status, count(*) FROM signal_events GROUP BY 1")
+        cur.execute("SELECT analysis_status, count(*) FROM analysis_queue GROUP BY 1")
         assert dict(cur.fetchall()) == {"IN_PROGRESS": 3}  # leased, not lost
     import time
 
@@ -176,6 +176,6 @@ def test_postgres_restarted_between_claim_and_complete(
     stats = drain(pg_url, redis_url, worker_id="w2", llm=None)
     assert stats.summary()["events_analysed"] == 3
     with conn.cursor() as cur:
-        cur.execute("SELECT analysis_status, worker_id, count(*) FROM signal_events GROUP BY 1, 2")
+        cur.execute("SELECT analysis_status, worker_id, count(*) FROM analysis_queue GROUP BY 1, 2")
         assert cur.fetchall() == [("DONE", "w2", 3)]
     conn.close()

@@ -99,7 +99,7 @@ def test_resources_really_connect(stores):
     with res["duckdb"].get_connection() as con:
         assert con.execute("SELECT count(*) FROM raw_snapshots").fetchone()[0] == 0
     with res["postgres"].connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT count(*) FROM signal_events")
+        cur.execute("SELECT count(*) FROM analysis_queue")
         assert cur.fetchone()[0] == 0
     client = res["redis"].client()
     assert client.ping() is True

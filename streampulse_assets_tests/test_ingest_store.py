@@ -117,8 +117,8 @@ def test_hour_completeness_and_collapse(tmp_path):
 def test_history_sources_are_reused_until_the_replay_file_changes(tmp_path):
     import os
 
-    from streampulse_assets.lib.ingest.sources import build_history
     from streampulse_assets.lib.settings import Settings
+    from streampulse_assets.lib.sources.registry import build_history
     from streampulse_assets.lib.sources.replay import write_snapshots
 
     path = tmp_path / "replay.parquet"
@@ -138,8 +138,8 @@ def test_two_sources_of_one_platform_are_refused_in_configuration():
     import pytest
 
     from streampulse_assets.lib.ingest.collect import parse_source_names
-    from streampulse_assets.lib.ingest.sources import SIMULATED_PLATFORMS
     from streampulse_assets.lib.sources.base import SourceOverlapError
+    from streampulse_assets.lib.sources.registry import SIMULATED_PLATFORMS
     from streampulse_assets.lib.sources.simulator import Simulator
 
     assert Simulator(seed=1, categories_per_platform=2).platforms == SIMULATED_PLATFORMS

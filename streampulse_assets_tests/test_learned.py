@@ -205,11 +205,11 @@ def test_only_the_primary_detector_is_queued(pg_url):
         as_v3 = enqueue_events(conn, events)
         as_learned = enqueue_events(conn, events, detector="LEARNED")
         with conn.cursor() as cur:
-            cur.execute("SELECT detector FROM signal_events ORDER BY detector")
+            cur.execute("SELECT detector FROM analysis_queue ORDER BY detector")
             queued = [d for (d,) in cur.fetchall()]
             gate = AlertGate(mode="delta", analysis_wait_minutes=0, detector="LEARNED")
             where, params = gate.where_sql()
-            cur.execute(f"SELECT e.detector FROM signal_events e WHERE {where}", params)
+            cur.execute(f"SELECT e.detector FROM analysis_queue e WHERE {where}", params)
             gated = {d for (d,) in cur.fetchall()}
     finally:
         conn.close()

@@ -3,7 +3,8 @@
 import psycopg2
 import pytest
 
-from streampulse_assets.lib.analysis import queue, samples
+from bench import samples
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.models import AnalysisResult
 from streampulse_assets.lib.analysis.worker import drain
 
@@ -20,14 +21,14 @@ def test_minute_to_result_lag_counts_from_the_event_minute_and_is_never_negative
     # A live event: its minute is the current one (the snapshot is fetched during that minute).
     (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
     with conn.cursor() as cur:
-        cur.execute("UPDATE signal_events SET ts = date_trunc('minute', now()) WHERE id = %s",
+        cur.execute("UPDATE analysis_queue SET ts = date_trunc('minute', now()) WHERE id = %s",
                     (event_id,))  # fmt: skip
     (event,) = queue.claim(conn, "w", batch=1)
     result = AnalysisResult(verdict="NO_EVENT", event_kind="none", summary="s", reason="r")
     written = queue.complete(conn, "w", [(event.id, result)])
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT extract(epoch FROM analysed_at - ts) FROM signal_events WHERE id = %s",
+            "SELECT extract(epoch FROM analysed_at - ts) FROM analysis_queue WHERE id = %s",
             (event_id,),
         )
         seen = float(cur.fetchall()[0][0])

@@ -71,7 +71,7 @@ def warehouse(duckdb_path, pg_url, tmp_path, monkeypatch):
     conn = psycopg2.connect(pg_url)
     with conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO signal_events (detector, platform, category_id, ts, level) "
+            "INSERT INTO analysis_queue (detector, platform, category_id, ts, level) "
             "VALUES ('V3', 'chzzk', 'c', %s, 'SPIKE') RETURNING id",
             (at(15).replace(tzinfo=UTC),),
         )
@@ -181,7 +181,7 @@ def test_checks_flag_a_storm_and_a_stale_backlog(warehouse, monkeypatch):
     monkeypatch.setenv("STREAMPULSE_QUALITY_EVENTS_PER_DAY_MAX", "3")
     with psycopg2.connect(warehouse["postgres"]) as conn, conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO signal_events (detector, platform, category_id, ts, level, created_at) "
+            "INSERT INTO analysis_queue (detector, platform, category_id, ts, level, created_at) "
             "VALUES ('V3', 'chzzk', 'b', %s, 'SPIKE', now() - interval '20 minutes')",
             (at(12).replace(tzinfo=UTC),),
         )

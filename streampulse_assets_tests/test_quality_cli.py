@@ -29,7 +29,7 @@ def pg_env(pg_url, monkeypatch):
 def insert_event(url: str, category: str = "c1", ts=datetime(2025, 3, 1, 10, 7, tzinfo=UTC)):
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         cur.execute(
-            "INSERT INTO signal_events (detector, platform, category_id, ts, level) "
+            "INSERT INTO analysis_queue (detector, platform, category_id, ts, level) "
             "VALUES ('V3', 'chzzk', %s, %s, 'SPIKE') RETURNING id",
             (category, ts),
         )

@@ -104,7 +104,7 @@ def test_prune_landing_removes_whole_old_days_only(tmp_path):
 def _event(cur, category_id, age_days, status):
     ts = datetime.now(UTC) - timedelta(days=age_days)
     cur.execute(
-        "INSERT INTO signal_events (detector, platform, category_id, ts, level, evidence, "
+        "INSERT INTO analysis_queue (detector, platform, category_id, ts, level, evidence, "
         "analysis_status) VALUES ('V3', 'chzzk', %s, %s, 'SPIKE', %s, %s) RETURNING id",
         (category_id, ts, Json({}), status),
     )
@@ -139,15 +139,15 @@ def test_prune_postgres_keeps_pending_work(pg_url):
         )
     conn.commit()
     removed = prune_postgres(conn, events_days=365, deliveries_days=90)
-    assert removed == {"alert_deliveries": 3, "signal_events": 3}
+    assert removed == {"alert_deliveries": 3, "analysis_queue": 3}
     with conn.cursor() as cur:
-        cur.execute("SELECT category_id FROM signal_events ORDER BY category_id")
+        cur.execute("SELECT category_id FROM analysis_queue ORDER BY category_id")
         assert [r[0] for r in cur.fetchall()] == ["d", "e", "f", "g", "h"]
         cur.execute("SELECT event_id FROM alert_deliveries")
         assert [r[0] for r in cur.fetchall()] == [new]
     assert prune_postgres(conn, events_days=365, deliveries_days=90) == {
         "alert_deliveries": 0,
-        "signal_events": 0,
+        "analysis_queue": 0,
     }
     conn.close()
 
@@ -262,6 +262,6 @@ def test_maintenance_job_end_to_end(dagster_instance, stores, tmp_path, monkeypa
     }
     assert meta["warehouse_retention"]["raw_snapshots_deleted"] == 3
     assert meta["landing_retention"]["files_deleted"] == 1
-    assert meta["operational_store_retention"]["signal_events_deleted"] == 1
+    assert meta["operational_store_retention"]["analysis_queue_deleted"] == 1
     assert "runs_deleted" in meta["dagster_run_retention"]
     get_settings.cache_clear()

@@ -11,7 +11,7 @@ _MAX_ID = 2**63 - 1  # BIGSERIAL
 
 
 def label(
-    event_id: str = typer.Argument(..., help="Id of the signal event (Postgres signal_events.id)"),
+    event_id: str = typer.Argument(..., help="Id of the signal event (Postgres analysis_queue.id)"),
     verdict: bool = typer.Option(
         ..., "--true/--false", help="--true: a real spike; --false: a false alarm"
     ),

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from streampulse_assets.lib.analysis import queue
+
 WAREHOUSE_RETENTION_DAYS = {
     "raw_snapshots": 35,
     "rolling_baselines": 14,
@@ -158,7 +160,7 @@ def prune_postgres(
 ) -> dict[str, int]:
     """Delete finished queue rows and alert deliveries older than their retention; commits.
 
-    `signal_events` rows go only when DONE, FAILED or SKIPPED (never PENDING/IN_PROGRESS work) and
+    Analysis queue rows go only when DONE, FAILED or SKIPPED (never PENDING/IN_PROGRESS work) and
     not labelled by an operator (`operator_feedback` is ground truth, kept with its event); their
     delivery rows go with them (FK cascade). A delivery row goes when it and its event are
     older than `deliveries_days`; keep that longer than the alert gate's max age so a pruned
@@ -167,29 +169,10 @@ def prune_postgres(
     now_sql = None
     if now is not None:
         now_sql = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
-    removed = {"alert_deliveries": 0, "signal_events": 0}
-    with pg_conn.cursor() as cur:
-        if deliveries_days > 0:
-            cur.execute(
-                "DELETE FROM alert_deliveries d USING signal_events e WHERE d.event_id = e.id "
-                "AND d.created_at < COALESCE(%(now)s, now()) - make_interval(days => %(days)s) "
-                "AND e.ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)",
-                {"now": now_sql, "days": deliveries_days},
-            )
-            removed["alert_deliveries"] = cur.rowcount
-        if events_days > 0:
-            cur.execute("SELECT to_regclass('operator_feedback') IS NOT NULL")
-            keep_labelled = (
-                " AND NOT EXISTS (SELECT 1 FROM operator_feedback f WHERE f.event_id = e.id)"
-                if cur.fetchone()[0]
-                else ""
-            )
-            cur.execute(
-                "DELETE FROM signal_events e WHERE analysis_status IN ('DONE', 'FAILED', 'SKIPPED')"
-                " AND ts < COALESCE(%(now)s, now()) - make_interval(days => %(days)s)"
-                + keep_labelled,
-                {"now": now_sql, "days": events_days},
-            )
-            removed["signal_events"] = cur.rowcount
+    removed = {"alert_deliveries": 0, "analysis_queue": 0}
+    if deliveries_days > 0:
+        removed["alert_deliveries"] = queue.prune_deliveries(pg_conn, deliveries_days, now_sql)
+    if events_days > 0:
+        removed["analysis_queue"] = queue.prune_finished(pg_conn, events_days, now_sql)
     pg_conn.commit()
     return removed

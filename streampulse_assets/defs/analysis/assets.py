@@ -11,7 +11,7 @@ from streampulse_assets.lib.alerts.showcase import (
     write_chart,
 )
 from streampulse_assets.lib.analysis import queue
-from streampulse_assets.lib.analysis.warehouse import copy_to_warehouse
+from streampulse_assets.lib.analysis.warehouse import copy_to_warehouse, warehouse_totals
 from streampulse_assets.lib.analysis.worker import DrainStats, drain
 from streampulse_assets.lib.services.paths import state_dir
 
@@ -51,7 +51,7 @@ def analysis_queue_results(
     postgres: PostgresResource,
     redis: RedisResource,
 ) -> dg.MaterializeResult:
-    """Explanations for queued spike events, written back to the Postgres `signal_events` queue.
+    """Explanations for queued spike events, written back to the Postgres `analysis_queue`.
     Drains PENDING rows with the LangGraph explainer (watcher, Redis cache lookup, research,
     analyst, editor, cache save) using OpenAI structured outputs when OPENAI_API_KEY is set and the
     deterministic offline analyst otherwise. Rows are claimed with FOR UPDATE SKIP LOCKED under a
@@ -96,9 +96,7 @@ def analysed_events(
     """
     with postgres.connect() as conn, duckdb.get_connection() as con:
         copied = copy_to_warehouse(conn, con)
-        ((total, hit_rate, cost),) = con.execute(
-            "SELECT count(*), avg(cache_hit::INT), sum(cost_usd) FROM analysed_events"
-        ).fetchall()
+        total, hit_rate, cost = warehouse_totals(con)
     folder = charts_dir()
     with postgres.connect() as conn:
         new_spikes = spikes_by_id(conn, copied["id"]) if len(copied) else []

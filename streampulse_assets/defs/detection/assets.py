@@ -23,7 +23,7 @@ from streampulse_assets.defs.partitions import (
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.config import PROFILES, get_config
-from streampulse_assets.lib.detection.engine import refresh_signal_events
+from streampulse_assets.lib.detection.engine import refresh_signal_events, stored_events
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 from streampulse_assets.lib.detection.series import event_series
 from streampulse_assets.lib.partition_stats import (
@@ -155,10 +155,7 @@ def signal_events(
         check = has_unique_events(con, start, end)
         lookback = events.iloc[0:0]
         if live:  # primary events of the minutes before this window, in case a tick failed to queue
-            lookback = con.execute(
-                "SELECT * FROM signal_events WHERE detector = ? AND ts >= ? AND ts < ?",
-                [primary, end - REQUEUE_LOOKBACK, start],
-            ).df()
+            lookback = stored_events(con, primary, end - REQUEUE_LOOKBACK, start)
         series = {}
         if live or config.enqueue_history:  # the chart data travels in the queue evidence
             series = event_series(con, _spikes(events, primary))

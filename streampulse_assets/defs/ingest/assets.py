@@ -18,11 +18,11 @@ from streampulse_assets.defs.partitions import (
 from streampulse_assets.defs.resources import WarehouseResource
 from streampulse_assets.lib.ingest.collect import CollectResult, collect, parse_source_names
 from streampulse_assets.lib.ingest.landing import Landing
-from streampulse_assets.lib.ingest.sources import build_history, build_live
 from streampulse_assets.lib.ingest.store import upsert_snapshots
 from streampulse_assets.lib.partition_stats import raw_hour_stats, table_rows
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute, time_slices
+from streampulse_assets.lib.sources.registry import build_history, build_live
 
 CHUNK = timedelta(hours=6)  # a long backfill is collected and written in slices to bound memory
 

@@ -20,10 +20,10 @@ from streampulse_assets.lib.ingest.collect import (
     parse_source_names,
 )
 from streampulse_assets.lib.ingest.landing import Landing
-from streampulse_assets.lib.ingest.sources import build_live
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.snapshots import floor_minute
 from streampulse_assets.lib.sources.base import SourceError
+from streampulse_assets.lib.sources.registry import build_live
 
 FETCH_JOB = "live_fetch"
 FETCH_TAG = "streampulse/fetch_minute"  # the minute the sensor asked for (the op fetches "now")

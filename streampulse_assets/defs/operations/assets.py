@@ -38,7 +38,7 @@ def _now() -> datetime:
 )
 def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
     """Alerts sent for analysed spikes that pass the alert gate, recorded once per event and sink.
-    One delivery pass over Postgres (never DuckDB): eligible `signal_events` (gate "confirmed" =
+    One delivery pass over Postgres (never DuckDB): eligible queued events (gate "confirmed" =
     CONFIRMED V3 spikes, or "delta" = every V3 spike above STREAMPULSE_ALERT_MIN_DELTA) get one
     `alert_deliveries` row per configured sink (Telegram, Slack, generic webhook), which is sent,
     or retried with backoff in later passes, or marked FAILED after bounded attempts; a restart
@@ -136,7 +136,7 @@ def landing_retention() -> dg.MaterializeResult:
 @dg.asset(group_name="operations", kinds={"postgres"})
 def operational_store_retention(postgres: PostgresResource) -> dg.MaterializeResult:
     """Finished Postgres queue rows and alert deliveries older than their retention, deleted.
-    `signal_events` DONE/FAILED/SKIPPED older than STREAMPULSE_RETENTION_PG_EVENTS_DAYS (365) and
+    `analysis_queue` DONE/FAILED/SKIPPED older than STREAMPULSE_RETENTION_PG_EVENTS_DAYS (365) and
     `alert_deliveries` older than STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS (90); pending work is
     never deleted. Delivery retention must exceed the alert gate's max age, or a pruned delivery
     could make an event look undelivered.
@@ -153,9 +153,9 @@ def operational_store_retention(postgres: PostgresResource) -> dg.MaterializeRes
         )
     return dg.MaterializeResult(
         metadata={
-            "signal_events_deleted": removed["signal_events"],
+            "analysis_queue_deleted": removed["analysis_queue"],
             "alert_deliveries_deleted": removed["alert_deliveries"],
-            "signal_events_retention_days": policy.pg_events_days,
+            "analysis_queue_retention_days": policy.pg_events_days,
             "alert_deliveries_retention_days": policy.alert_deliveries_days,
         }
     )

@@ -1,7 +1,5 @@
-import json
 import os
 from datetime import datetime
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -9,18 +7,11 @@ import pandas as pd
 from streampulse_assets.defs.partitions import daily_partitions
 from streampulse_assets.defs.quality.checks import QualityThresholds
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
-from streampulse_assets.lib.quality.exposure import (
-    DEFAULT_WARMUP_DAYS,
-    scored_exposure,
-    warmup_from_spans,
-)
-from streampulse_assets.lib.quality.feedback import labels_from_feedback
-from streampulse_assets.lib.quality.metrics import LabelError, labels_frame
+from streampulse_assets.lib.quality import labels
+from streampulse_assets.lib.quality.day_data import MissingTableError, load_day
+from streampulse_assets.lib.quality.labels import LABEL_FILES_ENV
 from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.settings import get_settings
-
-LABEL_FILES_ENV = "STREAMPULSE_LABEL_FILES"
-_LABEL_COLUMNS = ["platform", "category_id", "start", "end", "kind"]
 
 
 def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
@@ -31,50 +22,20 @@ def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     )
 
 
-def _simulator_labels(start: datetime, end: datetime, log) -> list[dict]:
-    sources = {s.strip().lower() for s in get_settings().sources.split(",")}
-    if "simulator" not in sources:
-        return []
-    try:
-        from streampulse_assets.lib.sources.simulator import Simulator
-    except ImportError:
-        log.warning("simulator source configured but lib/sources/simulator.py is not available")
-        return []
-    return list(Simulator.from_settings().labels(start, end))
-
-
-def _file_labels() -> list[dict]:
-    labels: list[dict] = []
-    for name in filter(None, (p.strip() for p in os.environ.get(LABEL_FILES_ENV, "").split(","))):
-        try:
-            items = json.loads(Path(name).read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise dg.Failure(f"{LABEL_FILES_ENV}: cannot read label file {name}: {exc}") from exc
-        if not isinstance(items, list):
-            raise dg.Failure(f"{LABEL_FILES_ENV}: {name} is not a JSON list of label windows")
-        labels += items
-    return labels
-
-
 def gather_labels(start: datetime, end: datetime, postgres: PostgresResource, log) -> pd.DataFrame:
     """Labels from every source overlapping [start, end), with a `source` column."""
-    parts = []
     with postgres.connect() as conn:
-        operator = labels_from_feedback(conn)
-    sources = {
-        "simulator": _simulator_labels(start, end, log),
-        "file": _file_labels(),
-        "operator": operator,
-    }
-    for source, items in sources.items():
         try:
-            frame = labels_frame(items)
-        except LabelError as exc:
-            raise dg.Failure(f"bad {source} label: {exc}") from exc
-        parts.append(frame.assign(source=source))
-    labels = pd.concat(parts, ignore_index=True)
-    overlapping = (labels["start"] < pd.Timestamp(end)) & (labels["end"] >= pd.Timestamp(start))
-    return labels[overlapping].drop_duplicates().reset_index(drop=True)
+            return labels.gather_labels(
+                start,
+                end,
+                conn,
+                sources=get_settings().sources,
+                label_files=os.environ.get(LABEL_FILES_ENV, ""),
+                log=log,
+            )
+        except labels.LabelSourceError as exc:
+            raise dg.Failure(str(exc)) from exc
 
 
 @dg.asset(
@@ -92,23 +53,9 @@ def detection_labels(
     written to the `detection_labels` table under that day, replacing the day's previous rows, so
     re-running is idempotent and a bad label file fails the run without touching stored labels."""
     start, end = _day(context)
-    labels = gather_labels(start, end, postgres, context.log)
-    rows = labels.rename(columns={"start": "start_ts", "end": "end_ts"}).assign(day=start.date())
-    rows = rows[["day", "platform", "category_id", "start_ts", "end_ts", "kind", "source"]]
+    found = gather_labels(start, end, postgres, context.log)
     with duckdb.get_connection() as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            con.execute("DELETE FROM detection_labels WHERE day = ?", [start.date()])
-            con.register("new_labels", rows)
-            con.execute(
-                "INSERT INTO detection_labels (day, platform, category_id, start_ts, end_ts, "
-                "kind, source) SELECT * FROM new_labels"
-            )
-            con.unregister("new_labels")
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
+        rows = labels.write_day_labels(con, start.date(), found)
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(rows),
@@ -116,54 +63,6 @@ def detection_labels(
             "by_kind": dg.MetadataValue.json(rows["kind"].value_counts().to_dict()),
         }
     )
-
-
-def series_spans_of(spans: pd.DataFrame) -> pd.DataFrame:
-    """The per-series first/last minutes as lib/quality/exposure expects them."""
-    out = spans.copy()
-    for col in ("platform", "category_id"):
-        out[col] = out[col].astype(str)
-    for col in ("first", "last"):
-        out[col] = pd.to_datetime(out[col]).dt.floor("min")
-    return out[["platform", "category_id", "first", "last"]]
-
-
-def _table_exists(con, name: str) -> bool:
-    sql = "SELECT count(*) FROM information_schema.tables WHERE table_name = ?"
-    return con.execute(sql, [name]).fetchone()[0] > 0
-
-
-def load_day(con, start: datetime, end: datetime, warmup_days: float = DEFAULT_WARMUP_DAYS):
-    """(events, labels, exposure, analysis, warmup) of one day from the warehouse. Each series'
-    first `warmup_days` (counted from its first stored minute: the seasonal baseline needs 7 days
-    of it) are left out of event-level scoring; the exposure is the category-days scored."""
-    spans = con.execute(
-        "SELECT platform, category_id, min(ts) AS first, max(ts) AS last FROM raw_snapshots "
-        "WHERE ts < ? GROUP BY ALL HAVING max(ts) >= ?",
-        [end, start],
-    ).df()
-    warmup = warmup_from_spans(series_spans_of(spans), warmup_days)
-    if not _table_exists(con, "signal_events"):
-        raise dg.Failure("warehouse table signal_events does not exist yet (detection not run)")
-    events = con.execute(
-        "SELECT detector, platform, category_id, ts, level FROM signal_events "
-        "WHERE ts >= ? AND ts < ?",
-        [start, end],
-    ).df()
-    labels = con.execute(
-        'SELECT platform, category_id, start_ts AS start, end_ts AS "end", kind '
-        "FROM detection_labels WHERE day = ?",
-        [start.date()],
-    ).df()
-    analysis = None
-    if _table_exists(con, "analysed_events"):
-        analysis = con.execute(
-            "SELECT count(*), count(cache_hit), count(*) FILTER (WHERE cache_hit), sum(cost_usd) "
-            "FROM analysed_events WHERE ts >= ? AND ts < ? AND analysis_status = 'DONE'",
-            [start, end],
-        ).fetchone()
-    expo = scored_exposure(warmup, start, end)
-    return events, labels.drop_duplicates(), expo, analysis, warmup
 
 
 def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
@@ -223,10 +122,13 @@ def detection_quality(
     start, end = _day(context)
     with duckdb.get_connection() as con:
         days = QualityThresholds().warmup_days
-        events, labels, expo, analysis, warmup = load_day(con, start, end, days)
+        try:
+            events, day_labels, expo, analysis, warmup = load_day(con, start, end, days)
+        except MissingTableError as exc:
+            raise dg.Failure(str(exc)) from exc
     report = build_report(
         events,
-        labels,
+        day_labels,
         expo,
         meta={"day": start.date().isoformat()},
         n_resamples=999,

@@ -5,6 +5,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streampulse_assets.defs.resources import PostgresResource
+from streampulse_assets.lib.analysis import queue
 
 QUALITY = dg.AssetKey("detection_quality")
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -129,13 +130,8 @@ def analysis_backlog_is_fresh(
 ) -> dg.AssetCheckResult:
     """No queued event has waited for analysis (PENDING) longer than the configured age (WARN)."""
     max_age = timedelta(minutes=QualityThresholds().backlog_max_age_minutes)
-    with postgres.connect() as conn, conn.cursor() as cur:
-        cur.execute(
-            "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM signal_events "
-            "WHERE analysis_status = 'PENDING' AND created_at < now() - %s",
-            (max_age,),
-        )
-        stale, oldest = cur.fetchone()
+    with postgres.connect() as conn:
+        stale, oldest = queue.stale_pending(conn, max_age)
     oldest_min = round(float(oldest) / 60, 1) if oldest is not None else 0.0
     return dg.AssetCheckResult(
         passed=stale == 0,

@@ -34,15 +34,12 @@ from psycopg2.extras import Json
 from streampulse_assets.lib.alerts.gate import AlertGate
 from streampulse_assets.lib.alerts.message import build_message
 from streampulse_assets.lib.alerts.sinks import AlertMessage, Sink, SinkError
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.chart import chart_for
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
 SENDING_LEASE_SECONDS = 120.0  # a SENDING row older than this lost its sender (crash, kill -9)
-_EVENT_COLUMNS = (
-    "e.id, e.platform, e.category_id, e.category_name, e.ts, e.cause, e.evidence, e.result, "
-    "e.analysis_status"
-)
 
 
 @dataclass
@@ -76,15 +73,7 @@ def enqueue_deliveries(
     inserted = 0
     with pg_conn.cursor() as cur:
         for sink in sinks:
-            cur.execute(
-                f"SELECT {_EVENT_COLUMNS} FROM signal_events e WHERE {where} AND NOT EXISTS "
-                "(SELECT 1 FROM alert_deliveries d WHERE d.event_id = e.id AND d.sink = %(sink)s)"
-                " ORDER BY e.id LIMIT %(limit)s",
-                {**params, "sink": sink.name, "limit": limit},
-            )
-            names = [c.name.removeprefix("e.") for c in cur.description]
-            for row in cur.fetchall():
-                event = dict(zip(names, row, strict=True))
+            for event in queue.undelivered(pg_conn, where, params, sink.name, limit):
                 message = build_message(event)
                 cur.execute(
                     "INSERT INTO alert_deliveries (event_id, sink, payload) VALUES (%s, %s, %s) "
@@ -105,15 +94,9 @@ def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> in
     if not sink_names:
         return 0
     where, params = gate.where_sql()
+    missing = queue.count_undelivered(pg_conn, where, params, sink_names)
     params = {**params, "sinks": list(sink_names)}
     with pg_conn.cursor() as cur:
-        cur.execute(
-            f"SELECT count(*) FROM signal_events e WHERE {where} AND EXISTS (SELECT 1 FROM "
-            "unnest(%(sinks)s::text[]) s(name) WHERE NOT EXISTS (SELECT 1 FROM alert_deliveries d"
-            " WHERE d.event_id = e.id AND d.sink = s.name))",
-            params,
-        )
-        missing = cur.fetchone()[0]
         cur.execute(
             f"SELECT count(*) FROM alert_deliveries WHERE sink = ANY(%(sinks)s) AND {_DUE}",
             {**params, "lease": SENDING_LEASE_SECONDS},
@@ -134,9 +117,8 @@ def _backoff(attempts: int, base: float, retry_after: float | None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def _chart(cur, event_id: int) -> bytes | None:
-    cur.execute("SELECT evidence, result FROM signal_events WHERE id = %s", (event_id,))
-    row = cur.fetchone()
+def _chart(pg_conn, event_id: int) -> bytes | None:
+    row = queue.evidence_and_result(pg_conn, event_id)
     if row is None:
         return None
     try:
@@ -191,7 +173,7 @@ def _deliver_one(
         pg_conn.commit()  # recorded before sent
         message = AlertMessage(text=payload["text"], fields=payload.get("fields") or {})
         if getattr(sinks[sink_name], "wants_chart", False):
-            message = AlertMessage(message.text, message.fields, _chart(cur, event_id))
+            message = AlertMessage(message.text, message.fields, _chart(pg_conn, event_id))
         try:
             sinks[sink_name].send(message, key)
         except Exception as exc:  # a sink bug must not stop the other deliveries

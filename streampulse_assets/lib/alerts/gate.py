@@ -1,4 +1,4 @@
-"""Which analysed events deserve an alert, as a SQL condition over Postgres `signal_events` (e).
+"""Which analysed events deserve an alert, as a SQL condition over the Postgres analysis queue (e).
 
 - "confirmed" (default): SPIKEs of the primary detector (`STREAMPULSE_PRIMARY_DETECTOR`, V3 by
   default) whose analysis is DONE with verdict CONFIRMED.
@@ -15,6 +15,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.settings import get_settings
 
 MODES = ("confirmed", "delta")
@@ -36,26 +37,12 @@ class AlertGate:
 
     def where_sql(self) -> tuple[str, dict[str, float]]:
         """A WHERE condition on alias `e` and its named psycopg2 parameters."""
-        params = {"gate_max_age_h": float(self.max_age_hours), "gate_detector": self.detector}
-        base = (
-            "e.detector = %(gate_detector)s AND e.level = 'SPIKE' "
-            "AND e.ts >= now() - make_interval(secs => %(gate_max_age_h)s * 3600)"
-        )
-        if self.mode == "confirmed":
-            return (
-                base + " AND e.analysis_status = 'DONE' AND e.result->>'verdict' = 'CONFIRMED'",
-                params,
-            )
-        params |= {
-            "gate_min_delta": float(self.min_delta),
-            "gate_wait_m": float(self.analysis_wait_minutes),
-        }
-        return (
-            base
-            + " AND COALESCE((e.evidence->>'delta')::double precision, 0) >= %(gate_min_delta)s"
-            " AND (e.analysis_status IN ('DONE', 'FAILED', 'SKIPPED')"
-            " OR e.created_at <= now() - make_interval(secs => %(gate_wait_m)s * 60))",
-            params,
+        return queue.alert_condition(
+            mode=self.mode,
+            detector=self.detector,
+            max_age_hours=self.max_age_hours,
+            min_delta=self.min_delta,
+            analysis_wait_minutes=self.analysis_wait_minutes,
         )
 
 

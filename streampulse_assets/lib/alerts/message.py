@@ -1,4 +1,4 @@
-"""The alert text and fields for one analysed event (a Postgres `signal_events` row as a dict).
+"""The alert text and fields for one analysed event (a Postgres `analysis_queue` row as a dict).
 
 Plain text with no markup, so Korean category names, streamer names and titles go through every
 sink unchanged. The same text is the Telegram photo caption and the explanation shown in the

@@ -17,22 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from streampulse_assets.lib.alerts.message import build_message
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.chart import chart_for, markdown_entry, md_escape
 from streampulse_assets.lib.settings import get_settings
-
-_COLUMNS = "id, platform, category_id, category_name, ts, cause, evidence, result, analysis_status"
-_SPIKES = "detector = %s AND level = 'SPIKE' AND analysis_status = 'DONE'"
 
 
 def _primary() -> str:
     return get_settings().primary_detector
-
-
-def _rows(pg_conn, sql: str, params: tuple) -> list[dict[str, Any]]:
-    with pg_conn.cursor() as cur:
-        cur.execute(sql, params)
-        names = [c.name for c in cur.description]
-        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def spikes_by_id(pg_conn, ids: Iterable[int]) -> list[dict[str, Any]]:
@@ -40,17 +31,12 @@ def spikes_by_id(pg_conn, ids: Iterable[int]) -> list[dict[str, Any]]:
     ids = [int(i) for i in ids]
     if not ids:
         return []
-    sql = f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} AND id = ANY(%s) ORDER BY id"
-    return _rows(pg_conn, sql, (_primary(), ids))
+    return queue.analysed_spikes_by_id(pg_conn, _primary(), ids)
 
 
 def latest_spikes(pg_conn, limit: int = 3) -> list[dict[str, Any]]:
     """The `limit` most recently analysed SPIKE rows of the primary detector, newest first."""
-    sql = (
-        f"SELECT {_COLUMNS} FROM signal_events WHERE {_SPIKES} "
-        "ORDER BY analysed_at DESC NULLS LAST, id DESC LIMIT %s"
-    )
-    return _rows(pg_conn, sql, (_primary(), limit))
+    return queue.latest_analysed_spikes(pg_conn, _primary(), limit)
 
 
 def chart_path(folder: Path, event_id: int) -> Path:

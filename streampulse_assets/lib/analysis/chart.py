@@ -24,7 +24,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.dates import num2date
 from matplotlib.figure import Figure
 
-from streampulse_assets.lib.analysis import offline
+from streampulse_assets.lib.analysis.evidence import figures as event_figures
+from streampulse_assets.lib.analysis.evidence import fmt
 from streampulse_assets.lib.analysis.models import QueueEvent
 
 WIDTH_IN, HEIGHT_IN, DPI = 8.0, 5.6, 90
@@ -88,7 +89,7 @@ def _hhmm(value: float) -> str:
 
 
 def _bars_panel(ax, evidence: dict[str, Any]) -> None:
-    figures = offline.figures(_event(evidence))
+    figures = event_figures(_event(evidence))
     rows = sorted(figures["streamers"], key=lambda s: -s["gain"])[:_MAX_BARS]
     if not rows or not figures["category_delta"]:
         ax.text(0.5, 0.5, "no top-streamer data: who drove the rise is unknown", ha="center",
@@ -123,7 +124,7 @@ def render_spike_chart(evidence: dict[str, Any], result: dict[str, Any] | None =
         _bars_panel(bottom, evidence)
         name = evidence.get("category_name") or "?"
         verdict = (result or {}).get("verdict")
-        title = f"{name}: {offline.fmt(float(evidence.get('current') or 0))} viewers"
+        title = f"{name}: {fmt(float(evidence.get('current') or 0))} viewers"
         fig.suptitle(title + (f" · {verdict}" if verdict else ""), fontsize=12)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")

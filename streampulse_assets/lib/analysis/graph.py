@@ -19,7 +19,7 @@ from typing import Annotated, Any, TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from streampulse_assets.lib.analysis import offline, prompts
+from streampulse_assets.lib.analysis import cache_keys, evidence, offline, prompts
 from streampulse_assets.lib.analysis.cache import SpikeCache
 from streampulse_assets.lib.analysis.llm import LLMCall, LLMClient, LLMContentError
 from streampulse_assets.lib.analysis.models import (
@@ -65,7 +65,7 @@ class SpikeAnalyser:
         cache: SpikeCache | None = None,
         search: SearchProvider | None = None,
         llm: LLMClient | None = None,
-        bucket_minutes: int = offline.CACHE_BUCKET_MINUTES,
+        bucket_minutes: int = cache_keys.CACHE_BUCKET_MINUTES,
     ):
         self.cache, self.search, self.llm = cache, search, llm
         self.bucket_minutes = bucket_minutes
@@ -76,7 +76,7 @@ class SpikeAnalyser:
         event = state["event"]
         out: dict[str, Any] = {
             "watcher": offline.watch(event),
-            "cache_key": offline.cache_key(event, self.bucket_minutes),
+            "cache_key": cache_keys.cache_key(event, self.bucket_minutes),
         }
         if self.llm is not None and self.llm.settings.llm_watcher:
             msgs = prompts.messages(prompts.WATCHER_TASK, event.prompt_payload())
@@ -106,7 +106,7 @@ class SpikeAnalyser:
         if self.llm is not None:
             payload = {
                 **event.prompt_payload(),
-                "figures": offline.figures(event),
+                "figures": evidence.figures(event),
                 "watcher": state["watcher"].model_dump(),
                 "context": context,
             }
@@ -137,7 +137,7 @@ class SpikeAnalyser:
                 "evidence_numbers": {
                     k: event.evidence.get(k) for k in ("current", "growth_ratio", "delta")
                 },
-                "figures": offline.figures(event),
+                "figures": evidence.figures(event),
                 "analyst": analyst.model_dump(),
             }
             msgs = prompts.messages(prompts.EDITOR_TASK, payload)
@@ -162,7 +162,7 @@ class SpikeAnalyser:
         analyst, watcher = state["analyst"], state["watcher"]
         models = {c["role"]: c["model"] for c in state.get("calls", [])}
         research = state.get("research")
-        lead = offline.lead_streamer(state["event"])
+        lead = evidence.lead_streamer(state["event"])
         return {
             "verdict": analyst.verdict,
             "event_kind": analyst.event_kind,
@@ -207,7 +207,7 @@ class SpikeAnalyser:
             body = self.reusable(state)
             hit = False
         if hit:  # this event's lead streamer, not the cached one's (they match by key anyway)
-            lead = offline.lead_streamer(event)
+            lead = evidence.lead_streamer(event)
             body["lead_channel_id"] = lead.channel_id if lead else None
         return AnalysisResult(
             **body,

@@ -88,7 +88,7 @@ class AnalysisResult(BaseModel):
 
 @dataclass
 class QueueEvent:
-    """One claimed `signal_events` row."""
+    """One claimed `analysis_queue` row."""
 
     id: int
     detector: str

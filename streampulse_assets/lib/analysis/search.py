@@ -18,8 +18,9 @@ from typing import Protocol
 
 import httpx
 
+from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.analysis.evidence import fmt, lead_streamer, streamers
 from streampulse_assets.lib.analysis.models import QueueEvent, WatcherOutput
-from streampulse_assets.lib.analysis.offline import fmt, lead_streamer, streamers
 
 log = logging.getLogger(__name__)
 
@@ -67,16 +68,14 @@ class WarehouseContextSearch:
     def history(self, event: QueueEvent, channel_id: str) -> list[str]:
         if self.conn is None:
             return []
-        with self.conn.cursor() as cur:
-            cur.execute(
-                """SELECT ts, category_name, result->>'summary'
-                   FROM signal_events
-                   WHERE analysis_status = 'DONE' AND platform = %s AND lead_channel_id = %s
-                     AND id <> %s AND ts < %s AND ts >= %s - interval '7 days'
-                   ORDER BY analysed_at DESC LIMIT %s""",
-                (event.platform, channel_id, event.id, event.ts, event.ts, self.limit),
-            )
-            rows = cur.fetchall()
+        rows = queue.streamer_history(
+            self.conn,
+            event.platform,
+            channel_id,
+            exclude_id=event.id,
+            before=event.ts,
+            limit=self.limit,
+        )
         return [f"Earlier ({ts:%Y-%m-%d %H:%M} UTC, {cat}): {summary}" for ts, cat, summary in rows]
 
     def search(self, event: QueueEvent, watcher: WatcherOutput) -> Research:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.duck import registered
 
 OVERLAP = timedelta(minutes=10)
@@ -45,18 +46,7 @@ def _naive_utc(value: datetime | None) -> datetime | None:
 
 def fetch_done(pg_conn, since: datetime | None) -> pd.DataFrame:
     """DONE rows analysed at or after `since` (naive UTC; None = all), result flattened."""
-    with pg_conn.cursor() as cur:
-        cur.execute(
-            """SELECT id, detector, platform, category_id, category_name, ts, level, cause,
-                      analysis_status, attempts, last_error, created_at, analysed_at,
-                      lead_channel_id, result
-               FROM signal_events
-               WHERE analysis_status = 'DONE' AND analysed_at IS NOT NULL
-                 AND (%s::timestamp IS NULL OR analysed_at >= %s::timestamp AT TIME ZONE 'UTC')
-               ORDER BY id""",
-            (since, since),
-        )
-        rows = cur.fetchall()
+    rows = queue.done_since(pg_conn, since)
     records = []
     for row in rows:
         rec = dict(zip(_COLUMNS[:14], row[:14], strict=True))
@@ -70,6 +60,14 @@ def fetch_done(pg_conn, since: datetime | None) -> pd.DataFrame:
         rec["result"] = json.dumps(result, ensure_ascii=False)
         records.append(rec)
     return pd.DataFrame.from_records(records, columns=_COLUMNS)
+
+
+def warehouse_totals(duck_con) -> tuple[int, float | None, float | None]:
+    """(rows, mean cache hit, total estimated cost) of the warehouse's `analysed_events`."""
+    ((total, hit_rate, cost),) = duck_con.execute(
+        "SELECT count(*), avg(cache_hit::INT), sum(cost_usd) FROM analysed_events"
+    ).fetchall()
+    return total, hit_rate, cost
 
 
 def copy_to_warehouse(pg_conn, duck_con, *, full: bool = False) -> pd.DataFrame:

@@ -39,6 +39,7 @@ __all__ = [
     "refresh_rolling_baselines",
     "refresh_seasonal_baselines",
     "refresh_signal_events",
+    "stored_events",
 ]
 
 EVENT_COLUMNS = [
@@ -89,6 +90,14 @@ def _seeds(con, start: datetime, cfg: DetectionConfig) -> pd.DataFrame:
         "SELECT detector, platform, category_id, ts, level FROM signal_events "
         "WHERE ts >= ? AND ts < ?",
         [lo, start],
+    ).df()
+
+
+def stored_events(con, detector: str, start: datetime, end: datetime) -> pd.DataFrame:
+    """The stored `signal_events` rows of `detector` with start <= ts < end (every column)."""
+    return con.execute(
+        "SELECT * FROM signal_events WHERE detector = ? AND ts >= ? AND ts < ?",
+        [detector, start, end],
     ).df()
 
 

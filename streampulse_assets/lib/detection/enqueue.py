@@ -1,5 +1,5 @@
-"""Hand the primary detector's events to the Postgres analysis queue (`signal_events`,
-sql/postgres/001), exactly once.
+"""Hand the primary detector's events to the Postgres analysis queue (`analysis_queue`,
+lib/analysis/queue.py), exactly once.
 
 Only SPIKE/CANDIDATE rows of the primary detector (V3 unless `STREAMPULSE_PRIMARY_DETECTOR` says
 LEARNED) are queued; the others run in shadow. CATEGORY_ADOPTION rows are
@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC
 
 import pandas as pd
-from psycopg2.extras import execute_values
 
+from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.detection.series import series_key
 
 EVIDENCE_FIELDS = [
@@ -27,14 +27,6 @@ EVIDENCE_FIELDS = [
     "dominance_index", "market_proof", "candidate_reasons", "open_lives", "open_lives_before",
     "profile",
 ]  # fmt: skip
-
-_INSERT = """
-INSERT INTO signal_events
-    (detector, platform, category_id, category_name, ts, level, cause, evidence, analysis_status)
-VALUES %s
-ON CONFLICT ON CONSTRAINT signal_events_once DO NOTHING
-RETURNING analysis_status
-"""
 
 
 @dataclass(frozen=True)
@@ -109,11 +101,7 @@ def enqueue_events(
                 json.dumps(ev, ensure_ascii=False, separators=(",", ":")), status,
             )
         )  # fmt: skip
-    returned: list[tuple] = []
-    if values:
-        with pg_conn, pg_conn.cursor() as cur:
-            returned = execute_values(cur, _INSERT, values, fetch=True)
-    statuses = [s for (s,) in returned]
+    statuses = queue.insert_events(pg_conn, values)
     return EnqueueStats(
         offered=len(values),
         inserted=len(statuses),

@@ -5,7 +5,7 @@ the current minute: their responses are archived in the landing area first, and 
 re-parsed from that archive, or reported as a gap. One failing platform never stops the others.
 Every row passes `lib/ingest/validate.validate_snapshots`: bad rows are rejected by name (origin =
 the landing archive, the replay file or the source) and counted; the good rows are kept. Two
-sources answering for one platform are refused (`lib/ingest/sources.check_overlap`).
+sources answering for one platform are refused (`lib/sources/registry.check_overlap`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from streampulse_assets.lib.ingest.landing import Landing
-from streampulse_assets.lib.ingest.sources import check_frames_overlap, check_overlap
 from streampulse_assets.lib.ingest.validate import (
     Rejection,
     describe,
@@ -26,9 +25,14 @@ from streampulse_assets.lib.ingest.validate import (
 )
 from streampulse_assets.lib.snapshots import empty_frame
 from streampulse_assets.lib.sources.base import SourceError
+from streampulse_assets.lib.sources.registry import (
+    LIVE_PLATFORMS,
+    SOURCE_NAMES,
+    check_frames_overlap,
+    check_overlap,
+)
 
 log = logging.getLogger(__name__)
-LIVE_PLATFORMS = ("chzzk", "soop")
 # What a parser raises on a value it did not expect (e.g. 1e30 viewers overflowing int64): named
 # as that platform's SourceError (a gap with its reason), never a bare crash of every source.
 PARSE_FAULTS = (OverflowError, ValueError, TypeError, KeyError)
@@ -57,11 +61,10 @@ def parse_source_names(text: str) -> list[str]:
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
     if not names:
         raise SourceError("STREAMPULSE_SOURCES is empty; use e.g. 'simulator' or 'chzzk,soop'")
-    unknown = sorted(set(names) - {"simulator", "replay", *LIVE_PLATFORMS})
+    unknown = sorted(set(names) - set(SOURCE_NAMES))
     if unknown:
         raise SourceError(
-            f"unknown source(s) {unknown} in STREAMPULSE_SOURCES; "
-            "known: simulator, replay, chzzk, soop"
+            f"unknown source(s) {unknown} in STREAMPULSE_SOURCES; known: {', '.join(SOURCE_NAMES)}"
         )
     names = list(dict.fromkeys(names))
     check_overlap(names)

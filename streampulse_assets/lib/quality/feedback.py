@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from streampulse_assets.lib.analysis import queue
+
 # An operator verdict is about one event minute. operator_true becomes [t, t + 5 min] (with the
 # metrics' 5-minute lead tolerance: any alert within 5 minutes of t counts); operator_false
 # covers [t - 5 min, t + 5 min], vetoing alerts about the same moment.
@@ -29,11 +31,10 @@ def record_label(pg_conn, event_id: int, is_true: bool, note: str | None = None)
     """Store (or replace) the operator's verdict on signal event `event_id`; commits.
 
     Raises UnknownEventError when no signal event has that id (nothing is written)."""
+    if not queue.event_exists(pg_conn, event_id):
+        pg_conn.rollback()
+        raise UnknownEventError(f"no signal event with id {event_id}")
     with pg_conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM signal_events WHERE id = %s", (event_id,))
-        if cur.fetchone() is None:
-            pg_conn.rollback()
-            raise UnknownEventError(f"no signal event with id {event_id}")
         cur.execute(
             """
             INSERT INTO operator_feedback (event_id, verdict, note)
@@ -60,22 +61,11 @@ def labels_from_feedback(
 ) -> list[dict]:
     """Label dicts (contracts.md) from operator verdicts, optionally for events with
     start <= ts < end (naive UTC or aware)."""
-    where, params = [], []
-    if start is not None:
-        where.append("e.ts >= %s")
-        params.append(start if start.tzinfo else start.replace(tzinfo=UTC))
-    if end is not None:
-        where.append("e.ts < %s")
-        params.append(end if end.tzinfo else end.replace(tzinfo=UTC))
-    sql = (
-        "SELECT e.platform, e.category_id, e.ts, f.verdict FROM operator_feedback f "
-        "JOIN signal_events e ON e.id = f.event_id"
-        + (" WHERE " + " AND ".join(where) if where else "")
-        + " ORDER BY e.ts, f.event_id"
-    )
-    with pg_conn.cursor() as cur:
-        cur.execute(sql, params)
-        rows = cur.fetchall()
+    if start is not None and start.tzinfo is None:
+        start = start.replace(tzinfo=UTC)
+    if end is not None and end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    rows = queue.feedback_verdicts(pg_conn, start, end)
     labels = []
     for platform, category_id, ts, verdict in rows:
         if verdict:

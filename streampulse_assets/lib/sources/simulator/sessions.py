@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streampulse_assets.lib.sources.simulator_catalog import N_BASE_TITLES, SLOTS, Catalog
-from streampulse_assets.lib.sources.simulator_hash import combine, normal, uniform
-from streampulse_assets.lib.sources.simulator_season import DAY, KST_OFFSET, kst_day
+from streampulse_assets.lib.sources.simulator.catalog import N_BASE_TITLES, SLOTS, Catalog
+from streampulse_assets.lib.sources.simulator.hash import combine, normal, uniform
+from streampulse_assets.lib.sources.simulator.season import DAY, KST_OFFSET, kst_day
 
 S_ACT, S_START, S_DUR, S_TITLE, S_TCHG, S_TAT = 21, 22, 23, 24, 25, 26
 RAMP_TAU = 7.0  # minutes for an audience to gather after going live

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from streampulse_assets.lib.sources import simulator_sessions as sess
-from streampulse_assets.lib.sources.simulator_catalog import N_BASE_TITLES, SLOTS, fragment_index
-from streampulse_assets.lib.sources.simulator_effects import World, _smoothstep
-from streampulse_assets.lib.sources.simulator_events import Event
-from streampulse_assets.lib.sources.simulator_hash import uniform
-from streampulse_assets.lib.sources.simulator_season import DAY
+from streampulse_assets.lib.sources.simulator import sessions as sess
+from streampulse_assets.lib.sources.simulator.catalog import N_BASE_TITLES, SLOTS, fragment_index
+from streampulse_assets.lib.sources.simulator.effects import World, _smoothstep
+from streampulse_assets.lib.sources.simulator.events import Event
+from streampulse_assets.lib.sources.simulator.hash import uniform
+from streampulse_assets.lib.sources.simulator.season import DAY
 
 S_DIPCAT = 38
 CHURN_LEAD = 3.0  # a small streamer's regulars are there within a few minutes

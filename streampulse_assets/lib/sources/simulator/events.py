@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from streampulse_assets.lib.sources.simulator_catalog import Catalog
-from streampulse_assets.lib.sources.simulator_season import DAY, KST_OFFSET, daily_curve
+from streampulse_assets.lib.sources.simulator.catalog import Catalog
+from streampulse_assets.lib.sources.simulator.season import DAY, KST_OFFSET, daily_curve
 
 EPOCH = datetime(1970, 1, 1)
 PLATFORM_WIDE = "*"

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streampulse_assets.lib.sources import simulator_sessions as sess
-from streampulse_assets.lib.sources.simulator_catalog import (
+from streampulse_assets.lib.sources.simulator import sessions as sess
+from streampulse_assets.lib.sources.simulator.catalog import (
     N_BASE_TITLES,
     N_TAIL,
     SLOTS,
@@ -21,11 +21,11 @@ from streampulse_assets.lib.sources.simulator_catalog import (
     Catalog,
     fragment_index,
 )
-from streampulse_assets.lib.sources.simulator_effects import APPLY, World
-from streampulse_assets.lib.sources.simulator_effects_hard import BATCHED, HARD_APPLY
-from streampulse_assets.lib.sources.simulator_events import Event
-from streampulse_assets.lib.sources.simulator_hash import combine, normal, uniform
-from streampulse_assets.lib.sources.simulator_season import (
+from streampulse_assets.lib.sources.simulator.effects import APPLY, World
+from streampulse_assets.lib.sources.simulator.effects_hard import BATCHED, HARD_APPLY
+from streampulse_assets.lib.sources.simulator.events import Event
+from streampulse_assets.lib.sources.simulator.hash import combine, normal, uniform
+from streampulse_assets.lib.sources.simulator.season import (
     PLATFORM_KEY,
     day_factor,
     night_weight,

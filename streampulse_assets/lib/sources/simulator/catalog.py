@@ -15,8 +15,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from streampulse_assets.lib.sources import simulator_names as names
-from streampulse_assets.lib.sources.simulator_scenario import SCENARIOS, Scenario
+from streampulse_assets.lib.sources.simulator import names
+from streampulse_assets.lib.sources.simulator.scenario import SCENARIOS, Scenario
 
 MAX_NAMED = 14
 GUEST = MAX_NAMED  # slot of a streamer visiting from another category (adoption)

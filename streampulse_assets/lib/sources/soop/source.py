@@ -36,7 +36,7 @@ from streampulse_assets.lib.sources.http import (
     HttpPolicy,
     JsonHttp,
 )
-from streampulse_assets.lib.sources.soop_parse import (  # noqa: F401 - re-exported
+from streampulse_assets.lib.sources.soop.parse import (  # noqa: F401 - re-exported
     API_PATH,
     BROAD_PATH,
     PLATFORM,

@@ -4,8 +4,8 @@ Every value is a function of (seed, category or streamer, minute), so any minute
 regenerated on its own: `frame(a, c)` equals `frame(a, b)` followed by `frame(b, c)` row for row.
 Events (spikes, surges, adoptions, organic growth, data faults; in the default "hard" scenario
 also borderline rises, event days, platform dips and tiny-category churn) are planned per
-(platform, UTC day) and exported as ground-truth labels by `labels()`. See simulator_* modules
-for the model and simulator_scenario for the scenarios.
+(platform, UTC day) and exported as ground-truth labels by `labels()`. See the other modules of
+this package for the model and scenario.py for the scenarios.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS, empty_frame
-from streampulse_assets.lib.sources.simulator_catalog import Catalog, build_catalog
-from streampulse_assets.lib.sources.simulator_engine import TOP, clean_levels, compute_chunk
-from streampulse_assets.lib.sources.simulator_events import Event, plan_day
-from streampulse_assets.lib.sources.simulator_plan_hard import plan_hard_day
-from streampulse_assets.lib.sources.simulator_scenario import resolve_scenario
-from streampulse_assets.lib.sources.simulator_season import DAY
+from streampulse_assets.lib.sources.simulator.catalog import Catalog, build_catalog
+from streampulse_assets.lib.sources.simulator.engine import TOP, clean_levels, compute_chunk
+from streampulse_assets.lib.sources.simulator.events import Event, plan_day
+from streampulse_assets.lib.sources.simulator.plan_hard import plan_hard_day
+from streampulse_assets.lib.sources.simulator.scenario import resolve_scenario
+from streampulse_assets.lib.sources.simulator.season import DAY
 
 _US_PER_MIN = 60_000_000
 _PLAN_CACHE = 256

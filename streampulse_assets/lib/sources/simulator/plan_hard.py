@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from streampulse_assets.lib.sources.simulator_catalog import Catalog
-from streampulse_assets.lib.sources.simulator_events import Event, LevelFn, _Planner
-from streampulse_assets.lib.sources.simulator_season import DAY, trend
+from streampulse_assets.lib.sources.simulator.catalog import Catalog
+from streampulse_assets.lib.sources.simulator.events import Event, LevelFn, _Planner
+from streampulse_assets.lib.sources.simulator.season import DAY, trend
 
 TINY_PEAK = 130.0  # daily peak of a "tiny" category (its level is 5-100 viewers most of the day)
 LARGEST = 20_000.0  # level above which a real spike is +30-60 % rather than 2-3x

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from streampulse_assets.lib.sources.simulator_hash import combine, normal
+from streampulse_assets.lib.sources.simulator.hash import combine, normal
 
 KST_OFFSET = 540
 DAY = 1440

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streampulse_assets.lib.sources import simulator_sessions as sess
-from streampulse_assets.lib.sources.simulator_catalog import (
+from streampulse_assets.lib.sources.simulator import sessions as sess
+from streampulse_assets.lib.sources.simulator.catalog import (
     GUEST,
     SLOTS,
     V_ADOPT,
@@ -19,8 +19,8 @@ from streampulse_assets.lib.sources.simulator_catalog import (
     Catalog,
     fragment_index,
 )
-from streampulse_assets.lib.sources.simulator_events import Event
-from streampulse_assets.lib.sources.simulator_hash import combine, uniform
+from streampulse_assets.lib.sources.simulator.events import Event
+from streampulse_assets.lib.sources.simulator.hash import combine, uniform
 
 S_PART = 37
 

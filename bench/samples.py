@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import random
 from datetime import datetime, timedelta
 from typing import Any
+
+from streampulse_assets.lib.analysis import queue
 
 KINDS = ("move", "start", "title", "collab", "surge", "artifact")
 _GAMES = [
@@ -139,27 +140,4 @@ def sample_rows(n: int, *, seed: int = 7, start: datetime | None = None) -> list
 
 def insert_rows(conn, rows: list[dict[str, Any]]) -> list[int]:
     """Insert queue rows (PENDING) and return their ids; existing keys are left alone."""
-    ids = []
-    with conn.cursor() as cur:
-        for r in rows:
-            cur.execute(
-                """INSERT INTO signal_events
-                     (detector, platform, category_id, category_name, ts, level, cause, evidence)
-                   VALUES (%s, %s, %s, %s, %s AT TIME ZONE 'UTC', %s, %s, %s::jsonb)
-                   ON CONFLICT DO NOTHING RETURNING id""",
-                (
-                    r["detector"],
-                    r["platform"],
-                    r["category_id"],
-                    r["category_name"],
-                    r["ts"],
-                    r["level"],
-                    r["cause"],
-                    json.dumps(r["evidence"], ensure_ascii=False),
-                ),
-            )
-            got = cur.fetchone()
-            if got:
-                ids.append(got[0])
-    conn.commit()
-    return ids
+    return queue.insert_pending(conn, rows)

@@ -1,6 +1,6 @@
 """Parsing of recorded SOOP responses into category snapshot rows (no HTTP here).
 
-See soop.py for which endpoint gives which number; everything is decided from the payloads alone.
+See source.py for which endpoint gives which number; everything is decided from the payloads alone.
 """
 
 from __future__ import annotations
