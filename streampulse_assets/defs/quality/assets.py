@@ -1,5 +1,4 @@
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -7,7 +6,6 @@ import dagster as dg
 import pandas as pd
 
 from streampulse_assets.defs.partitions import daily_partitions
-from streampulse_assets.defs.quality.checks import QualityThresholds
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.quality.exposure import (
     DEFAULT_WARMUP_DAYS,
@@ -17,9 +15,9 @@ from streampulse_assets.lib.quality.exposure import (
 from streampulse_assets.lib.quality.feedback import labels_from_feedback
 from streampulse_assets.lib.quality.metrics import LabelError, labels_frame
 from streampulse_assets.lib.quality.report import build_report, render_markdown
-from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings import QualitySettings, env_name, get_settings
 
-LABEL_FILES_ENV = "STREAMPULSE_LABEL_FILES"
+LABEL_FILES_ENV = env_name(QualitySettings, "label_files")
 _LABEL_COLUMNS = ["platform", "category_id", "start", "end", "kind"]
 
 
@@ -32,7 +30,7 @@ def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
 
 
 def _simulator_labels(start: datetime, end: datetime, log) -> list[dict]:
-    sources = {s.strip().lower() for s in get_settings().sources.split(",")}
+    sources = {s.strip().lower() for s in get_settings().sources.names.split(",")}
     if "simulator" not in sources:
         return []
     try:
@@ -45,7 +43,7 @@ def _simulator_labels(start: datetime, end: datetime, log) -> list[dict]:
 
 def _file_labels() -> list[dict]:
     labels: list[dict] = []
-    for name in filter(None, (p.strip() for p in os.environ.get(LABEL_FILES_ENV, "").split(","))):
+    for name in QualitySettings().label_file_names():
         try:
             items = json.loads(Path(name).read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -222,7 +220,7 @@ def detection_quality(
     day; the Markdown report is attached too."""
     start, end = _day(context)
     with duckdb.get_connection() as con:
-        days = QualityThresholds().warmup_days
+        days = QualitySettings().warmup_days
         events, labels, expo, analysis, warmup = load_day(con, start, end, days)
     report = build_report(
         events,

@@ -11,11 +11,7 @@ installation does not replay its whole history (and pruned delivery rows are nev
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-
-from streampulse_assets.lib.settings import get_settings
 
 MODES = ("confirmed", "delta")
 
@@ -57,23 +53,3 @@ class AlertGate:
             " OR e.created_at <= now() - make_interval(secs => %(gate_wait_m)s * 60))",
             params,
         )
-
-
-def gate_from_env(env: Mapping[str, str] | None = None) -> AlertGate:
-    """STREAMPULSE_ALERT_GATE, _MIN_DELTA, _MAX_AGE_HOURS, _ANALYSIS_WAIT_MINUTES."""
-    env = os.environ if env is None else env
-
-    def number(key: str, default: float) -> float:
-        raw = (env.get(f"STREAMPULSE_ALERT_{key}") or "").strip()
-        try:
-            return float(raw) if raw else default
-        except ValueError as exc:
-            raise ValueError(f"STREAMPULSE_ALERT_{key} must be a number, got {raw!r}") from exc
-
-    return AlertGate(
-        mode=(env.get("STREAMPULSE_ALERT_GATE") or "confirmed").strip().lower(),
-        min_delta=number("MIN_DELTA", 0.0),
-        max_age_hours=number("MAX_AGE_HOURS", 24.0),
-        analysis_wait_minutes=number("ANALYSIS_WAIT_MINUTES", 10.0),
-        detector=get_settings().primary_detector,
-    )

@@ -25,7 +25,7 @@ _SPIKES = "detector = %s AND level = 'SPIKE' AND analysis_status = 'DONE'"
 
 
 def _primary() -> str:
-    return get_settings().primary_detector
+    return get_settings().detection.primary_detector
 
 
 def _rows(pg_conn, sql: str, params: tuple) -> list[dict[str, Any]]:

@@ -16,15 +16,14 @@ def build_history(name: str, settings: Settings):
     """The history source, reused across ticks and backfill slices of one process: the simulator
     keeps its planned days, a replay file is read once (again only when the file changes)."""
     if name == "simulator":
-        return _simulator(
-            settings.simulator_seed, settings.simulator_categories, settings.simulator_scenario
-        )
+        sim = settings.sources.simulator
+        return _simulator(sim.seed, sim.categories, sim.scenario)
     if name == "replay":
-        if not settings.replay_path:
+        if not settings.sources.replay.path:
             raise SourceConfigError(
                 "the replay source needs STREAMPULSE_REPLAY_PATH (a CSV or Parquet file)"
             )
-        path = Path(settings.replay_path)
+        path = Path(settings.sources.replay.path)
         stat = path.stat() if path.exists() else None
         return _replay(str(path), stat and (stat.st_mtime_ns, stat.st_size))
     raise SourceConfigError(f"{name} is not a history source")

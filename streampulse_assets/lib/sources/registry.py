@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
+from streampulse_assets.lib.settings import ChzzkSettings, SoopSettings
+from streampulse_assets.lib.settings.configs import chzzk_config, soop_config
 from streampulse_assets.lib.sources.base import LiveSource, SourceConfigError
 from streampulse_assets.lib.sources.chzzk import ChzzkSource
 from streampulse_assets.lib.sources.soop import SoopSource
 
+# Each reads only its own settings group, so one source's bad variable fails that source alone.
 LIVE_SOURCES: dict[str, Callable[[Mapping[str, str] | None], LiveSource]] = {
-    "chzzk": ChzzkSource.from_env,
-    "soop": SoopSource.from_env,
+    "chzzk": lambda env: ChzzkSource(chzzk_config(ChzzkSettings.read(env))),
+    "soop": lambda env: SoopSource(soop_config(SoopSettings.read(env))),
 }
 HISTORY_SOURCES = ("simulator", "replay")
 
