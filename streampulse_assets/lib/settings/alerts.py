@@ -14,6 +14,8 @@ def _lower(value: Any) -> Any:
 
 
 class GateSettings(Group):
+    """Alerts: gate"""
+
     blank_is_unset = True
 
     mode: Annotated[str, BeforeValidator(_lower)] = var(
@@ -39,6 +41,8 @@ class GateSettings(Group):
 
 
 class SinkSettings(Group):
+    """Alerts: sinks"""
+
     blank_is_unset = True
 
     telegram_bot_token: SecretStr | None = var(
@@ -77,5 +81,7 @@ class SinkSettings(Group):
 
 
 class AlertsSettings(Group):
+    """Alerts"""
+
     gate: GateSettings = group(GateSettings)
     sinks: SinkSettings = group(SinkSettings)

@@ -32,6 +32,8 @@ Prices = Annotated[dict[str, tuple[float, float, float]], NoDecode, BeforeValida
 
 
 class LanguageModelSettings(Group):
+    """Analysis: language model"""
+
     blank_is_unset = True
 
     api_key: SecretStr | None = var(
@@ -59,7 +61,7 @@ class LanguageModelSettings(Group):
     timeout_s: float = var("STREAMPULSE_LLM_TIMEOUT_S", 30.0, "client timeout per call (s)")
     max_retries: int = var("STREAMPULSE_LLM_MAX_RETRIES", 2, "client retries per call")
     max_output_tokens: int | None = var(
-        "STREAMPULSE_LLM_MAX_OUTPUT_TOKENS", None, "output token cap per call", shown="none"
+        "STREAMPULSE_LLM_MAX_OUTPUT_TOKENS", None, "output token cap per call"
     )
     prices: Prices = var(
         "STREAMPULSE_LLM_PRICES",
@@ -71,6 +73,8 @@ class LanguageModelSettings(Group):
 
 
 class SearchSettings(Group):
+    """Analysis: search"""
+
     blank_is_unset = True
 
     provider: str = var(
@@ -90,5 +94,7 @@ class SearchSettings(Group):
 
 
 class AnalysisSettings(Group):
+    """Analysis"""
+
     llm: LanguageModelSettings = group(LanguageModelSettings)
     search: SearchSettings = group(SearchSettings)

@@ -8,6 +8,8 @@ from streampulse_assets.lib.settings.base import Group, var
 
 
 class PartitionsSettings(Group):
+    """Partitions and the first-start bootstrap"""
+
     start: str | None = var(
         "STREAMPULSE_PARTITIONS_START",
         None,
@@ -27,6 +29,8 @@ class PartitionsSettings(Group):
 
 
 class DetectionSettings(Group):
+    """Detection"""
+
     primary_detector: Literal["V3", "LEARNED"] = var(
         "STREAMPULSE_PRIMARY_DETECTOR",
         "V3",

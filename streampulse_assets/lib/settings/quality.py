@@ -6,6 +6,8 @@ from streampulse_assets.lib.settings.base import Group, var
 
 
 class QualitySettings(Group):
+    """Quality checks"""
+
     v3_precision_floor: float = var(
         "STREAMPULSE_QUALITY_V3_PRECISION_FLOOR",
         0.90,
@@ -58,7 +60,6 @@ class QualitySettings(Group):
         "STREAMPULSE_LABEL_FILES",
         "",
         "comma list of label JSON files (e.g. from `import-nab`) for `detection_labels`",
-        shown="none",
     )
 
     def label_file_names(self) -> list[str]:

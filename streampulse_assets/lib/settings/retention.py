@@ -12,6 +12,8 @@ def _days(table: str, default: int, what: str = "") -> int:
 
 
 class RetentionSettings(Group):
+    """Retention (days; 0 or less = keep forever)"""
+
     blank_is_unset = True
 
     raw_snapshots_days: int = _days(

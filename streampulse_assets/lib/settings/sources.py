@@ -8,6 +8,8 @@ from streampulse_assets.lib.settings.base import Group, group, var
 
 
 class SimulatorSettings(Group):
+    """Sources: simulator"""
+
     seed: int = var("STREAMPULSE_SIMULATOR_SEED", 7, "simulator seed")
     categories: int = var(
         "STREAMPULSE_SIMULATOR_CATEGORIES", 300, "simulated categories per platform"
@@ -22,12 +24,16 @@ class SimulatorSettings(Group):
 
 
 class ReplaySettings(Group):
+    """Sources: replay"""
+
     path: str | None = var(
         "STREAMPULSE_REPLAY_PATH", None, "CSV/Parquet file for the `replay` source"
     )
 
 
 class ChzzkSettings(Group):
+    """Sources: CHZZK"""
+
     blank_is_unset = True
 
     client_id: str | None = var(
@@ -43,6 +49,8 @@ class ChzzkSettings(Group):
 
 
 class SoopSettings(Group):
+    """Sources: SOOP"""
+
     blank_is_unset = True
     keep_blank = frozenset({"search_fallback_urls", "live_fallback_urls"})  # empty = no fallback
 
@@ -72,6 +80,8 @@ class SoopSettings(Group):
 
 
 class SourcesSettings(Group):
+    """Sources"""
+
     names: str = var(
         "STREAMPULSE_SOURCES",
         "simulator",

@@ -13,14 +13,16 @@ EMBEDDED_REDIS_PORT = 6389
 
 
 class StoresSettings(Group):
-    """Where StreamPulse keeps its data and how it reaches its servers."""
+    """Stores and paths
+
+    Where StreamPulse keeps its data and how it reaches its servers."""
 
     home: str | None = var(
         "STREAMPULSE_HOME",
         None,
         "state folder (embedded data, landing area, `DAGSTER_HOME`); made 0700, and "
         "`streampulse dev` writes with umask 077",
-        shown=".streampulse/",
+        shown="`.streampulse/`",
     )
     postgres_url: str | None = var(
         "STREAMPULSE_POSTGRES_URL",
@@ -53,7 +55,7 @@ class StoresSettings(Group):
         "STREAMPULSE_DUCKDB_PATH",
         None,
         "the warehouse file (single writer)",
-        shown=".streampulse/warehouse.duckdb",
+        shown="`.streampulse/warehouse.duckdb`",
     )
     duckdb_memory_limit: str = var(
         "STREAMPULSE_DUCKDB_MEMORY_LIMIT",
@@ -65,10 +67,10 @@ class StoresSettings(Group):
         "STREAMPULSE_LANDING_DIR",
         None,
         "archive of raw API responses",
-        shown=".streampulse/landing",
+        shown="`.streampulse/landing`",
     )
     sql_dir: str | None = var(
-        "STREAMPULSE_SQL_DIR", None, "migrations folder (tests only)", shown="sql/"
+        "STREAMPULSE_SQL_DIR", None, "migrations folder (tests only)", shown="`sql/`"
     )
 
     def resolved_duckdb_path(self) -> Path:
@@ -91,7 +93,7 @@ class StoresSettings(Group):
 
 
 class DevSettings(Group):
-    """`streampulse dev` itself."""
+    """`streampulse dev`"""
 
     log_level: str = var(
         "STREAMPULSE_LOG_LEVEL",
