@@ -269,7 +269,7 @@ def main() -> None:
     if not args.memory_limit:
         from streampulse_assets.lib.settings import get_settings
 
-        args.memory_limit = get_settings().duckdb_memory_limit
+        args.memory_limit = get_settings().stores.duckdb_memory_limit
 
     print(f"== backfill: {args.days} days x 2 platforms x {args.categories} categories, 1-min")
     raw = warehouse(args.days, args.categories)

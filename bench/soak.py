@@ -62,7 +62,7 @@ def main() -> None:
     from streampulse_assets.lib.settings import get_settings
 
     settings = get_settings()
-    services = Services(settings)
+    services = Services(settings.stores)
     services.up()
     try:
         apply_schemas()
@@ -152,8 +152,8 @@ def _analysis_job(definitions):
 def _sizes(settings) -> dict[str, int]:
     import psycopg2
 
-    sizes = {"duckdb": _file_size(settings.resolved_duckdb_path())}
-    url = settings.resolved_postgres_url()
+    sizes = {"duckdb": _file_size(settings.stores.resolved_duckdb_path())}
+    url = settings.stores.resolved_postgres_url()
     with psycopg2.connect(url) as conn, conn.cursor() as cur:
         for db in ("dagster", "streampulse"):
             cur.execute("SELECT pg_database_size(%s)", (db,))

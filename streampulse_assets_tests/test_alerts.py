@@ -19,7 +19,7 @@ from streampulse_assets.lib.alerts.delivery import (
     enqueue_deliveries,
     idempotency_key,
 )
-from streampulse_assets.lib.alerts.gate import AlertGate, gate_from_env
+from streampulse_assets.lib.alerts.gate import AlertGate
 from streampulse_assets.lib.alerts.message import build_message
 from streampulse_assets.lib.alerts.sinks import (
     IDEMPOTENCY_HEADER,
@@ -28,10 +28,11 @@ from streampulse_assets.lib.alerts.sinks import (
     TelegramSink,
     WebhookSink,
     sign,
-    sinks_from_env,
     verify_signature,
 )
 from streampulse_assets.lib.services.paths import REPO_ROOT
+from streampulse_assets.lib.settings import GateSettings, SinkSettings
+from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks
 
 CATEGORY = "리그 오브 레전드"
 STREAMER = "페이커"
@@ -254,10 +255,9 @@ def _pass_in_subprocess(pg_url, env_extra, *, wait=True):
     script = (
         "import json, psycopg2\n"
         "from streampulse_assets.lib.alerts.delivery import deliver_alerts\n"
-        "from streampulse_assets.lib.alerts.gate import gate_from_env\n"
-        "from streampulse_assets.lib.alerts.sinks import sinks_from_env\n"
+        "from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks\n"
         f"conn = psycopg2.connect({pg_url!r})\n"
-        "stats = deliver_alerts(conn, sinks_from_env(), gate_from_env())\n"
+        "stats = deliver_alerts(conn, alert_sinks(), alert_gate())\n"
         "print(json.dumps(stats.as_dict()))\n"
     )
     env = {**os.environ, **env_extra}
@@ -323,10 +323,13 @@ def test_crash_between_send_and_mark_resends_at_most_once(conn, pg_url, httpserv
         assert cur.fetchone()[0] == idempotency_key(event_id, "webhook")
     conn.rollback()
     # While the dead sender's lease runs nobody sends it (a slow sender is never doubled).
-    assert deliver_alerts(conn, sinks_from_env(env), AlertGate()).sent == 0
-    stats = deliver_alerts(conn, sinks_from_env(env), AlertGate(), sending_lease=0)
+    assert deliver_alerts(conn, alert_sinks(SinkSettings.read(env)), AlertGate()).sent == 0
+    stats = deliver_alerts(conn, alert_sinks(SinkSettings.read(env)), AlertGate(), sending_lease=0)
     assert stats.sent == 1
-    assert deliver_alerts(conn, sinks_from_env(env), AlertGate(), sending_lease=0).sent == 0
+    assert (
+        deliver_alerts(conn, alert_sinks(SinkSettings.read(env)), AlertGate(), sending_lease=0).sent
+        == 0
+    )
     [(_, _, status, attempts, _, _)] = deliveries(conn)
     assert (status, attempts) == ("SENT", 2)
     keys = [r.headers[IDEMPOTENCY_HEADER] for r, _ in httpserver.log]
@@ -408,24 +411,28 @@ def _ids(conn, category_id):
         return cur.fetchall()
 
 
-def test_gate_and_sinks_from_env():
-    assert gate_from_env({}) == AlertGate()
-    gate = gate_from_env({"STREAMPULSE_ALERT_GATE": "Delta", "STREAMPULSE_ALERT_MIN_DELTA": "500"})
+def test_gate_and_sinks_from_settings():
+    assert alert_gate(GateSettings.read({})) == AlertGate()
+    gate = alert_gate(
+        GateSettings.read({"STREAMPULSE_ALERT_GATE": "Delta", "STREAMPULSE_ALERT_MIN_DELTA": "500"})
+    )
     assert (gate.mode, gate.min_delta) == ("delta", 500.0)
     with pytest.raises(ValueError, match="gate mode"):
-        gate_from_env({"STREAMPULSE_ALERT_GATE": "everything"})
+        alert_gate(GateSettings.read({"STREAMPULSE_ALERT_GATE": "everything"}))
     with pytest.raises(ValueError, match="MIN_DELTA"):
-        gate_from_env({"STREAMPULSE_ALERT_MIN_DELTA": "lots"})
-    assert sinks_from_env({}) == []
-    assert sinks_from_env({"STREAMPULSE_TELEGRAM_BOT_TOKEN": "t"}) == []  # chat id missing
-    sinks = sinks_from_env(
-        {
-            "STREAMPULSE_TELEGRAM_BOT_TOKEN": "t",
-            "STREAMPULSE_TELEGRAM_CHAT_ID": "9",
-            "STREAMPULSE_SLACK_WEBHOOK_URL": "http://s",
-            "STREAMPULSE_ALERT_WEBHOOK_URL": "http://w",
-            "STREAMPULSE_ALERT_WEBHOOK_SECRET": "k",
-        }
+        alert_gate(GateSettings.read({"STREAMPULSE_ALERT_MIN_DELTA": "lots"}))
+    assert alert_sinks(SinkSettings.read({})) == []
+    assert alert_sinks(SinkSettings.read({"STREAMPULSE_TELEGRAM_BOT_TOKEN": "t"})) == []  # no chat
+    sinks = alert_sinks(
+        SinkSettings.read(
+            {
+                "STREAMPULSE_TELEGRAM_BOT_TOKEN": "t",
+                "STREAMPULSE_TELEGRAM_CHAT_ID": "9",
+                "STREAMPULSE_SLACK_WEBHOOK_URL": "http://s",
+                "STREAMPULSE_ALERT_WEBHOOK_URL": "http://w",
+                "STREAMPULSE_ALERT_WEBHOOK_SECRET": "k",
+            }
+        )
     )
     assert [s.name for s in sinks] == ["telegram", "slack", "webhook"]
     assert sinks[0].base_url == "https://api.telegram.org" and sinks[2].secret == "k"
@@ -503,7 +510,7 @@ def test_sensor_launches_only_when_alerts_wait(
     sink_env.setenv("STREAMPULSE_ALERT_WEBHOOK_URL", httpserver.url_for("/hook"))
     assert len(tick().run_requests) == 1
     httpserver.expect_request("/hook").respond_with_data("ok")
-    deliver_alerts(conn, sinks_from_env(), AlertGate())
+    deliver_alerts(conn, alert_sinks(), AlertGate())
     assert tick().skip_message == "no alert to deliver"
 
 

@@ -14,6 +14,8 @@ from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings, Price
 from streampulse_assets.lib.analysis.models import AnalystOutput, EditorOutput, QueueEvent
 from streampulse_assets.lib.analysis.prompts import SHARED_PREFIX
 from streampulse_assets.lib.analysis.worker import drain
+from streampulse_assets.lib.settings import LanguageModelSettings
+from streampulse_assets.lib.settings.configs import llm_settings
 
 ANALYST = {
     "verdict": "CONFIRMED",
@@ -179,17 +181,17 @@ def test_a_persistent_429_goes_back_to_the_queue_with_the_error(httpserver, stub
 
 
 def test_without_api_key_there_is_no_client():
-    assert LLMSettings.from_env({}).api_key is None
+    assert llm_settings(LanguageModelSettings.read({})).api_key is None
     with pytest.raises(ValueError):
         LLMClient(LLMSettings(api_key=None))
     env = {"OPENAI_API_KEY": "k", "STREAMPULSE_LLM_PRICES": '{"m": [1, 0.1, 2]}'}
-    assert llm_mod.load_prices(env)["m"] == Price(1.0, 0.1, 2.0)
+    assert llm_settings(LanguageModelSettings.read(env)).prices["m"] == Price(1.0, 0.1, 2.0)
     assert (
         llm_mod.estimate_cost(llm_mod.DEFAULT_PRICES, "gpt-5-mini-2025-08-07", 10**6, 0, 0) == 0.25
     )
     assert llm_mod.estimate_cost(llm_mod.DEFAULT_PRICES, "llama3", 1, 0, 1) is None
     with pytest.raises(ValueError):
-        llm_mod.load_prices({"STREAMPULSE_LLM_PRICES": "nope"})
+        LanguageModelSettings.read({"STREAMPULSE_LLM_PRICES": "nope"})
     assert issubclass(openai.RateLimitError, openai.APIStatusError)
 
 

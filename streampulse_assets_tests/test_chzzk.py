@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
+from streampulse_assets.lib.settings import ChzzkSettings
+from streampulse_assets.lib.settings.configs import chzzk_config
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS, UNCATEGORISED, streamers_from_json
 from streampulse_assets.lib.sources.base import SourceConfigError, SourceError
 from streampulse_assets.lib.sources.chzzk import ChzzkConfig, ChzzkSource
@@ -191,22 +193,24 @@ def test_envelope_without_data_is_a_schema_error(httpserver):
         source(httpserver).fetch(MINUTE)
 
 
-def test_config_from_env():
+def test_config_from_settings():
     with pytest.raises(SourceConfigError) as err:
-        ChzzkConfig.from_env({})
+        chzzk_config(ChzzkSettings.read({}))
     assert "STREAMPULSE_CHZZK_CLIENT_ID and STREAMPULSE_CHZZK_CLIENT_SECRET" in str(err.value)
-    cfg = ChzzkConfig.from_env(
-        {
-            "STREAMPULSE_CHZZK_CLIENT_ID": "a",
-            "STREAMPULSE_CHZZK_CLIENT_SECRET": "topsecret",
-            "STREAMPULSE_CHZZK_BASE_URL": "http://127.0.0.1:9",
-            "STREAMPULSE_CHZZK_MAX_PAGES": "7",
-        }
+    cfg = chzzk_config(
+        ChzzkSettings.read(
+            {
+                "STREAMPULSE_CHZZK_CLIENT_ID": "a",
+                "STREAMPULSE_CHZZK_CLIENT_SECRET": "topsecret",
+                "STREAMPULSE_CHZZK_BASE_URL": "http://127.0.0.1:9",
+                "STREAMPULSE_CHZZK_MAX_PAGES": "7",
+            }
+        )
     )
     assert (cfg.base_url, cfg.max_pages) == ("http://127.0.0.1:9", 7)
     assert "topsecret" not in repr(cfg)
     env = {"STREAMPULSE_CHZZK_CLIENT_ID": "a", "STREAMPULSE_CHZZK_CLIENT_SECRET": "b"}
-    assert ChzzkConfig.from_env(env).base_url == "https://openapi.chzzk.naver.com"
+    assert chzzk_config(ChzzkSettings.read(env)).base_url == "https://openapi.chzzk.naver.com"
     with pytest.raises(SourceConfigError, match="page_size"):
         ChzzkConfig(client_id="a", client_secret="b", page_size=21)
 

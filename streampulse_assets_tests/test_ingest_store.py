@@ -117,13 +117,13 @@ def test_hour_completeness_and_collapse(tmp_path):
 def test_history_sources_are_reused_until_the_replay_file_changes(tmp_path):
     import os
 
-    from streampulse_assets.lib.settings import Settings
+    from streampulse_assets.lib.settings import ReplaySettings, Settings, SourcesSettings
     from streampulse_assets.lib.sources.registry import build_history
     from streampulse_assets.lib.sources.replay import write_snapshots
 
     path = tmp_path / "replay.parquet"
     write_snapshots(_rows("chzzk", range(3)), path)
-    settings = Settings(replay_path=str(path))
+    settings = Settings(sources=SourcesSettings(replay=ReplaySettings(path=str(path))))
     first = build_history("replay", settings)
     assert build_history("replay", settings) is first  # read once per process
     assert build_history("simulator", settings) is build_history("simulator", settings)

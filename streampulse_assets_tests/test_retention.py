@@ -25,7 +25,8 @@ from streampulse_assets.lib.retention import (
     prune_warehouse,
 )
 from streampulse_assets.lib.schema import migrate_duckdb
-from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings import RetentionSettings, get_settings
+from streampulse_assets.lib.settings.configs import retention_policy
 from streampulse_assets.lib.sources.base import RawPayload
 
 NOW = datetime(2025, 6, 30, 12, 0)
@@ -67,13 +68,20 @@ def test_policy_guards_the_seasonal_baseline():
         RetentionPolicy(warehouse_days={"raw_snapshots": 7})
     with pytest.raises(ValueError, match="not a table name"):
         RetentionPolicy(warehouse_days={"raw; DROP TABLE x": 30})
-    policy = RetentionPolicy.from_env(
-        {"STREAMPULSE_RETENTION_RAW_SNAPSHOTS_DAYS": "60", "STREAMPULSE_RUN_RETENTION_DAYS": "3"}
+    policy = retention_policy(
+        RetentionSettings.read(
+            {
+                "STREAMPULSE_RETENTION_RAW_SNAPSHOTS_DAYS": "60",
+                "STREAMPULSE_RUN_RETENTION_DAYS": "3",
+            }
+        )
     )
     assert (policy.warehouse_days["raw_snapshots"], policy.run_days) == (60, 3)
     assert policy.warehouse_days["signal_events"] == 365
     with pytest.raises(ValueError, match="RETENTION_LANDING_DAYS"):
-        RetentionPolicy.from_env({"STREAMPULSE_RETENTION_LANDING_DAYS": "two weeks"})
+        retention_policy(
+            RetentionSettings.read({"STREAMPULSE_RETENTION_LANDING_DAYS": "two weeks"})
+        )
 
 
 def _land(root, platform, minute):

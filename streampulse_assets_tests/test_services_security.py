@@ -34,12 +34,12 @@ def open_scratch():
 @pytest.fixture
 def running_services(open_scratch, monkeypatch):
     from streampulse_assets.lib.services.manager import Services
-    from streampulse_assets.lib.settings import Settings
+    from streampulse_assets.lib.settings import StoresSettings
 
     monkeypatch.setenv("STREAMPULSE_HOME", str(open_scratch / "home"))
     for name in ("STREAMPULSE_POSTGRES_URL", "STREAMPULSE_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
-    services = Services(Settings(pg_port=free_port(), redis_port=free_port()))
+    services = Services(StoresSettings(pg_port=free_port(), redis_port=free_port()))
     parents = [open_scratch, *open_scratch.parents]
     before = {p: p.stat().st_mode for p in parents}
     services.up()

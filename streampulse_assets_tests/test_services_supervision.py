@@ -12,7 +12,7 @@ import redis
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.services.paths import free_port
 from streampulse_assets.lib.services.supervisor import Supervisor
-from streampulse_assets.lib.settings import Settings
+from streampulse_assets.lib.settings import StoresSettings
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def services(tmp_path, monkeypatch):
     monkeypatch.setenv("STREAMPULSE_HOME", str(tmp_path / "home"))
     for name in ("STREAMPULSE_POSTGRES_URL", "STREAMPULSE_REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
-    settings = Settings(pg_port=free_port(), redis_port=free_port())
+    settings = StoresSettings(pg_port=free_port(), redis_port=free_port())
     made = []
 
     def make() -> Services:  # a fresh manager, as a restarted `streampulse dev` builds one

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from werkzeug import Request, Response
 
+from streampulse_assets.lib.settings import SoopSettings
+from streampulse_assets.lib.settings.configs import soop_config
 from streampulse_assets.lib.snapshots import UNCATEGORISED, streamers_from_json
 from streampulse_assets.lib.sources.base import SourceConfigError, SourceError
 from streampulse_assets.lib.sources.http import HttpPolicy
@@ -218,17 +220,19 @@ def test_falls_back_to_the_next_host(httpserver):
     assert src.search_hosts.ordered()[0] == url  # later requests go to the working host first
 
 
-def test_config_hosts_from_env():
-    default = SoopConfig.from_env({})
+def test_config_hosts_from_settings():
+    default = soop_config(SoopSettings.read({}))
     assert default.search_base_urls == ("https://sch.sooplive.co.kr", "https://sch.sooplive.com")
     assert default.live_base_urls == ("https://live.sooplive.co.kr", "https://live.sooplive.com")
-    cfg = SoopConfig.from_env(
-        {
-            "STREAMPULSE_SOOP_SEARCH_BASE_URL": "https://sch.sooplive.com",
-            "STREAMPULSE_SOOP_LIVE_BASE_URL": "http://127.0.0.1:8080",
-            "STREAMPULSE_SOOP_LIVE_FALLBACK_URLS": "http://127.0.0.1:8081, ",
-            "STREAMPULSE_SOOP_DETAILS": "category_contents",
-        }
+    cfg = soop_config(
+        SoopSettings.read(
+            {
+                "STREAMPULSE_SOOP_SEARCH_BASE_URL": "https://sch.sooplive.com",
+                "STREAMPULSE_SOOP_LIVE_BASE_URL": "http://127.0.0.1:8080",
+                "STREAMPULSE_SOOP_LIVE_FALLBACK_URLS": "http://127.0.0.1:8081, ",
+                "STREAMPULSE_SOOP_DETAILS": "category_contents",
+            }
+        )
     )
     assert cfg.search_base_urls == ("https://sch.sooplive.com",)
     assert cfg.live_base_urls == ("http://127.0.0.1:8080", "http://127.0.0.1:8081")

@@ -8,8 +8,8 @@ import typer
 
 from streampulse_assets.cli.pg import connect_or_exit
 from streampulse_assets.lib.alerts.delivery import deliver_alerts
-from streampulse_assets.lib.alerts.gate import gate_from_env
-from streampulse_assets.lib.alerts.sinks import AlertMessage, SinkError, sinks_from_env
+from streampulse_assets.lib.alerts.sinks import AlertMessage, SinkError
+from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks
 
 app = typer.Typer(help="Alert sinks (Telegram, Slack, webhook) and delivery.", no_args_is_help=True)
 
@@ -22,7 +22,7 @@ NO_SINKS = (
 @app.command("test")
 def test() -> None:
     """Send a test message to every configured sink and print each result (exit 1 on a failure)."""
-    sinks = sinks_from_env()
+    sinks = alert_sinks()
     if not sinks:
         typer.secho(NO_SINKS, fg="yellow", err=True)
         raise typer.Exit(1)
@@ -48,13 +48,13 @@ def test() -> None:
 @app.command("send")
 def send(limit: int = typer.Option(100, help="At most this many deliveries in this pass.")) -> None:
     """Run one delivery pass against the configured Postgres and print what happened."""
-    sinks = sinks_from_env()
+    sinks = alert_sinks()
     if not sinks:
         typer.secho(NO_SINKS, fg="yellow", err=True)
         raise typer.Exit(1)
     conn = connect_or_exit()
     try:
-        stats = deliver_alerts(conn, sinks, gate_from_env(), limit=limit)
+        stats = deliver_alerts(conn, sinks, alert_gate(), limit=limit)
     finally:
         conn.close()
     typer.echo(" ".join(f"{key}={value}" for key, value in stats.as_dict().items()))

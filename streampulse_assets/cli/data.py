@@ -40,11 +40,11 @@ def simulate(
     settings = get_settings()
     try:
         sim = Simulator(
-            seed=settings.simulator_seed if seed is None else seed,
-            categories_per_platform=settings.simulator_categories
+            seed=settings.sources.simulator.seed if seed is None else seed,
+            categories_per_platform=settings.sources.simulator.categories
             if categories is None
             else categories,
-            scenario=settings.simulator_scenario if scenario is None else scenario,
+            scenario=settings.sources.simulator.scenario if scenario is None else scenario,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -29,7 +29,7 @@ LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 
 def log_level() -> str:
     """STREAMPULSE_LOG_LEVEL (default INFO), lower case as `dagster dev --log-level` takes it."""
-    level = get_settings().log_level.strip().lower()
+    level = get_settings().dev.log_level.strip().lower()
     if level not in LOG_LEVELS:
         raise typer.BadParameter(f"STREAMPULSE_LOG_LEVEL={level!r}: use one of {LOG_LEVELS}")
     return level
@@ -57,12 +57,12 @@ def apply_schemas() -> list[str]:
     import duckdb
 
     settings = get_settings()
-    conn = psycopg2.connect(settings.resolved_postgres_url(), connect_timeout=10)
+    conn = psycopg2.connect(settings.stores.resolved_postgres_url(), connect_timeout=10)
     try:
         applied = migrate_postgres(conn)
     finally:
         conn.close()
-    path = settings.resolved_duckdb_path()
+    path = settings.stores.resolved_duckdb_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as con:
         applied += migrate_duckdb(con)
@@ -74,9 +74,9 @@ def platform_env(services: Services, level: str = "info") -> dict[str, str]:
     env = dict(os.environ)
     env.update(services.dagster_pg_env())
     env["DAGSTER_HOME"] = str(prepare_dagster_home(level))
-    env["STREAMPULSE_POSTGRES_URL"] = settings.resolved_postgres_url()
-    env["STREAMPULSE_REDIS_URL"] = settings.resolved_redis_url()
-    env["STREAMPULSE_DUCKDB_PATH"] = str(settings.resolved_duckdb_path())
+    env["STREAMPULSE_POSTGRES_URL"] = settings.stores.resolved_postgres_url()
+    env["STREAMPULSE_REDIS_URL"] = settings.stores.resolved_redis_url()
+    env["STREAMPULSE_DUCKDB_PATH"] = str(settings.stores.resolved_duckdb_path())
     return env
 
 
@@ -114,7 +114,7 @@ def dev(port: int = typer.Option(3000, help="Port of the Dagster UI.")) -> None:
     if not port_is_free(port):
         typer.secho(f"Port {port} is already in use; pass --port or stop that process.", fg="red")
         raise typer.Exit(1)
-    services = Services(get_settings())
+    services = Services(get_settings().stores)
     started: list[str] = []
     supervisor: Supervisor | None = None
     group: ChildGroup | None = None
@@ -181,14 +181,15 @@ def _start_bootstrap(port: int) -> None:
     """On the first start with the simulator, backfill its recent history (once)."""
     settings = get_settings()
     marker = state_dir() / "bootstrap.json"
-    if settings.bootstrap_days <= 0 or "simulator" not in settings.sources or marker.exists():
+    days = settings.partitions.bootstrap_days
+    if days <= 0 or "simulator" not in settings.sources.names or marker.exists():
         return
 
     def run() -> None:
         try:
-            backfill = launch_bootstrap_backfill(port, settings.bootstrap_days, marker)
+            backfill = launch_bootstrap_backfill(port, days, marker)
             typer.echo(
-                f"first start: backfilling {settings.bootstrap_days} days of simulated history "
+                f"first start: backfilling {days} days of simulated history "
                 f"(backfill {backfill}, see Overview > Backfills)"
             )
         except RuntimeError as exc:

@@ -12,7 +12,7 @@ from streampulse_assets.lib.settings import get_settings
 
 def connect_or_exit():
     """A migrated psycopg2 connection to STREAMPULSE_POSTGRES_URL (or the embedded server)."""
-    url = get_settings().resolved_postgres_url()
+    url = get_settings().stores.resolved_postgres_url()
     try:
         conn = psycopg2.connect(url, connect_timeout=5)
     except psycopg2.OperationalError as exc:

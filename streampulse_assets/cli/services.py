@@ -25,7 +25,7 @@ def _print_status(services: Services) -> bool:
 @app.command("up")
 def up() -> None:
     """Start the embedded servers (no-op for those configured by URL) and print their URLs."""
-    services = Services(get_settings())
+    services = Services(get_settings().stores)
     try:
         started = services.up()
     except EmbeddedServiceError as exc:
@@ -53,7 +53,7 @@ def _print_how_to_connect(services: Services) -> None:
             f'$(cat {pg.root / "password"})@127.0.0.1:{pg.port}/streampulse"'
         )
     else:
-        typer.echo("postgres: " + mask_url(s.resolved_postgres_url()))
+        typer.echo("postgres: " + mask_url(s.stores.resolved_postgres_url()))
     if services.redis_embedded:
         rd = services.redis
         typer.echo(
@@ -61,18 +61,18 @@ def _print_how_to_connect(services: Services) -> None:
             f'@127.0.0.1:{rd.port}/0"'
         )
     else:
-        typer.echo("redis: " + mask_url(s.resolved_redis_url()))
+        typer.echo("redis: " + mask_url(s.stores.resolved_redis_url()))
 
 
 @app.command("down")
 def down() -> None:
     """Stop the embedded servers; data stays in .streampulse/."""
-    stopped = Services(get_settings()).down()
+    stopped = Services(get_settings().stores).down()
     typer.echo(f"stopped: {', '.join(stopped) or 'nothing (not running)'}")
 
 
 @app.command("status")
 def status() -> None:
     """Show each server, its URL and whether it answers. Exit code 1 when one is down."""
-    if not _print_status(Services(get_settings())):
+    if not _print_status(Services(get_settings().stores)):
         raise typer.Exit(1)

@@ -12,7 +12,7 @@ import typer
 
 from streampulse_assets.lib.schema import migrate_postgres
 from streampulse_assets.lib.services.secrets import mask_text, mask_url
-from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings import LanguageModelSettings, get_settings
 
 
 def _check_postgres(url: str) -> None:
@@ -48,10 +48,13 @@ def worker(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     settings = get_settings()
-    pg_url, redis_url = settings.resolved_postgres_url(), settings.resolved_redis_url()
+    pg_url, redis_url = (
+        settings.stores.resolved_postgres_url(),
+        settings.stores.resolved_redis_url(),
+    )
     _check_postgres(pg_url)
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
-    tier = "openai" if os.environ.get("OPENAI_API_KEY") else "offline"
+    tier = "openai" if LanguageModelSettings.read().api_key else "offline"
     typer.echo(f"worker {worker_id}: tier={tier} concurrency={concurrency} batch={batch}")
     if once:
         stats = analysis_worker.drain(

@@ -12,11 +12,11 @@ from streampulse_assets.lib.snapshots import floor_minute
 # STREAMPULSE_PARTITIONS_START, else the first start's bootstrap range recorded in the state folder.
 _settings = get_settings()
 START, START_ORIGIN = resolve_start(
-    _settings.partitions_start,
+    _settings.partitions.start,
     state_dir(),
     datetime.now(UTC),
-    _settings.bootstrap_days,
-    _settings.sources,
+    _settings.partitions.bootstrap_days,
+    _settings.sources.names,
 )
 PARTITIONS_START = f"{START:%Y-%m-%d-%H:%M}"
 MINUTE_TAG = "streampulse/minute"  # set by the minute sensor: the newest minute a tick computes

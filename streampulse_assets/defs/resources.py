@@ -5,7 +5,6 @@ environment (the UI shows the variable's name, never its value) and their fields
 secret (a plain value is shown masked).
 """
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -16,7 +15,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field
 
 from streampulse_assets.lib.schema import migrate_duckdb, migrate_postgres
-from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings import StoresSettings, env_name, get_settings
 
 _migrated: set[str] = set()
 SECRET = {"dagster__is_secret": True}  # Dagster's UI shows such a field's value as a mask
@@ -73,14 +72,14 @@ def build_resources() -> dict[str, dg.ConfigurableResource]:
     settings = get_settings()
     return {
         "duckdb": WarehouseResource(
-            database=str(settings.resolved_duckdb_path()),
-            connection_config={"memory_limit": settings.duckdb_memory_limit},
+            database=str(settings.stores.resolved_duckdb_path()),
+            connection_config={"memory_limit": settings.stores.duckdb_memory_limit},
         ),
         "postgres": PostgresResource(
-            url=_from_env("STREAMPULSE_POSTGRES_URL", settings.resolved_postgres_url())
+            url=_from_env(settings.stores, "postgres_url", settings.stores.resolved_postgres_url())
         ),
         "redis": RedisResource(
-            url=_from_env("STREAMPULSE_REDIS_URL", settings.resolved_redis_url())
+            url=_from_env(settings.stores, "redis_url", settings.stores.resolved_redis_url())
         ),
     }
 
@@ -91,9 +90,11 @@ def _value(url: str) -> str:
     return url.get_value() if isinstance(url, dg.EnvVar) else url
 
 
-def _from_env(name: str, value: str) -> "str | dg.EnvVar":
-    """`dg.EnvVar(name)` when the variable holds the value (always under `streampulse dev`)."""
-    return dg.EnvVar(name) if os.environ.get(name) == value else value
+def _from_env(stores: StoresSettings, field: str, value: str) -> "str | dg.EnvVar":
+    """`dg.EnvVar(<the field's variable>)` when the variable holds the value (always under
+    `streampulse dev`), so the UI shows the variable's name, never the URL."""
+    configured = getattr(stores, field) == value
+    return dg.EnvVar(env_name(StoresSettings, field)) if configured else value
 
 
 @dg.definitions

@@ -3,10 +3,8 @@
 Pure functions, each returning the counts it removed. A retention of 0 days (or less) means "keep
 forever". `raw_snapshots` must keep at least 8 days: the seasonal baseline reads the same minute
 7 days earlier with a 2-hour window, so shorter retention silently degrades detection to fallbacks.
-Environment: STREAMPULSE_RETENTION_<TABLE>_DAYS for each warehouse table (e.g.
-STREAMPULSE_RETENTION_RAW_SNAPSHOTS_DAYS), STREAMPULSE_RETENTION_LANDING_DAYS,
-STREAMPULSE_RETENTION_PG_EVENTS_DAYS, STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS and
-STREAMPULSE_RUN_RETENTION_DAYS (Dagster runs, applied by the maintenance job).
+The days come from the settings tree (lib/settings/retention.py, STREAMPULSE_RETENTION_*_DAYS
+and STREAMPULSE_RUN_RETENTION_DAYS); lib/settings/configs.retention_policy builds the policy.
 """
 
 from __future__ import annotations
@@ -37,16 +35,6 @@ _DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _env_days(env: Mapping[str, str], key: str, default: int) -> int:
-    raw = (env.get(key) or "").strip()
-    if not raw:
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{key} must be a whole number of days, got {raw!r}") from exc
-
-
 @dataclass(frozen=True)
 class RetentionPolicy:
     warehouse_days: dict[str, int] = field(default_factory=lambda: dict(WAREHOUSE_RETENTION_DAYS))
@@ -65,21 +53,6 @@ class RetentionPolicy:
         for table in self.warehouse_days:
             if not _IDENT.match(table):
                 raise ValueError(f"not a table name: {table!r}")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> RetentionPolicy:
-        env = os.environ if env is None else env
-        tables = {
-            table: _env_days(env, f"STREAMPULSE_RETENTION_{table.upper()}_DAYS", days)
-            for table, days in WAREHOUSE_RETENTION_DAYS.items()
-        }
-        return cls(
-            warehouse_days=tables,
-            landing_days=_env_days(env, "STREAMPULSE_RETENTION_LANDING_DAYS", 14),
-            pg_events_days=_env_days(env, "STREAMPULSE_RETENTION_PG_EVENTS_DAYS", 365),
-            alert_deliveries_days=_env_days(env, "STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS", 90),
-            run_days=_env_days(env, "STREAMPULSE_RUN_RETENTION_DAYS", 7),
-        )
 
 
 def _utcnow() -> datetime:

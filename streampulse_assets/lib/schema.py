@@ -8,13 +8,13 @@ change is a new file, so existing data is migrated, never dropped.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from streampulse_assets.lib.duck import transaction
 from streampulse_assets.lib.services.paths import REPO_ROOT
+from streampulse_assets.lib.settings import StoresSettings
 
 _NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
 _PG_LOCK_ID = 7_314_159  # advisory lock so concurrent starters apply migrations once
@@ -36,7 +36,7 @@ class Migration:
 
 
 def sql_dir() -> Path:
-    return Path(os.environ.get("STREAMPULSE_SQL_DIR") or REPO_ROOT / "sql")
+    return Path(StoresSettings.read().sql_dir or REPO_ROOT / "sql")
 
 
 def load_migrations(engine: str) -> list[Migration]:

@@ -149,7 +149,7 @@ def signal_events(
         raise dg.Failure(f"unknown detection profile {config.profile!r}; known: {list(PROFILES)}")
     start, end = partition_window(context)
     live = bool(context.run.tags.get(MINUTE_TAG))
-    primary = get_settings().primary_detector
+    primary = get_settings().detection.primary_detector
     with duckdb.get_connection() as con:
         events = refresh_signal_events(con, start, end, get_config(config.profile))
         check = has_unique_events(con, start, end)

@@ -47,8 +47,8 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     is idempotent and a failing platform never deletes what was stored before.
     """
     settings = get_settings()
-    names = parse_source_names(settings.sources)
-    landing = Landing(settings.resolved_landing_dir())
+    names = parse_source_names(settings.sources.names)
+    landing = Landing(settings.stores.resolved_landing_dir())
     start, end = partition_window(context)
     now_minute = floor_minute(datetime.now(UTC))
     written, total = 0, CollectResult()
@@ -105,5 +105,5 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
 def defs() -> dg.Definitions:
     # Sources that would write one platform twice are refused when the code location loads,
     # with the error naming both, instead of at the first tick.
-    parse_source_names(get_settings().sources)
+    parse_source_names(get_settings().sources.names)
     return dg.Definitions(assets=[raw_snapshots])

@@ -35,9 +35,9 @@ def fetch_live_responses(context: dg.OpExecutionContext) -> dict[str, str]:
     """Fetch and archive this minute for every configured live platform without an archive."""
     settings = get_settings()
     minute = floor_minute(datetime.now(UTC))
-    landing = Landing(settings.resolved_landing_dir())
+    landing = Landing(settings.stores.resolved_landing_dir())
     done, errors = fetch_unarchived(
-        parse_source_names(settings.sources), landing, minute, build_live
+        parse_source_names(settings.sources.names), landing, minute, build_live
     )
     for name, text in {**done, **errors}.items():
         context.log.info(f"{name} {minute:%Y-%m-%d %H:%M} UTC: {text}")

@@ -94,8 +94,8 @@ def minute_sensor(context: dg.SensorEvaluationContext):
 
     def keep_fetching(since: datetime, why: str):  # a live_fetch run, else skip with `why`
         settings = get_settings()
-        landing = Landing(settings.resolved_landing_dir())
-        return live_fetch_request(settings.sources, landing, since, now) or dg.SkipReason(why)
+        landing = Landing(settings.stores.resolved_landing_dir())
+        return live_fetch_request(settings.sources.names, landing, since, now) or dg.SkipReason(why)
 
     instance = context.instance
     in_flight = in_flight_record(instance, MINUTE_JOB)

@@ -9,15 +9,13 @@ from streampulse_assets.defs.operations.run_retention import (
 )
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.alerts.delivery import deliver_alerts
-from streampulse_assets.lib.alerts.gate import gate_from_env
-from streampulse_assets.lib.alerts.sinks import sinks_from_env
 from streampulse_assets.lib.retention import (
-    RetentionPolicy,
     prune_landing,
     prune_postgres,
     prune_warehouse,
 )
 from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks, retention_policy
 
 MAINTENANCE_ASSETS = [
     "dagster_run_retention",
@@ -44,7 +42,7 @@ def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
     or retried with backoff in later passes, or marked FAILED after bounded attempts; a restart
     never sends twice nor drops one. Fails, after recording, if a delivery was given up on.
     """
-    sinks, gate = sinks_from_env(), gate_from_env()
+    sinks, gate = alert_sinks(), alert_gate()
     metadata: dict = {"sinks": ", ".join(s.name for s in sinks) or "none configured"}
     metadata["gate"] = (
         f"{gate.mode} (min delta {gate.min_delta:g})" if gate.mode == "delta" else (gate.mode)
@@ -73,7 +71,7 @@ def dagster_run_retention(context: dg.AssetExecutionContext) -> dg.MaterializeRe
     operational event rows (step, log and run events, compute logs), while asset materialisation,
     observation and check-evaluation events are kept so asset history stays complete.
     """
-    days = RetentionPolicy.from_env().run_days
+    days = retention_policy().run_days
     if days <= 0:
         return dg.MaterializeResult(metadata={"skipped": "STREAMPULSE_RUN_RETENTION_DAYS <= 0"})
     if not event_storage_is_postgres(context.instance):
@@ -101,7 +99,7 @@ def warehouse_retention(duckdb: WarehouseResource) -> dg.MaterializeResult:
     enforced), rolling and seasonal baselines 14, signal_events and analysed_events 365. Tables
     not created yet are skipped; metadata lists the rows removed per table.
     """
-    policy = RetentionPolicy.from_env()
+    policy = retention_policy()
     with duckdb.get_connection() as con:
         removed = prune_warehouse(con, policy.warehouse_days, now=_now())
     return dg.MaterializeResult(
@@ -119,8 +117,8 @@ def landing_retention() -> dg.MaterializeResult:
     Raw API responses are archived per platform and day so parsers can be replayed; whole day
     folders whose every minute is past retention are deleted, and files and bytes freed reported.
     """
-    policy = RetentionPolicy.from_env()
-    root = get_settings().resolved_landing_dir()
+    policy = retention_policy()
+    root = get_settings().stores.resolved_landing_dir()
     removed = prune_landing(root, policy.landing_days, now=_now())
     return dg.MaterializeResult(
         metadata={
@@ -141,7 +139,7 @@ def operational_store_retention(postgres: PostgresResource) -> dg.MaterializeRes
     never deleted. Delivery retention must exceed the alert gate's max age, or a pruned delivery
     could make an event look undelivered.
     """
-    policy, gate = RetentionPolicy.from_env(), gate_from_env()
+    policy, gate = retention_policy(), alert_gate()
     if 0 < policy.alert_deliveries_days * 24 <= gate.max_age_hours:
         raise dg.Failure(
             description="STREAMPULSE_RETENTION_ALERT_DELIVERIES_DAYS must be longer than "

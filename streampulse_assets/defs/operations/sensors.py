@@ -4,8 +4,7 @@ from streampulse_assets.defs.operations.jobs import ALERT_JOB, alert_delivery_jo
 from streampulse_assets.defs.resources import PostgresResource
 from streampulse_assets.defs.runs import run_in_flight
 from streampulse_assets.lib.alerts.delivery import count_deliverable
-from streampulse_assets.lib.alerts.gate import gate_from_env
-from streampulse_assets.lib.alerts.sinks import sinks_from_env
+from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks
 
 
 @dg.sensor(
@@ -15,7 +14,7 @@ from streampulse_assets.lib.alerts.sinks import sinks_from_env
 )
 def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: PostgresResource):
     """Launch an alert delivery pass when Postgres holds alerts to send (reads Postgres only)."""
-    sinks = sinks_from_env()
+    sinks = alert_sinks()
     if not sinks:
         return dg.SkipReason(
             "no alert sink configured (STREAMPULSE_TELEGRAM_BOT_TOKEN + _CHAT_ID, "
@@ -25,7 +24,7 @@ def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
     if in_flight:
         return dg.SkipReason(f"delivery run {in_flight} is in progress")
     with postgres.connect() as conn:
-        waiting = count_deliverable(conn, [s.name for s in sinks], gate_from_env())
+        waiting = count_deliverable(conn, [s.name for s in sinks], alert_gate())
     if not waiting:
         return dg.SkipReason("no alert to deliver")
     return dg.RunRequest(tags={"streampulse/alerts_waiting": str(waiting)})

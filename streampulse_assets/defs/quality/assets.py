@@ -1,17 +1,14 @@
-import os
 from datetime import datetime
 
 import dagster as dg
 import pandas as pd
 
 from streampulse_assets.defs.partitions import daily_partitions
-from streampulse_assets.defs.quality.checks import QualityThresholds
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.quality import labels
 from streampulse_assets.lib.quality.day_data import MissingTableError, load_day
-from streampulse_assets.lib.quality.labels import LABEL_FILES_ENV
 from streampulse_assets.lib.quality.report import build_report, render_markdown
-from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.settings import QualitySettings, get_settings
 
 
 def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
@@ -30,8 +27,8 @@ def gather_labels(start: datetime, end: datetime, postgres: PostgresResource, lo
                 start,
                 end,
                 conn,
-                sources=get_settings().sources,
-                label_files=os.environ.get(LABEL_FILES_ENV, ""),
+                sources=get_settings().sources.names,
+                label_files=QualitySettings().label_files,
                 log=log,
             )
         except labels.LabelSourceError as exc:
@@ -121,7 +118,7 @@ def detection_quality(
     day; the Markdown report is attached too."""
     start, end = _day(context)
     with duckdb.get_connection() as con:
-        days = QualityThresholds().warmup_days
+        days = QualitySettings().warmup_days
         try:
             events, day_labels, expo, analysis, warmup = load_day(con, start, end, days)
         except MissingTableError as exc:

@@ -1,11 +1,10 @@
 from datetime import timedelta
 
 import dagster as dg
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from streampulse_assets.defs.resources import PostgresResource
 from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.settings import QualitySettings
 
 QUALITY = dg.AssetKey("detection_quality")
 ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
@@ -14,24 +13,6 @@ AFTER_QUALITY = (
     & ~dg.AutomationCondition.in_progress()
 ).with_label("after detection_quality updates")
 EVERY_15_MINUTES = dg.AutomationCondition.cron_tick_passed("*/15 * * * *").since_last_handled()
-
-
-class QualityThresholds(BaseSettings):
-    """Check thresholds, from STREAMPULSE_QUALITY_* environment variables."""
-
-    model_config = SettingsConfigDict(env_prefix="STREAMPULSE_QUALITY_", extra="ignore")
-
-    v3_precision_floor: float = Field(0.90, ge=0, le=1)
-    v3_recall_floor: float = Field(0.90, ge=0, le=1)
-    min_alerts: int = Field(5, ge=0, description="Fewer V3 alerts in a day: precision not judged")
-    min_windows: int = Field(5, ge=0, description="Fewer labelled windows: recall not judged")
-    f1_tolerance: float = Field(0.0, ge=0, description="V3 F1 may trail V1 by at most this")
-    events_per_day_min: int = Field(1, ge=0, description="Fewer V3 events in a day: silence")
-    events_per_day_max: int = Field(5000, ge=0, description="More V3 events in a day: a storm")
-    backlog_max_age_minutes: float = Field(5.0, gt=0)
-    warmup_days: float = Field(
-        7.0, ge=0, description="Each series' first days, before its seasonal baseline: not scored"
-    )
 
 
 def latest_quality(context) -> tuple[str | None, dict]:
@@ -72,7 +53,7 @@ def _floor_check(context, metric: str, count_key: str, floor: float, minimum: in
 @dg.asset_check(asset=QUALITY, automation_condition=AFTER_QUALITY)
 def v3_precision_above_floor(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     """V3 precision of the newest quality day is at least the configured floor (ERROR)."""
-    t = QualityThresholds()
+    t = QualitySettings()
     return _floor_check(
         context, "v3_precision", "v3_alerts", t.v3_precision_floor, t.min_alerts, "V3 alerts"
     )
@@ -81,7 +62,7 @@ def v3_precision_above_floor(context: dg.AssetCheckExecutionContext) -> dg.Asset
 @dg.asset_check(asset=QUALITY, automation_condition=AFTER_QUALITY)
 def v3_recall_above_floor(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     """V3 recall of the newest quality day is at least the configured floor (ERROR)."""
-    t = QualityThresholds()
+    t = QualitySettings()
     return _floor_check(
         context, "v3_recall", "windows", t.v3_recall_floor, t.min_windows, "labelled windows"
     )
@@ -93,7 +74,7 @@ def v3_f1_not_worse_than_v1(context: dg.AssetCheckExecutionContext) -> dg.AssetC
     partition, meta = latest_quality(context)
     if partition is None:
         return _missing(WARN)
-    tolerance = QualityThresholds().f1_tolerance
+    tolerance = QualitySettings().f1_tolerance
     v1, v3 = meta.get("v1_f1"), meta.get("v3_f1")
     info = {"partition": partition, "v1_f1": v1, "v3_f1": v3, "tolerance": tolerance}
     if v1 is None or v3 is None:
@@ -112,7 +93,7 @@ def daily_event_volume_in_band(context: dg.AssetCheckExecutionContext) -> dg.Ass
     partition, meta = latest_quality(context)
     if partition is None:
         return _missing(WARN)
-    t = QualityThresholds()
+    t = QualitySettings()
     events = int(meta.get("v3_events_per_day", 0))
     low, high = t.events_per_day_min, t.events_per_day_max
     verdict = "silence" if events < low else "storm" if events > high else "in band"
@@ -129,7 +110,7 @@ def analysis_backlog_is_fresh(
     context: dg.AssetCheckExecutionContext, postgres: PostgresResource
 ) -> dg.AssetCheckResult:
     """No queued event has waited for analysis (PENDING) longer than the configured age (WARN)."""
-    max_age = timedelta(minutes=QualityThresholds().backlog_max_age_minutes)
+    max_age = timedelta(minutes=QualitySettings().backlog_max_age_minutes)
     with postgres.connect() as conn:
         stale, oldest = queue.stale_pending(conn, max_age)
     oldest_min = round(float(oldest) / 60, 1) if oldest is not None else 0.0

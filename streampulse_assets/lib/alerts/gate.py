@@ -11,12 +11,9 @@ installation does not replay its whole history (and pruned delivery rows are nev
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from streampulse_assets.lib.analysis import queue
-from streampulse_assets.lib.settings import get_settings
 
 MODES = ("confirmed", "delta")
 
@@ -44,23 +41,3 @@ class AlertGate:
             min_delta=self.min_delta,
             analysis_wait_minutes=self.analysis_wait_minutes,
         )
-
-
-def gate_from_env(env: Mapping[str, str] | None = None) -> AlertGate:
-    """STREAMPULSE_ALERT_GATE, _MIN_DELTA, _MAX_AGE_HOURS, _ANALYSIS_WAIT_MINUTES."""
-    env = os.environ if env is None else env
-
-    def number(key: str, default: float) -> float:
-        raw = (env.get(f"STREAMPULSE_ALERT_{key}") or "").strip()
-        try:
-            return float(raw) if raw else default
-        except ValueError as exc:
-            raise ValueError(f"STREAMPULSE_ALERT_{key} must be a number, got {raw!r}") from exc
-
-    return AlertGate(
-        mode=(env.get("STREAMPULSE_ALERT_GATE") or "confirmed").strip().lower(),
-        min_delta=number("MIN_DELTA", 0.0),
-        max_age_hours=number("MAX_AGE_HOURS", 24.0),
-        analysis_wait_minutes=number("ANALYSIS_WAIT_MINUTES", 10.0),
-        detector=get_settings().primary_detector,
-    )

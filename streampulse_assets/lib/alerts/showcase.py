@@ -23,7 +23,7 @@ from streampulse_assets.lib.settings import get_settings
 
 
 def _primary() -> str:
-    return get_settings().primary_detector
+    return get_settings().detection.primary_detector
 
 
 def spikes_by_id(pg_conn, ids: Iterable[int]) -> list[dict[str, Any]]:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -238,18 +236,3 @@ def _safe_json(response: httpx.Response) -> dict[str, Any]:
     except ValueError:
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def sinks_from_env(env: Mapping[str, str] | None = None) -> list[Sink]:
-    """The sinks configured by STREAMPULSE_* variables, in a stable order (may be empty)."""
-    env = os.environ if env is None else env
-    get = lambda key: (env.get(f"STREAMPULSE_{key}") or "").strip()  # noqa: E731
-    sinks: list[Sink] = []
-    if get("TELEGRAM_BOT_TOKEN") and get("TELEGRAM_CHAT_ID"):
-        base = get("TELEGRAM_BASE_URL") or DEFAULT_TELEGRAM_BASE_URL
-        sinks.append(TelegramSink(get("TELEGRAM_BOT_TOKEN"), get("TELEGRAM_CHAT_ID"), base))
-    if get("SLACK_WEBHOOK_URL"):
-        sinks.append(SlackSink(get("SLACK_WEBHOOK_URL"), get("ALERT_CHART_BASE_URL") or None))
-    if get("ALERT_WEBHOOK_URL"):
-        sinks.append(WebhookSink(get("ALERT_WEBHOOK_URL"), get("ALERT_WEBHOOK_SECRET") or None))
-    return sinks

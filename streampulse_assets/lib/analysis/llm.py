@@ -1,9 +1,8 @@
 """The OpenAI client: structured outputs into pydantic models, token usage and estimated cost.
 
-Configured from the environment: OPENAI_API_KEY (unset = offline tier), OPENAI_BASE_URL (any
-OpenAI-compatible server: vLLM, Ollama, llama.cpp), STREAMPULSE_LLM_MODEL_CHEAP / _STRONG,
-STREAMPULSE_LLM_TIMEOUT_S, STREAMPULSE_LLM_MAX_RETRIES, STREAMPULSE_LLM_MAX_OUTPUT_TOKENS and
-STREAMPULSE_LLM_PRICES (JSON `{"model": [input, cached_input, output]}` in USD per 1M tokens).
+Configured by `LLMSettings`, which lib/settings/configs.llm_settings builds from the settings
+tree (`analysis.llm`: OPENAI_API_KEY, unset = offline tier; OPENAI_BASE_URL, any OpenAI-compatible
+server; STREAMPULSE_LLM_* models, limits and prices in USD per 1M tokens).
 
 Calls use `chat.completions.parse(response_format=Model)`: the most portable structured-output
 API (servers that implement `response_format: json_schema` accept it). Transient failures (429,
@@ -14,11 +13,10 @@ event later; content failures (refusal, truncation, output that does not fit the
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 import openai
@@ -48,18 +46,11 @@ DEFAULT_PRICES: dict[str, Price] = {
 }
 
 
-def load_prices(env: dict[str, str] | None = None) -> dict[str, Price]:
-    env = os.environ if env is None else env
+def load_prices(overrides: Mapping[str, tuple[float, float, float]] | None = None):
+    """The built-in price table, with `overrides` ({model: (input, cached_input, output)})."""
     prices = dict(DEFAULT_PRICES)
-    raw = env.get("STREAMPULSE_LLM_PRICES")
-    if raw:
-        try:
-            for model, (p_in, p_cached, p_out) in json.loads(raw).items():
-                prices[model] = Price(float(p_in), float(p_cached), float(p_out))
-        except (ValueError, TypeError) as exc:
-            raise ValueError(
-                'STREAMPULSE_LLM_PRICES must be JSON like {"model": [in, cached_in, out]}'
-            ) from exc
+    for model, (p_in, p_cached, p_out) in (overrides or {}).items():
+        prices[model] = Price(float(p_in), float(p_cached), float(p_out))
     return prices
 
 
@@ -83,21 +74,7 @@ class LLMSettings:
     max_retries: int = 2
     max_output_tokens: int | None = None
     llm_watcher: bool = False
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> LLMSettings:
-        env = os.environ if env is None else env
-        max_out = env.get("STREAMPULSE_LLM_MAX_OUTPUT_TOKENS")
-        return cls(
-            api_key=env.get("OPENAI_API_KEY") or None,
-            base_url=env.get("OPENAI_BASE_URL") or None,
-            model_cheap=env.get("STREAMPULSE_LLM_MODEL_CHEAP") or cls.model_cheap,
-            model_strong=env.get("STREAMPULSE_LLM_MODEL_STRONG") or cls.model_strong,
-            timeout_s=float(env.get("STREAMPULSE_LLM_TIMEOUT_S") or cls.timeout_s),
-            max_retries=int(env.get("STREAMPULSE_LLM_MAX_RETRIES") or cls.max_retries),
-            max_output_tokens=int(max_out) if max_out else None,
-            llm_watcher=(env.get("STREAMPULSE_LLM_WATCHER") or "").lower() in {"1", "true", "yes"},
-        )
+    prices: Mapping[str, Price] = field(default_factory=load_prices, repr=False)
 
 
 class LLMContentError(RuntimeError):
@@ -136,7 +113,7 @@ class LLMClient:
         if not settings.api_key:
             raise ValueError("LLMClient needs OPENAI_API_KEY; use the offline analyst without it")
         self.settings = settings
-        self.prices = prices if prices is not None else load_prices()
+        self.prices = dict(prices if prices is not None else settings.prices)
         self.client = openai.OpenAI(
             api_key=settings.api_key,
             base_url=settings.base_url,

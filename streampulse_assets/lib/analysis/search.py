@@ -5,14 +5,14 @@
   earlier analysed events for the same streamer, read from the Postgres queue (never DuckDB: the
   warehouse file is locked by the pipeline).
 - `WebSearch`: Brave or Tavily over HTTP, chosen by STREAMPULSE_SEARCH_PROVIDER=brave|tavily with
-  BRAVE_API_KEY / TAVILY_API_KEY; STREAMPULSE_SEARCH_BASE_URL points at another host. Web errors
-  are logged and give no results; research is best-effort and never fails an analysis.
+  BRAVE_API_KEY / TAVILY_API_KEY; STREAMPULSE_SEARCH_BASE_URL points at another host (built by
+  lib/settings/configs.search_provider). Web errors are logged and give no results; research is
+  best-effort and never fails an analysis.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -146,18 +146,3 @@ class CompositeSearch:
         for provider in self.providers:
             found.extend(provider.search(event, watcher))
         return found
-
-
-def search_from_env(conn=None, env: dict[str, str] | None = None) -> SearchProvider:
-    """Warehouse context always; plus web search when configured with an API key."""
-    env = os.environ if env is None else env
-    warehouse = WarehouseContextSearch(conn)
-    provider = (env.get("STREAMPULSE_SEARCH_PROVIDER") or "warehouse").lower()
-    if provider in WEB_BASE_URLS:
-        key = env.get(f"{provider.upper()}_API_KEY")
-        if not key:
-            log.warning("STREAMPULSE_SEARCH_PROVIDER=%s without %s_API_KEY", provider, provider)
-            return warehouse
-        web = WebSearch(provider, key, base_url=env.get("STREAMPULSE_SEARCH_BASE_URL"))
-        return CompositeSearch([warehouse, web])
-    return warehouse

@@ -21,8 +21,8 @@ import psycopg2
 from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.cache import SpikeCache
 from streampulse_assets.lib.analysis.graph import SpikeAnalyser
-from streampulse_assets.lib.analysis.llm import LLMClient, LLMSettings
-from streampulse_assets.lib.analysis.search import search_from_env
+from streampulse_assets.lib.analysis.llm import LLMClient
+from streampulse_assets.lib.settings.configs import llm_settings, search_provider
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class DrainStats:
 
 
 def default_llm() -> LLMClient | None:
-    settings = LLMSettings.from_env()
+    settings = llm_settings()
     return LLMClient(settings) if settings.api_key else None
 
 
@@ -134,7 +134,7 @@ class _Loop:
         conn = psycopg2.connect(self.pg_url, connect_timeout=5)
         conn.autocommit = True
         try:
-            search = search_from_env(conn)
+            search = search_provider(conn)
             analyser = SpikeAnalyser(cache=self.cache, search=search, llm=self.llm)
             # On an event's last attempt a model server that keeps failing must not leave it
             # unexplained: the offline analyst answers instead (recorded in `fallbacks`).

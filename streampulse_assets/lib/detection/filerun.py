@@ -46,7 +46,7 @@ def _config(temp: Path, memory_limit: str | None) -> dict[str, str]:
     # Scratch databases: storing strings uncompressed writes ~3x faster than the default analysis.
     # Memory: the warehouse's own limit (STREAMPULSE_DUCKDB_MEMORY_LIMIT) unless one is given.
     return {
-        "memory_limit": memory_limit or get_settings().duckdb_memory_limit,
+        "memory_limit": memory_limit or get_settings().stores.duckdb_memory_limit,
         "temp_directory": str(temp),
         "force_compression": "uncompressed",
     }

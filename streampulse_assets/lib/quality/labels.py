@@ -18,8 +18,9 @@ import pandas as pd
 from streampulse_assets.lib.duck import transaction
 from streampulse_assets.lib.quality.feedback import labels_from_feedback
 from streampulse_assets.lib.quality.metrics import LabelError, labels_frame
+from streampulse_assets.lib.settings import QualitySettings, env_name
 
-LABEL_FILES_ENV = "STREAMPULSE_LABEL_FILES"
+LABEL_FILES_ENV = env_name(QualitySettings, "label_files")
 _ROW_COLUMNS = ["day", "platform", "category_id", "start_ts", "end_ts", "kind", "source"]
 
 

@@ -14,7 +14,7 @@ from streampulse_assets.lib.services.paths import state_dir
 from streampulse_assets.lib.services.postgres import EmbeddedPostgres
 from streampulse_assets.lib.services.redis import EmbeddedRedis
 from streampulse_assets.lib.services.secrets import mask_text, mask_url, write_private
-from streampulse_assets.lib.settings import Settings
+from streampulse_assets.lib.settings import StoresSettings
 
 
 @dataclass
@@ -29,7 +29,7 @@ class ServiceStatus:
 class Services:
     """Embedded Postgres and Redis under `.streampulse/`, or the external servers configured."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: StoresSettings):
         self.settings = settings
         root = state_dir()
         self.owner_file = root / "services.owner.json"

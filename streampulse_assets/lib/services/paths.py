@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from pathlib import Path
 
@@ -14,7 +13,9 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 def state_dir() -> Path:
     """`STREAMPULSE_HOME` or `<repo>/.streampulse`, created on first use (absolute, 0700: no
     other local user may list or read what it holds; its parents are left as they are)."""
-    root = Path(os.environ.get("STREAMPULSE_HOME") or REPO_ROOT / ".streampulse").resolve()
+    from streampulse_assets.lib.settings import StoresSettings  # the settings import this module
+
+    root = Path(StoresSettings.read().home or REPO_ROOT / ".streampulse").resolve()
     return private_dir(root)
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streampulse_assets.lib.services.secrets import private_dir, write_private
+from streampulse_assets.lib.settings import StoresSettings
 
 SYSTEM_USER = "embedded_postgres"
-SYSTEM_HOME = Path(os.environ.get("STREAMPULSE_PG_SYSTEM_HOME", "/var/lib/streampulse-postgres"))
+SYSTEM_HOME = Path(StoresSettings.read().pg_system_home)
 
 
 @dataclass(frozen=True)

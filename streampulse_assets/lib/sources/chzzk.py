@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -48,33 +47,6 @@ class ChzzkConfig:
     def __post_init__(self) -> None:
         if not 1 <= self.page_size <= 20:
             raise SourceConfigError(f"chzzk page_size must be 1..20, got {self.page_size}")
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ChzzkConfig:
-        env = os.environ if env is None else env
-        client_id = env.get("STREAMPULSE_CHZZK_CLIENT_ID", "").strip()
-        secret = env.get("STREAMPULSE_CHZZK_CLIENT_SECRET", "").strip()
-        missing = [
-            name
-            for name, value in (
-                ("STREAMPULSE_CHZZK_CLIENT_ID", client_id),
-                ("STREAMPULSE_CHZZK_CLIENT_SECRET", secret),
-            )
-            if not value
-        ]
-        if missing:
-            raise SourceConfigError(
-                "CHZZK source needs Open API credentials: set "
-                + " and ".join(missing)
-                + " (from https://developers.chzzk.naver.com), or drop chzzk from "
-                "STREAMPULSE_SOURCES"
-            )
-        return cls(
-            client_id=client_id,
-            client_secret=secret,
-            base_url=env.get("STREAMPULSE_CHZZK_BASE_URL", "").strip() or DEFAULT_BASE_URL,
-            max_pages=int(env.get("STREAMPULSE_CHZZK_MAX_PAGES", "") or 500),
-        )
 
 
 def lives_content(doc: Any, where: str) -> dict:
@@ -236,10 +208,6 @@ class ChzzkSource:
         self.config = config
         self.sleep = sleep
         self.clock = clock
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> ChzzkSource:
-        return cls(ChzzkConfig.from_env(env))
 
     def fetch(self, minute: datetime) -> FetchResult:
         cfg = self.config

@@ -14,14 +14,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from streampulse_assets.lib.settings import Settings
+from streampulse_assets.lib.settings import ChzzkSettings, Settings, SoopSettings
+from streampulse_assets.lib.settings.configs import chzzk_config, soop_config
 from streampulse_assets.lib.sources.base import LiveSource, SourceConfigError, SourceOverlapError
 from streampulse_assets.lib.sources.chzzk import ChzzkSource
 from streampulse_assets.lib.sources.soop import SoopSource
 
+# Each reads only its own settings group, so one source's bad variable fails that source alone.
 LIVE_SOURCES: dict[str, Callable[[Mapping[str, str] | None], LiveSource]] = {
-    "chzzk": ChzzkSource.from_env,
-    "soop": SoopSource.from_env,
+    "chzzk": lambda env: ChzzkSource(chzzk_config(ChzzkSettings.read(env))),
+    "soop": lambda env: SoopSource(soop_config(SoopSettings.read(env))),
 }
 HISTORY_SOURCES = ("simulator", "replay")
 LIVE_PLATFORMS = tuple(LIVE_SOURCES)  # a live source is named after its platform
@@ -50,15 +52,14 @@ def build_history(name: str, settings: Settings):
     """The history source, reused across ticks and backfill slices of one process: the simulator
     keeps its planned days, a replay file is read once (again only when the file changes)."""
     if name == "simulator":
-        return _simulator(
-            settings.simulator_seed, settings.simulator_categories, settings.simulator_scenario
-        )
+        sim = settings.sources.simulator
+        return _simulator(sim.seed, sim.categories, sim.scenario)
     if name == "replay":
-        if not settings.replay_path:
+        if not settings.sources.replay.path:
             raise SourceConfigError(
                 "the replay source needs STREAMPULSE_REPLAY_PATH (a CSV or Parquet file)"
             )
-        path = Path(settings.replay_path)
+        path = Path(settings.sources.replay.path)
         stat = path.stat() if path.exists() else None
         return _replay(str(path), stat and (stat.st_mtime_ns, stat.st_size))
     raise SourceConfigError(f"{name} is not a history source")

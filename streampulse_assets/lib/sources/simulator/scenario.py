@@ -39,7 +39,7 @@ def resolve_scenario(name: str | None) -> Scenario:
     if name is None:
         from streampulse_assets.lib.settings import get_settings
 
-        name = get_settings().simulator_scenario
+        name = get_settings().sources.simulator.scenario
     key = str(name).strip().lower()
     if key not in SCENARIOS:
         known = ", ".join(sorted(SCENARIOS))

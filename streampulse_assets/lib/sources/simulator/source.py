@@ -92,11 +92,11 @@ class Simulator:
         if settings is None:
             from streampulse_assets.lib.settings import get_settings
 
-            settings = get_settings()
+            settings = get_settings().sources.simulator
         return cls(
-            seed=settings.simulator_seed,
-            categories_per_platform=settings.simulator_categories,
-            scenario=settings.simulator_scenario,
+            seed=settings.seed,
+            categories_per_platform=settings.categories,
+            scenario=settings.scenario,
         )
 
     def categories(self) -> pd.DataFrame:

@@ -12,9 +12,8 @@ the same frame.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -61,14 +60,6 @@ def with_com_fallback(base_url: str) -> tuple[str, ...]:
     return (base_url,) if moved == base_url else (base_url, moved)
 
 
-def _urls(env: Mapping[str, str], name: str, default: str) -> tuple[str, ...]:
-    base = env.get(f"STREAMPULSE_SOOP_{name}_BASE_URL", "").strip() or default
-    fallback = env.get(f"STREAMPULSE_SOOP_{name}_FALLBACK_URLS")
-    if fallback is None:
-        return with_com_fallback(base)
-    return (base, *[u.strip() for u in fallback.split(",") if u.strip()])
-
-
 @dataclass(frozen=True)
 class SoopConfig:
     search_base_urls: tuple[str, ...] = with_com_fallback(DEFAULT_SEARCH_BASE_URL)
@@ -88,15 +79,6 @@ class SoopConfig:
                 f"SOOP details mode {self.details!r} unknown; use one of {', '.join(DETAIL_MODES)}"
             )
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SoopConfig:
-        env = os.environ if env is None else env
-        return cls(
-            search_base_urls=_urls(env, "SEARCH", DEFAULT_SEARCH_BASE_URL),
-            live_base_urls=_urls(env, "LIVE", DEFAULT_LIVE_BASE_URL),
-            details=env.get("STREAMPULSE_SOOP_DETAILS", "").strip() or "broad_list",
-        )
-
 
 class SoopSource:
     """LiveSource for SOOP (see the module docstring for what comes from where)."""
@@ -115,10 +97,6 @@ class SoopSource:
         self.live_hosts = HostList(self.config.live_base_urls)
         self.sleep = sleep
         self.clock = clock
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> SoopSource:
-        return cls(SoopConfig.from_env(env))
 
     def fetch(self, minute: datetime) -> FetchResult:
         cfg = self.config
