@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from streampulse_assets.lib.analysis.models import (
@@ -21,9 +21,9 @@ from streampulse_assets.lib.analysis.models import (
     QueueEvent,
     WatcherOutput,
 )
+from streampulse_assets.lib.timeutil import minute_to_dt, to_minute
 
 CACHE_BUCKET_MINUTES = 60
-_EPOCH = datetime(1970, 1, 1)
 _TYPE_WORDS = {
     "TALK": ("talk", "chatting", "토크", "저챗", "소통", "잡담"),
     "ESPORTS": ("esports", "e-sports", "lck", "league cup", "대회"),
@@ -64,10 +64,8 @@ def title_hash(title: str | None) -> str:
 
 def time_bucket(ts: datetime, minutes: int = CACHE_BUCKET_MINUTES) -> str:
     """Start of the UTC bucket holding `ts` (naive = UTC), as YYYYmmddHHMM."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    total = int((ts - _EPOCH).total_seconds() // 60)
-    return (_EPOCH + timedelta(minutes=total - total % minutes)).strftime("%Y%m%d%H%M")
+    total = to_minute(ts, ceil=False)
+    return minute_to_dt(total - total % minutes).strftime("%Y%m%d%H%M")
 
 
 def title_words(*titles: str | None, limit: int = 6) -> list[str]:

@@ -4,7 +4,9 @@ implies for the quality metrics."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+
+from streampulse_assets.lib.timeutil import aware_utc, floor_minute
 
 # An operator verdict is about one event minute. operator_true becomes [t, t + 5 min] (with the
 # metrics' 5-minute lead tolerance: any alert within 5 minutes of t counts); operator_false
@@ -50,9 +52,7 @@ def record_label(pg_conn, event_id: int, is_true: bool, note: str | None = None)
 
 
 def _iso(ts: datetime) -> str:
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.replace(second=0, microsecond=0).isoformat() + "Z"
+    return floor_minute(ts).isoformat() + "Z"
 
 
 def labels_from_feedback(
@@ -63,10 +63,10 @@ def labels_from_feedback(
     where, params = [], []
     if start is not None:
         where.append("e.ts >= %s")
-        params.append(start if start.tzinfo else start.replace(tzinfo=UTC))
+        params.append(aware_utc(start))
     if end is not None:
         where.append("e.ts < %s")
-        params.append(end if end.tzinfo else end.replace(tzinfo=UTC))
+        params.append(aware_utc(end))
     sql = (
         "SELECT e.platform, e.category_id, e.ts, f.verdict FROM operator_feedback f "
         "JOIN signal_events e ON e.id = f.event_id"
