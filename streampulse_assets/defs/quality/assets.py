@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from streampulse_assets.defs.partition_metadata import partitions_span
 from streampulse_assets.defs.partitions import daily_partitions
 from streampulse_assets.defs.quality.checks import QualityThresholds
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
@@ -21,14 +22,6 @@ from streampulse_assets.lib.settings import get_settings
 
 LABEL_FILES_ENV = "STREAMPULSE_LABEL_FILES"
 _LABEL_COLUMNS = ["platform", "category_id", "start", "end", "kind"]
-
-
-def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
-    window = context.partition_time_window
-    return (
-        window.start.replace(tzinfo=None),  # daily partitions are UTC
-        window.end.replace(tzinfo=None),
-    )
 
 
 def _simulator_labels(start: datetime, end: datetime, log) -> list[dict]:
@@ -91,7 +84,7 @@ def detection_labels(
     windows) and operator verdicts from `streampulse label`. Every label overlapping the day is
     written to the `detection_labels` table under that day, replacing the day's previous rows, so
     re-running is idempotent and a bad label file fails the run without touching stored labels."""
-    start, end = _day(context)
+    start, end = partitions_span(context)  # the day, naive UTC
     labels = gather_labels(start, end, postgres, context.log)
     rows = labels.rename(columns={"start": "start_ts", "end": "end_ts"}).assign(day=start.date())
     rows = rows[["day", "platform", "category_id", "start_ts", "end_ts", "kind", "source"]]
@@ -220,7 +213,7 @@ def detection_quality(
     category-days actually scored. When analysis has run, the day's cache hit rate and LLM cost
     come from analysed_events. Numbers are materialisation metadata, so the UI plots them per
     day; the Markdown report is attached too."""
-    start, end = _day(context)
+    start, end = partitions_span(context)  # the day, naive UTC
     with duckdb.get_connection() as con:
         days = QualityThresholds().warmup_days
         events, labels, expo, analysis, warmup = load_day(con, start, end, days)
