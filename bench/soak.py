@@ -57,9 +57,10 @@ def main() -> None:
     import dagster as dg
 
     from streampulse_assets.cli.dev import apply_schemas, prepare_dagster_home
-    from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+    from streampulse_assets.defs.ticks import MINUTE_JOB
     from streampulse_assets.lib.services.manager import Services
     from streampulse_assets.lib.settings import get_settings
+    from streampulse_assets.lib.ticks import Tick, tick_tags
 
     settings = get_settings()
     services = Services(settings.stores)
@@ -74,22 +75,15 @@ def main() -> None:
         from streampulse_assets.definitions import defs
 
         definitions = defs()
-        minute_job = definitions.resolve_job_def("minute_pipeline")
+        minute_job = definitions.resolve_job_def(MINUTE_JOB)
         analysis_job = _analysis_job(definitions)
         process = psutil.Process()
 
         day = datetime.fromisoformat(args.day)
         history_start = day - timedelta(days=args.history_days)
         t0 = time.perf_counter()
-        result = minute_job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": history_start.strftime("%Y-%m-%d-%H:00"),
-                "dagster/asset_partition_range_end": (day - timedelta(hours=1)).strftime(
-                    "%Y-%m-%d-%H:00"
-                ),
-            },
-        )
+        history = Tick(history_start, day, live=False)  # one single-run backfill
+        result = minute_job.execute_in_process(instance=instance, tags=tick_tags(history))
         backfill_s = time.perf_counter() - t0
         assert result.success, "history backfill failed"
         sizes0 = _sizes(settings)
@@ -106,10 +100,10 @@ def main() -> None:
         samples = []
         for i in range(minutes):
             minute = day + timedelta(minutes=i)
-            tags = {MINUTE_TAG: minute.isoformat(), MINUTE_START_TAG: minute.isoformat()}
+            tick = Tick(minute, minute + timedelta(minutes=1))
             t = time.perf_counter()
             run = minute_job.execute_in_process(
-                instance=instance, partition_key=minute.strftime("%Y-%m-%d-%H:00"), tags=tags
+                instance=instance, partition_key=tick.partition_key, tags=tick_tags(tick)
             )
             latencies.append(time.perf_counter() - t)
             if not run.success:

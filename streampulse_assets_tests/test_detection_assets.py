@@ -15,12 +15,12 @@ from streampulse_assets.defs.detection.assets import (
     baselines,
     signal_events,
 )
-from streampulse_assets.defs.partitions import MINUTE_TAG
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.detection.engine import detect_frame
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.ticks import MINUTE_TAG
 
 T0 = datetime(2025, 3, 1)
 

@@ -12,10 +12,10 @@ from streampulse_assets.defs.detection.assets import (
     baselines,
     signal_events,
 )
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
+from streampulse_assets.lib.ticks import Tick, hour_key, tick_tags
 from streampulse_assets_tests.test_detection_assets import T0, queue, scenario
 
 ASSETS = [baselines, signal_events]
@@ -50,14 +50,12 @@ def warehouse(duckdb_path, pg_url):
 
 
 def _tick(resources, last, first=None, raise_on_error=True):
-    tags = {MINUTE_TAG: last.isoformat()}
-    if first is not None:
-        tags[MINUTE_START_TAG] = first.isoformat()
+    tick = Tick(first or last, last + timedelta(minutes=1))
     return dg.materialize(
         ASSETS,
         resources=resources,
-        partition_key=last.strftime("%Y-%m-%d-%H:00"),
-        tags=tags,
+        partition_key=hour_key(last),
+        tags=tick_tags(tick),
         raise_on_error=raise_on_error,
     )
 

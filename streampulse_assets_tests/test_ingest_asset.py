@@ -10,10 +10,10 @@ import pytest
 from werkzeug import Request, Response
 
 from streampulse_assets.defs.ingest.assets import raw_snapshots
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 from streampulse_assets.defs.resources import WarehouseResource
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.ticks import MINUTE_TAG, Tick, tick_tags
 
 FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
 PAGES = {None: "lives_p1.json", "cur-2": "lives_p2.json", "cur-3": "lives_p3.json"}
@@ -71,7 +71,7 @@ def _settled_minute(skip_hour_start=False) -> datetime:
 def test_live_tick_archives_then_backfill_reparses_identically(chzzk_env, duckdb_path):
     now = _settled_minute(skip_hour_start=True)  # the open hour must also hold a gap minute
     partition = now.strftime("%Y-%m-%d-%H:00")
-    tags = {MINUTE_TAG: now.isoformat(), MINUTE_START_TAG: now.isoformat()}
+    tags = tick_tags(Tick(now, now + timedelta(minutes=1)))
     result = _materialize(duckdb_path, partition, tags)
     assert result.success
     live_rows = _rows(duckdb_path)
@@ -165,7 +165,7 @@ def test_simulator_backfill_of_an_hour_range_is_one_idempotent_run(simulator_env
 def test_a_gap_left_by_the_sensor_fails_a_check_with_the_backfill_to_run(
     simulator_env, duckdb_path
 ):
-    from streampulse_assets.defs.partitions import GAP_TAG
+    from streampulse_assets.lib.ticks import GAP_TAG
 
     now = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0)
     tags = {MINUTE_TAG: now.isoformat(), GAP_TAG: "2026-11-01T00:01:00/2026-11-01T05:00:00"}

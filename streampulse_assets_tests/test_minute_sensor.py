@@ -5,8 +5,16 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor, next_tick
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.defs.ingest.sensors import minute_sensor, next_tick
+from streampulse_assets.defs.ticks import MINUTE_JOB
+from streampulse_assets.lib.ticks import (
+    BOOTSTRAP_TAG,
+    MINUTE_START_TAG,
+    MINUTE_TAG,
+    Tick,
+    hour_key,
+    tick_tags,
+)
 
 NOW = datetime(2026, 11, 20, 12, 34, 41)
 
@@ -94,7 +102,7 @@ def test_sensor_skips_while_the_previous_tick_runs(dagster_instance):
 
 def test_a_long_outage_is_reported_not_silent(dagster_instance):
     from streampulse_assets.defs.ingest.sensors import skipped_gap
-    from streampulse_assets.defs.partitions import GAP_TAG
+    from streampulse_assets.lib.ticks import GAP_TAG
 
     first, _ = next_tick("2026-11-20T09:00:00", NOW)
     assert skipped_gap("2026-11-20T09:00:00", first) == (datetime(2026, 11, 20, 9, 1), first)
@@ -127,7 +135,7 @@ def test_a_waiting_tick_hands_live_minutes_to_the_fetch_job(tmp_path):
 
 
 def test_sensor_launches_live_fetch_while_a_tick_waits(dagster_instance, settings_env, tmp_path):
-    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+    from streampulse_assets.lib.ticks import REQUESTED_TAG
 
     settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
 
@@ -151,7 +159,7 @@ def test_live_fetch_never_doubles_a_tick_that_can_still_fetch(
     # A tick queued for 30 s inside its own minute will fetch that minute itself; a started tick
     # (fetching, even slowly) is not doubled; only one whose step waits for the pool is blocked.
     from streampulse_assets.defs.ingest.fetch import tick_blocked
-    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+    from streampulse_assets.lib.ticks import REQUESTED_TAG
 
     settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
     defs = _defs()
@@ -210,7 +218,7 @@ def test_a_retry_is_not_taken_for_a_tick_waiting_since_its_parent(
 ):
     # Retries inherit their parent's tags, requested_at included: the retry's own creation time
     # counts, or live_fetch would start beside every retry that is busy working.
-    from streampulse_assets.defs.ingest.sensors import REQUESTED_TAG
+    from streampulse_assets.lib.ticks import REQUESTED_TAG
 
     settings_env(STREAMPULSE_SOURCES="chzzk", STREAMPULSE_LANDING_DIR=str(tmp_path / "landing"))
     defs = _defs()
@@ -259,7 +267,7 @@ def test_minutes_of_a_tick_that_failed_for_good_are_computed_again(dagster_insta
     defs = _defs()
     job = defs.resolve_job_def(MINUTE_JOB)
     first, last = _minute(-5), _minute(-3)
-    tags = {MINUTE_START_TAG: first.isoformat(), MINUTE_TAG: last.isoformat()}
+    tags = tick_tags(Tick(first, last + timedelta(minutes=1)))
     run = dagster_instance.create_run_for_job(job, run_config={}, tags=tags)  # no retries left
     dagster_instance.report_run_failed(run)
     context = dg.build_sensor_context(
@@ -283,7 +291,7 @@ def test_a_cancelled_tick_is_computed_again_too(dagster_instance):
     defs = _defs()
     job = defs.resolve_job_def(MINUTE_JOB)
     minute = _minute(-1)
-    tags = {MINUTE_START_TAG: minute.isoformat(), MINUTE_TAG: minute.isoformat()}
+    tags = tick_tags(Tick(minute, minute + timedelta(minutes=1)))
     run = dagster_instance.create_run_for_job(job, run_config={}, tags=job.tags | tags)
     dagster_instance.report_run_canceled(run)  # cancelled runs are never retried
     context = dg.build_sensor_context(
@@ -313,10 +321,10 @@ def test_no_tick_runs_while_the_first_start_history_is_backfilled(dagster_instan
     backfill = PartitionBackfill.from_asset_partitions(
         backfill_id=f"bootstrap-{datetime.now(UTC).timestamp():.6f}",
         asset_graph=defs.resolve_asset_graph(),
-        partition_names=[asked.strftime("%Y-%m-%d-%H:00")],
+        partition_names=[hour_key(asked)],
         asset_selection=[dg.AssetKey("raw_snapshots")],
         backfill_timestamp=asked.timestamp(),
-        tags={"streampulse/bootstrap": "7d"},
+        tags={BOOTSTRAP_TAG: "7d"},
         dynamic_partitions_store=dagster_instance,
         all_partitions=False,
         title=None,

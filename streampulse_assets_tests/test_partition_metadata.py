@@ -15,11 +15,11 @@ import pytest
 
 from streampulse_assets.defs.detection.assets import baselines, signal_events
 from streampulse_assets.defs.ingest.assets import raw_snapshots
-from streampulse_assets.defs.partitions import MINUTE_TAG
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.sources.simulator import Simulator
+from streampulse_assets.lib.ticks import MINUTE_TAG
 
 # Recent enough to lie inside any partitions start (the default is the first start - 8 days).
 BASE = (datetime.now(UTC) - timedelta(days=2)).replace(

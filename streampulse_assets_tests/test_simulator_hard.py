@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from streampulse_assets.lib.quality.metrics import labels_frame
-from streampulse_assets.lib.sources.simulator import Simulator, to_minute
+from streampulse_assets.lib.sources.simulator import Simulator
 from streampulse_assets.lib.sources.simulator.catalog import fragment_index
+from streampulse_assets.lib.timeutil import to_minute
 
 A = datetime(2025, 3, 1)
 DAYS = 3

@@ -151,13 +151,14 @@ def test_a_tick_killed_mid_run_is_failed_retried_and_never_skipped(dagster_insta
     from dagster._core.events import EngineEventData
 
     from streampulse_assets.definitions import defs as load_defs
-    from streampulse_assets.defs.ingest.sensors import MINUTE_JOB, minute_sensor
-    from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
+    from streampulse_assets.defs.ingest.sensors import minute_sensor
+    from streampulse_assets.defs.ticks import MINUTE_JOB
+    from streampulse_assets.lib.ticks import MINUTE_START_TAG, Tick, tick_tags
 
     instance, defs = dagster_instance, load_defs()
     job = defs.resolve_job_def(MINUTE_JOB)
     minute = datetime.now(UTC).replace(tzinfo=None, second=0, microsecond=0) - timedelta(minutes=2)
-    tags = {**job.tags, MINUTE_START_TAG: minute.isoformat(), MINUTE_TAG: minute.isoformat()}
+    tags = {**job.tags, **tick_tags(Tick(minute, minute + timedelta(minutes=1)))}
     run = instance.create_run_for_job(
         job, run_config={}, tags=tags, status=dg.DagsterRunStatus.STARTED
     )

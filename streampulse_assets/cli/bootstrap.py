@@ -3,7 +3,7 @@
 The backfill is launched through the webserver's GraphQL API, exactly as the UI's "Materialize"
 dialog does, so the user sees it under Overview → Backfills. It runs once per state folder.
 While it is being launched, `bootstrap.pending` (beside the marker) tells the minute sensor to
-wait; once launched, the sensor waits for the backfill itself (tag `streampulse/bootstrap`), so
+wait; once launched, the sensor waits for the backfill itself (tag `lib/ticks.BOOTSTRAP_TAG`), so
 no live tick computes minutes whose history does not exist yet.
 """
 
@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+
+from streampulse_assets.lib.ticks import BOOTSTRAP_TAG, hour_key
 
 PENDING_NAME = "bootstrap.pending"
 PENDING_MAX_AGE = timedelta(minutes=10)  # a marker left by a crashed launcher is ignored
@@ -41,7 +43,7 @@ def hourly_partition_keys(days: int, now: datetime) -> list[str]:
     first = hour - timedelta(days=days)
     keys = []
     while first <= hour:
-        keys.append(first.strftime("%Y-%m-%d-%H:00"))
+        keys.append(hour_key(first))
         first += timedelta(hours=1)
     return keys
 
@@ -73,7 +75,7 @@ def _launch(port: int, days: int, marker: Path, timeout: float) -> str:
         "partitionNames": hourly_partition_keys(days, datetime.now(UTC)),
         "assetSelection": [{"path": [key]} for key in BOOTSTRAP_ASSETS],
         "fromFailure": False,
-        "tags": [{"key": "streampulse/bootstrap", "value": f"{days}d"}],
+        "tags": [{"key": BOOTSTRAP_TAG, "value": f"{days}d"}],
     }
     deadline = time.monotonic() + timeout
     last_error = "webserver not reachable"

@@ -9,20 +9,18 @@ only the run's own totals in its result, under `range_*` names: a partition's Pl
 draws that hour's own row count, minutes and spikes, also after a single-run backfill.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 
-
-def _naive(value: datetime) -> datetime:
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+from streampulse_assets.lib.timeutil import naive_utc
 
 
 def partition_hours(context: dg.AssetExecutionContext) -> dict[str, datetime]:
     """Partition key -> naive UTC start of its window, for every partition of the run."""
     partitions_def = context.assets_def.partitions_def
     return {
-        key: _naive(partitions_def.time_window_for_partition_key(key).start)
+        key: naive_utc(partitions_def.time_window_for_partition_key(key).start)
         for key in context.partition_keys
     }
 
@@ -30,7 +28,7 @@ def partition_hours(context: dg.AssetExecutionContext) -> dict[str, datetime]:
 def partitions_span(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """[start, end) of all the run's partitions as whole windows (a live tick: its whole hour)."""
     window = context.partition_time_window
-    return _naive(window.start), _naive(window.end)
+    return naive_utc(window.start), naive_utc(window.end)
 
 
 def _value(value):

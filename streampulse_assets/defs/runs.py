@@ -4,7 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-BOOTSTRAP_TAG = "streampulse/bootstrap"  # the first-start history backfill (cli/bootstrap.py)
+from streampulse_assets.lib.ticks import BOOTSTRAP_TAG
+from streampulse_assets.lib.timeutil import aware_utc
+
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -27,16 +29,11 @@ def run_in_flight(instance: dg.DagsterInstance, job_name: str) -> str | None:
     return record.dagster_run.run_id if record else None
 
 
-def as_utc(ts: datetime) -> datetime:
-    """A run storage timestamp (naive UTC on some storages) as aware UTC."""
-    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-
-
 def ended_at(record: dg.RunRecord) -> datetime:
     """When a finished run ended (its failure or success event), as aware UTC."""
     if record.end_time is not None:
         return datetime.fromtimestamp(record.end_time, UTC)
-    return as_utc(record.update_timestamp)
+    return aware_utc(record.update_timestamp)  # naive UTC on some storages
 
 
 def awaiting_retry(

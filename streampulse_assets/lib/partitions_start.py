@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+
+from streampulse_assets.lib.timeutil import naive_utc, naive_utc_now
 
 STATE_FILE = "partitions_start.json"
 SETTING = "STREAMPULSE_PARTITIONS_START"
@@ -22,9 +24,7 @@ SETTING = "STREAMPULSE_PARTITIONS_START"
 
 def floor_hour(value: datetime) -> datetime:
     """Naive UTC hour start of an instant (naive = UTC)."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(minute=0, second=0, microsecond=0)
+    return naive_utc(value).replace(minute=0, second=0, microsecond=0)
 
 
 def parse_start(text: str, now: datetime) -> datetime:
@@ -72,7 +72,7 @@ def _record(path: Path, start: datetime) -> datetime:
 
 
 def _now_text() -> str:
-    return datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+    return naive_utc_now().isoformat(timespec="seconds")
 
 
 def resolve_start(

@@ -15,10 +15,11 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.timeutil import aware_utc, naive_utc, naive_utc_now
 
 WAREHOUSE_RETENTION_DAYS = {
     "raw_snapshots": 35,
@@ -55,14 +56,6 @@ class RetentionPolicy:
                 raise ValueError(f"not a table name: {table!r}")
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
-
-
 def prune_warehouse(
     con, days_by_table: Mapping[str, int], *, now: datetime | None = None, ts_column: str = "ts"
 ) -> dict[str, int]:
@@ -70,7 +63,7 @@ def prune_warehouse(
 
     Tables (or the `ts` column) that do not exist yet are left out of the result; 0 days = keep.
     """
-    now = _naive(now or _utcnow())
+    now = naive_utc(now or naive_utc_now())
     removed: dict[str, int] = {}
     for table, days in days_by_table.items():
         if days <= 0 or not _IDENT.match(table):
@@ -103,7 +96,7 @@ def prune_landing(root: Path | str, days: int, *, now: datetime | None = None) -
     root = Path(root)
     if days <= 0 or not root.is_dir():
         return result
-    cutoff = (_naive(now or _utcnow()) - timedelta(days=days)).date()
+    cutoff = (naive_utc(now or naive_utc_now()) - timedelta(days=days)).date()
     expired: list[Path] = []
     for parent, dirnames, _files in os.walk(root):  # never descends into date folders
         for name in list(dirnames):
@@ -141,7 +134,7 @@ def prune_postgres(
     """
     now_sql = None
     if now is not None:
-        now_sql = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
+        now_sql = aware_utc(now)
     removed = {"alert_deliveries": 0, "analysis_queue": 0}
     if deliveries_days > 0:
         removed["alert_deliveries"] = queue.prune_deliveries(pg_conn, deliveries_days, now_sql)

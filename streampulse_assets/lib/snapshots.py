@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
+
+from streampulse_assets.lib.timeutil import floor_minute
 
 UNCATEGORISED = "uncategorised"
 
@@ -40,13 +42,6 @@ class CategorySnapshot:
     viewers: int
     open_lives: int | None
     top_streamers: tuple[Streamer, ...] = field(default_factory=tuple)
-
-
-def floor_minute(ts: datetime) -> datetime:
-    """UTC minute floor, returned as a naive UTC datetime (the warehouse convention)."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.replace(second=0, microsecond=0)
 
 
 def time_slices(

@@ -14,13 +14,9 @@ from streampulse_assets.defs.partition_metadata import (
     partitions_span,
     range_metadata,
 )
-from streampulse_assets.defs.partitions import (
-    MINUTE_TAG,
-    hourly_partitions,
-    partition_window,
-    single_run,
-)
+from streampulse_assets.defs.partitions import hourly_partitions, single_run
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
+from streampulse_assets.defs.ticks import run_tick
 from streampulse_assets.lib.detection.baselines import refresh_baselines
 from streampulse_assets.lib.detection.config import PROFILES, get_config
 from streampulse_assets.lib.detection.engine import refresh_signal_events, stored_events
@@ -87,7 +83,8 @@ def baselines(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     minute(s), a backfill its whole range in one pass; both give identical rows). Selecting one
     of the two assets computes only that table.
     """
-    start, end = partition_window(context)
+    tick = run_tick(context)
+    start, end = tick.start, tick.end
     tables = [t for t in (ROLLING, SEASONAL) if dg.AssetKey(t) in context.selected_asset_keys]
     with duckdb.get_connection() as con:
         rows = refresh_baselines(con, start, end, tables=tables)
@@ -147,8 +144,8 @@ def signal_events(
     """
     if config.profile not in PROFILES:
         raise dg.Failure(f"unknown detection profile {config.profile!r}; known: {list(PROFILES)}")
-    start, end = partition_window(context)
-    live = bool(context.run.tags.get(MINUTE_TAG))
+    tick = run_tick(context)
+    start, end, live = tick.start, tick.end, tick.live
     primary = get_settings().detection.primary_detector
     with duckdb.get_connection() as con:
         events = refresh_signal_events(con, start, end, get_config(config.profile))

@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import dagster as dg
 
@@ -8,21 +8,17 @@ from streampulse_assets.defs.partition_metadata import (
     partitions_span,
     range_metadata,
 )
-from streampulse_assets.defs.partitions import (
-    GAP_TAG,
-    MINUTE_TAG,
-    hourly_partitions,
-    partition_window,
-    single_run,
-)
+from streampulse_assets.defs.partitions import hourly_partitions, single_run
 from streampulse_assets.defs.resources import WarehouseResource
+from streampulse_assets.defs.ticks import run_tick
 from streampulse_assets.lib.ingest.collect import CollectResult, collect, parse_source_names
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.ingest.store import upsert_snapshots
 from streampulse_assets.lib.partition_stats import raw_hour_stats, table_rows
 from streampulse_assets.lib.settings import get_settings
-from streampulse_assets.lib.snapshots import floor_minute, time_slices
+from streampulse_assets.lib.snapshots import time_slices
 from streampulse_assets.lib.sources.registry import build_history, build_live
+from streampulse_assets.lib.timeutil import now_minute
 
 CHUNK = timedelta(hours=6)  # a long backfill is collected and written in slices to bound memory
 
@@ -49,8 +45,8 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
     settings = get_settings()
     names = parse_source_names(settings.sources.names)
     landing = Landing(settings.stores.resolved_landing_dir())
-    start, end = partition_window(context)
-    now_minute = floor_minute(datetime.now(UTC))
+    tick = run_tick(context)
+    start, end = tick.start, tick.end
     written, total = 0, CollectResult()
     for chunk_start, chunk_end in time_slices(start, end, CHUNK):
         result = collect(
@@ -58,10 +54,10 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             chunk_start,
             chunk_end,
             landing=landing,
-            now_minute=now_minute,
+            now_minute=now_minute(),
             build_history=lambda name: build_history(name, settings),
             build_live=build_live,
-            past_is_gap=MINUTE_TAG in context.run.tags,  # a live tick, not a backfill
+            past_is_gap=tick.live,  # a live tick, not a backfill
         )
         with duckdb.get_connection() as con:
             for source, frame in result.frames.items():
@@ -77,9 +73,8 @@ def raw_snapshots(context: dg.AssetExecutionContext, duckdb: WarehouseResource):
             + "\n".join(f"- {name}: {error}" for name, error in total.errors.items()),
             metadata={"window": f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC"},
         )
-    gap = context.run.tags.get(GAP_TAG)
-    if gap:
-        gap_start, gap_end = gap.split("/")
+    if tick.gap:
+        gap_start, gap_end = (ts.isoformat() for ts in tick.gap)
         total.errors["minute sensor"] = (
             f"minutes {gap_start} to {gap_end} (UTC) were never ticked because the daemon was "
             "away; backfill raw_snapshots and its downstream assets over those hours"

@@ -8,11 +8,10 @@ responses. A tick that is working (fetching, even slowly) is never doubled: its 
 It touches no DuckDB and does nothing for the simulator or replay sources.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 
-from streampulse_assets.defs.partitions import MINUTE_TAG
 from streampulse_assets.defs.runs import waiting_for_pool
 from streampulse_assets.lib.ingest.collect import (
     LIVE_PLATFORMS,
@@ -21,9 +20,10 @@ from streampulse_assets.lib.ingest.collect import (
 )
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
-from streampulse_assets.lib.snapshots import floor_minute
 from streampulse_assets.lib.sources.base import SourceError
 from streampulse_assets.lib.sources.registry import build_live
+from streampulse_assets.lib.ticks import Tick
+from streampulse_assets.lib.timeutil import floor_minute, now_minute
 
 FETCH_JOB = "live_fetch"
 FETCH_TAG = "streampulse/fetch_minute"  # the minute the sensor asked for (the op fetches "now")
@@ -34,7 +34,7 @@ STALLED = timedelta(seconds=20)  # a tick in flight this long is waiting (pool, 
 def fetch_live_responses(context: dg.OpExecutionContext) -> dict[str, str]:
     """Fetch and archive this minute for every configured live platform without an archive."""
     settings = get_settings()
-    minute = floor_minute(datetime.now(UTC))
+    minute = now_minute()
     landing = Landing(settings.stores.resolved_landing_dir())
     done, errors = fetch_unarchived(
         parse_source_names(settings.sources.names), landing, minute, build_live
@@ -67,9 +67,8 @@ def tick_blocked(instance: dg.DagsterInstance, record: dg.RunRecord, now: dateti
     (a tick fetches only those) and it is not working, i.e. it waits in the run queue, one of its
     steps waits for the duckdb pool, or it failed and its retry is awaited."""
     run = record.dagster_run
-    own = run.tags.get(MINUTE_TAG)
-    current = floor_minute(now)
-    if own is None or floor_minute(datetime.fromisoformat(own)) >= current:
+    own = Tick.from_tags(run.tags)
+    if own is None or not own.live or own.last >= floor_minute(now):
         return False  # the current minute is (or will be) the tick's own
     if run.status in WAITING or run.is_complete_and_waiting_to_retry:
         return True

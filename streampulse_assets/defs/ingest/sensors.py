@@ -4,40 +4,28 @@ import dagster as dg
 
 from streampulse_assets.cli.bootstrap import pending_since
 from streampulse_assets.defs.ingest.fetch import live_fetch, live_fetch_request, tick_blocked
-from streampulse_assets.defs.partitions import GAP_TAG, MINUTE_START_TAG, MINUTE_TAG
 from streampulse_assets.defs.runs import (
-    as_utc,
     awaiting_retry,
     bootstrap_since,
     ended_at,
     failed_for_good,
     in_flight_record,
 )
+from streampulse_assets.defs.ticks import MINUTE_JOB, minute_pipeline, tick_request
 from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.services.paths import state_dir
 from streampulse_assets.lib.settings import get_settings
-from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.ticks import Tick, requested_at
+from streampulse_assets.lib.timeutil import MINUTE, aware_utc, floor_minute
 
-MINUTE_JOB = "minute_pipeline"
 MAX_CATCH_UP = timedelta(minutes=60)  # older gaps are a backfill's job, not a tick's
 PARENT_RUN_TAG = "dagster/parent_run_id"  # set on retries and re-executions
-REQUESTED_TAG = "streampulse/requested_at"  # when the sensor asked for the tick (its own clock)
-
-minute_pipeline = dg.define_asset_job(
-    MINUTE_JOB,
-    # raw_snapshots -> rolling_baselines, seasonal_baselines -> signal_events (group "detection")
-    selection=dg.AssetSelection.assets("raw_snapshots") | dg.AssetSelection.groups("detection"),
-    description="One minute (or the minutes since the last tick) from ingestion to signal events.",
-    # A failed tick (a locked warehouse, Postgres restarting) is retried on its own window; the
-    # sensor waits for the retry (see awaiting_retry), so minutes are still computed in order.
-    tags={"dagster/max_retries": "2", "dagster/retry_strategy": "FROM_FAILURE"},
-)
 
 
 def next_tick(cursor: str | None, now: datetime) -> tuple[datetime, datetime] | None:
     """(first, last) minute the next run should compute, within one hourly partition."""
     now_minute = floor_minute(now)
-    first = datetime.fromisoformat(cursor) + timedelta(minutes=1) if cursor else now_minute
+    first = datetime.fromisoformat(cursor) + MINUTE if cursor else now_minute
     first = max(first, now_minute - MAX_CATCH_UP)
     if first > now_minute:
         return None
@@ -49,7 +37,7 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
     """Minutes [start, end) no tick will compute because the daemon was away too long."""
     if not cursor:
         return None
-    expected = datetime.fromisoformat(cursor) + timedelta(minutes=1)
+    expected = datetime.fromisoformat(cursor) + MINUTE
     return (expected, first) if expected < first else None
 
 
@@ -60,11 +48,10 @@ def rewound_cursor(instance: dg.DagsterInstance, cursor: str | None) -> tuple[st
     failed = failed_for_good(instance, MINUTE_JOB)
     if failed is None:
         return cursor, ""
-    tags = failed.dagster_run.tags
-    first = tags.get(MINUTE_START_TAG) or tags.get(MINUTE_TAG)
-    if not first:  # launched by hand, not by this sensor
+    tick = Tick.from_tags(failed.dagster_run.tags)
+    if tick is None or not tick.live:  # launched by hand, not by this sensor
         return cursor, ""
-    before = datetime.fromisoformat(first) - timedelta(minutes=1)
+    before = tick.start - MINUTE
     if cursor and datetime.fromisoformat(cursor) <= before:
         return cursor, ""
     return before.isoformat(), f"/after-{failed.dagster_run.run_id[:8]}"
@@ -74,10 +61,10 @@ def waiting_since(record: dg.RunRecord) -> datetime:
     """When the sensor requested this tick (its own tag, so no database clock or timezone is
     involved); for retries (which inherit their parent's tags) and ticks launched by hand, the
     run's creation time."""
-    requested = record.dagster_run.tags.get(REQUESTED_TAG)
+    requested = requested_at(record.dagster_run.tags)
     if requested and PARENT_RUN_TAG not in record.dagster_run.tags:
-        return datetime.fromisoformat(requested)
-    return as_utc(record.create_timestamp)
+        return requested
+    return aware_utc(record.create_timestamp)
 
 
 @dg.sensor(
@@ -112,7 +99,7 @@ def minute_sensor(context: dg.SensorEvaluationContext):
         return dg.SkipReason(why)
     bootstrap = bootstrap_since(instance, pending_since(state_dir(), now))
     if bootstrap is not None:  # history first: the tick after it starts where it began
-        start = floor_minute(bootstrap) - timedelta(minutes=1)
+        start = floor_minute(bootstrap) - MINUTE
         cursor = context.cursor or start.isoformat()
         fetch = keep_fetching(bootstrap, "the first-start history backfill is running")
         if isinstance(fetch, dg.RunRequest):
@@ -121,28 +108,18 @@ def minute_sensor(context: dg.SensorEvaluationContext):
     cursor, key_suffix = rewound_cursor(instance, context.cursor)
     if key_suffix:
         context.log.warning(f"the tick after minute {cursor} failed for good; computing it again")
-    tick = next_tick(cursor, now)
-    if tick is None:
+    minutes = next_tick(cursor, now)
+    if minutes is None:
         return dg.SkipReason("this minute was launched already")
-    first, last = tick
-    tags = {
-        MINUTE_TAG: last.isoformat(),
-        MINUTE_START_TAG: first.isoformat(),
-        REQUESTED_TAG: now.isoformat(),
-    }
-    gap = skipped_gap(cursor, first)
-    if gap:  # never silent: the run's checks report it, with the backfill to run
-        tags[GAP_TAG] = f"{gap[0].isoformat()}/{gap[1].isoformat()}"
-        context.log.warning(f"minutes {gap[0]} to {gap[1]} were not ticked; backfill them")
-    context.update_cursor(last.isoformat())
-    return dg.RunRequest(
-        job_name=MINUTE_JOB,
-        run_key=last.isoformat() + key_suffix,
-        partition_key=first.strftime("%Y-%m-%d-%H:00"),
-        tags=tags,
-    )
+    first, last = minutes
+    tick = Tick(first, last + MINUTE, live=True, gap=skipped_gap(cursor, first))
+    if tick.gap:  # never silent: the run's checks report it, with the backfill to run
+        gap_start, gap_end = tick.gap
+        context.log.warning(f"minutes {gap_start} to {gap_end} were not ticked; backfill them")
+    context.update_cursor(tick.last.isoformat())
+    return tick_request(tick, requested_at=now, key_suffix=key_suffix)
 
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(jobs=[minute_pipeline], sensors=[minute_sensor])
+    return dg.Definitions(sensors=[minute_sensor])

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import psutil
 
-from streampulse_assets.defs.runs import as_utc
+from streampulse_assets.lib.timeutil import aware_utc
 
 WATCHED = [
     dg.DagsterRunStatus.STARTING,
@@ -58,7 +58,7 @@ def why_dead(instance: dg.DagsterInstance, record: dg.RunRecord, now: datetime) 
     if reported is None:
         # No worker yet: only a launch that never reported in is dead (runs executed in
         # process by another program report no pid and are left alone).
-        launched = as_utc(record.update_timestamp)
+        launched = aware_utc(record.update_timestamp)
         starting = record.dagster_run.status == dg.DagsterRunStatus.STARTING
         if starting and now - launched > START_GRACE:
             return f"its worker never started within {START_GRACE.seconds} s of the launch"

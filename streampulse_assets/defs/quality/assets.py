@@ -3,20 +3,13 @@ from datetime import datetime
 import dagster as dg
 import pandas as pd
 
+from streampulse_assets.defs.partition_metadata import partitions_span
 from streampulse_assets.defs.partitions import daily_partitions
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
 from streampulse_assets.lib.quality import labels
 from streampulse_assets.lib.quality.day_data import MissingTableError, load_day
 from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.settings import QualitySettings, get_settings
-
-
-def _day(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
-    window = context.partition_time_window
-    return (
-        window.start.replace(tzinfo=None),  # daily partitions are UTC
-        window.end.replace(tzinfo=None),
-    )
 
 
 def gather_labels(start: datetime, end: datetime, postgres: PostgresResource, log) -> pd.DataFrame:
@@ -49,7 +42,7 @@ def detection_labels(
     windows) and operator verdicts from `streampulse label`. Every label overlapping the day is
     written to the `detection_labels` table under that day, replacing the day's previous rows, so
     re-running is idempotent and a bad label file fails the run without touching stored labels."""
-    start, end = _day(context)
+    start, end = partitions_span(context)  # the day, naive UTC
     found = gather_labels(start, end, postgres, context.log)
     with duckdb.get_connection() as con:
         rows = labels.write_day_labels(con, start.date(), found)
@@ -116,7 +109,7 @@ def detection_quality(
     category-days actually scored. When analysis has run, the day's cache hit rate and LLM cost
     come from analysed_events. Numbers are materialisation metadata, so the UI plots them per
     day; the Markdown report is attached too."""
-    start, end = _day(context)
+    start, end = partitions_span(context)  # the day, naive UTC
     with duckdb.get_connection() as con:
         days = QualitySettings().warmup_days
         try:

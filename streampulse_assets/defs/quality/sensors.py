@@ -18,6 +18,7 @@ import dagster as dg
 from streampulse_assets.defs.partitions import daily_partitions
 from streampulse_assets.defs.quality.assets import detection_labels, detection_quality
 from streampulse_assets.defs.runs import IN_FLIGHT
+from streampulse_assets.lib.timeutil import aware_utc
 
 SIGNAL_EVENTS = dg.AssetKey("signal_events")
 QUALITY_JOB = "detection_quality_job"
@@ -88,7 +89,7 @@ def due_days(pending: dict[str, tuple[int, str]], now: datetime, running: set[st
     first."""
     due = []
     for day in sorted(pending):
-        end = datetime.fromisoformat(day).replace(tzinfo=UTC) + timedelta(days=1)
+        end = aware_utc(datetime.fromisoformat(day)) + timedelta(days=1)
         if now >= end + SETTLE and pending[day][1] not in running:
             due.append(day)
     return due

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from streampulse_assets.lib.analysis.evidence import lead_streamer, person_driven
 from streampulse_assets.lib.analysis.models import QueueEvent
+from streampulse_assets.lib.timeutil import minute_to_dt, to_minute
 
 CACHE_BUCKET_MINUTES = 60
-_EPOCH = datetime(1970, 1, 1)
 
 
 def _slug(text: str) -> str:
@@ -27,10 +27,8 @@ def title_hash(title: str | None) -> str:
 
 def time_bucket(ts: datetime, minutes: int = CACHE_BUCKET_MINUTES) -> str:
     """Start of the UTC bucket holding `ts` (naive = UTC), as YYYYmmddHHMM."""
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    total = int((ts - _EPOCH).total_seconds() // 60)
-    return (_EPOCH + timedelta(minutes=total - total % minutes)).strftime("%Y%m%d%H%M")
+    total = to_minute(ts, ceil=False)
+    return minute_to_dt(total - total % minutes).strftime("%Y%m%d%H%M")
 
 
 def cache_key(event: QueueEvent, bucket_minutes: int = CACHE_BUCKET_MINUTES) -> str:

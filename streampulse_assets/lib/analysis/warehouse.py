@@ -9,12 +9,13 @@ their `last_error`.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.duck import registered
+from streampulse_assets.lib.timeutil import naive_utc
 
 OVERLAP = timedelta(minutes=10)
 _RESULT_FIELDS = {
@@ -38,12 +39,6 @@ _COLUMNS = [
 ]  # fmt: skip
 
 
-def _naive_utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 def fetch_done(pg_conn, since: datetime | None) -> pd.DataFrame:
     """DONE rows analysed at or after `since` (naive UTC; None = all), result flattened."""
     rows = queue.done_since(pg_conn, since)
@@ -52,7 +47,7 @@ def fetch_done(pg_conn, since: datetime | None) -> pd.DataFrame:
         rec = dict(zip(_COLUMNS[:14], row[:14], strict=True))
         result = row[14] if isinstance(row[14], dict) else json.loads(row[14] or "{}")
         for key in ("ts", "created_at", "analysed_at"):
-            rec[key] = _naive_utc(rec[key])
+            rec[key] = None if rec[key] is None else naive_utc(rec[key])
         for key, cast in _RESULT_FIELDS.items():
             rec[key] = cast(result[key]) if result.get(key) is not None else None
         for key in ("keywords", "search_queries", "models"):

@@ -15,23 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
-EPOCH = datetime(1970, 1, 1)
+from streampulse_assets.lib.timeutil import to_minute
+
 KEYS_TABLE = "_detection_keys"
 # Series x columns laid out at once (bounds the memory of a long backfill).
 CHUNK_CELLS = 2_000_000
-
-
-def to_minute(ts: datetime) -> int:
-    return int((ts - EPOCH) // timedelta(minutes=1))
-
-
-def from_minutes(minutes: np.ndarray) -> np.ndarray:
-    return (np.asarray(minutes, dtype=np.int64) * 60_000_000).view("datetime64[us]")
 
 
 @dataclass
@@ -107,7 +100,7 @@ def read_rows(con, ranges: list[tuple[datetime, datetime]], start: datetime, end
         col = (np.cumsum(seen, dtype=np.int32) - 1)[minute - base]
     else:
         minutes, col = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
-    t0, t1 = np.searchsorted(minutes, [to_minute(start), to_minute(end)])
+    t0, t1 = np.searchsorted(minutes, [to_minute(start, ceil=False), to_minute(end, ceil=False)])
     viewers = np.asarray(data["viewers"], dtype=np.int64)
     return Rows(keys, sid, col, viewers, minutes, int(t0), int(t1))
 

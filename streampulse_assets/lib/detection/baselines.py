@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pyarrow as pa
 
-from streampulse_assets.lib.detection.band import Band, bands, from_minutes, read_rows
+from streampulse_assets.lib.detection.band import Band, bands, read_rows
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.windows import (
     sorted_medians,
@@ -25,6 +25,7 @@ from streampulse_assets.lib.detection.windows import (
     window_median,
 )
 from streampulse_assets.lib.duck import transaction
+from streampulse_assets.lib.timeutil import minutes_to_datetime64
 
 DAY = 1440
 WEEK = 7 * DAY
@@ -92,13 +93,13 @@ def compute_rolling(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     prev_i = np.where(has, t - 1, 0)
     ago_i = np.where(has, lo, 0)
     return {
-        "ts": from_minutes(band.minute[t]),
+        "ts": minutes_to_datetime64(band.minute[t]),
         "viewers": band.viewers[t],
         "median_60": window_median(band.viewers, lo, t),
         "n_60": n.astype(np.int32),
-        "prev_ts": (from_minutes(band.minute[prev_i]), ~has),
+        "prev_ts": (minutes_to_datetime64(band.minute[prev_i]), ~has),
         "prev_viewers": (band.viewers[prev_i], ~has),
-        "ago_ts": (from_minutes(band.minute[ago_i]), ~has),
+        "ago_ts": (minutes_to_datetime64(band.minute[ago_i]), ~has),
         "viewers_60_ago": (band.viewers[ago_i], ~has),
         "noise_sd": hourly_noise(band, cfg),
     }
@@ -109,7 +110,7 @@ def compute_seasonal(band: Band, cfg: DetectionConfig) -> dict[str, np.ndarray]:
     half = cfg.season_half_window_minutes
     expected = 2 * half // cfg.step + 1
     prefix = np.concatenate([[0], np.cumsum(band.viewers)])
-    cols: dict[str, np.ndarray] = {"ts": from_minutes(band.minute[band.target])}
+    cols: dict[str, np.ndarray] = {"ts": minutes_to_datetime64(band.minute[band.target])}
     for name, lag in (("24h", DAY), ("7d", WEEK)):
         lo = band.at(band.cols_from(-lag - half, "left"))
         hi = band.at(band.cols_from(-lag + half, "right"))

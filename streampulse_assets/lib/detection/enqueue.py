@@ -14,12 +14,12 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import UTC
 
 import pandas as pd
 
 from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.detection.series import series_key
+from streampulse_assets.lib.timeutil import aware_utc
 
 EVIDENCE_FIELDS = [
     "category_name", "current", "baseline_short", "baseline_season", "season_source",
@@ -68,11 +68,6 @@ def evidence(row: dict) -> dict:
     return out
 
 
-def _utc(ts) -> object:
-    ts = pd.Timestamp(ts)
-    return (ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)).to_pydatetime()
-
-
 def enqueue_events(
     pg_conn, events: pd.DataFrame, series: dict | None = None, detector: str = "V3"
 ) -> EnqueueStats:
@@ -97,7 +92,8 @@ def enqueue_events(
         values.append(
             (
                 detector, str(r["platform"]), str(r["category_id"]), _plain(r.get("category_name")),
-                _utc(r["ts"]), r["level"], _plain(r.get("cause")),
+                aware_utc(pd.Timestamp(r["ts"]).to_pydatetime()), r["level"],
+                _plain(r.get("cause")),
                 json.dumps(ev, ensure_ascii=False, separators=(",", ":")), status,
             )
         )  # fmt: skip

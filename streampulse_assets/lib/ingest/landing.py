@@ -16,8 +16,8 @@ from pathlib import Path
 
 import zstandard
 
-from streampulse_assets.lib.snapshots import floor_minute
 from streampulse_assets.lib.sources.base import RawPayload, SourceError
+from streampulse_assets.lib.timeutil import floor_minute
 
 # What reading a truncated, corrupted or foreign file can raise.
 _DAMAGED = (OSError, ValueError, AttributeError, zstandard.ZstdError)

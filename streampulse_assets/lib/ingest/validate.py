@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
+from streampulse_assets.lib.timeutil import naive_utc
 
 # Far above any real category (the largest live categories in Korea peak near 1-2 million), so
 # only unit or parse errors exceed it; it also keeps sums and differences far inside int64 and
@@ -73,7 +74,7 @@ def validate_snapshots(
     missing = [c for c in REQUIRED if c not in frame.columns]
     if missing:
         raise ValidationError(f"{origin}: missing required column(s): {', '.join(missing)}")
-    now = _naive(now or datetime.now(UTC))
+    now = naive_utc(now or datetime.now(UTC))
     if not frame.index.is_unique:  # row labels must name one row each
         frame = frame.reset_index(drop=True)
     checks = _Checks(frame, origin)
@@ -125,10 +126,6 @@ def describe(rejected: list[Rejection], limit: int = 10) -> list[str]:
     if len(rejected) > limit:
         lines.append(f"... and {len(rejected) - limit} more rejected row(s)")
     return lines
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo else ts
 
 
 def _show(value: object) -> str:

@@ -8,13 +8,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
+from streampulse_assets.lib.timeutil import naive_utc_minutes
+
 PLATFORM_WIDE = "*"  # category_id of platform-wide labels (missing minutes, partial outages)
 _KEY = ["platform", "category_id"]
-
-
-def _naive_utc(values) -> pd.Series:
-    ts = pd.to_datetime(pd.Series(values, dtype=object), utc=True)
-    return ts.dt.tz_convert(None).dt.floor("min").astype("datetime64[us]")
 
 
 @dataclass(frozen=True)
@@ -66,7 +63,7 @@ def exposure(snapshots: pd.DataFrame) -> Exposure:
     if snapshots.empty:
         return Exposure(0, {})
     n = int(snapshots[_KEY].astype(str).drop_duplicates().shape[0])
-    ts = _naive_utc(snapshots["ts"])
+    ts = naive_utc_minutes(snapshots["ts"])
     return exposure_from_span(n, ts.min(), ts.max())
 
 

@@ -4,9 +4,10 @@ implies for the quality metrics."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.timeutil import aware_utc, floor_minute
 
 # An operator verdict is about one event minute. operator_true becomes [t, t + 5 min] (with the
 # metrics' 5-minute lead tolerance: any alert within 5 minutes of t counts); operator_false
@@ -51,9 +52,7 @@ def record_label(pg_conn, event_id: int, is_true: bool, note: str | None = None)
 
 
 def _iso(ts: datetime) -> str:
-    if ts.tzinfo is not None:
-        ts = ts.astimezone(UTC).replace(tzinfo=None)
-    return ts.replace(second=0, microsecond=0).isoformat() + "Z"
+    return floor_minute(ts).isoformat() + "Z"
 
 
 def labels_from_feedback(
@@ -61,10 +60,8 @@ def labels_from_feedback(
 ) -> list[dict]:
     """Label dicts (contracts.md) from operator verdicts, optionally for events with
     start <= ts < end (naive UTC or aware)."""
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=UTC)
-    if end is not None and end.tzinfo is None:
-        end = end.replace(tzinfo=UTC)
+    start = aware_utc(start) if start is not None else None
+    end = aware_utc(end) if end is not None else None
     rows = queue.feedback_verdicts(pg_conn, start, end)
     labels = []
     for platform, category_id, ts, verdict in rows:

@@ -31,7 +31,6 @@ from streampulse_assets.lib.quality.exposure import (  # noqa: F401 (re-exported
     PLATFORM_WIDE,
     Exposure,
     Warmup,
-    _naive_utc,
     _until,
     exposure,
     exposure_from_span,
@@ -39,6 +38,7 @@ from streampulse_assets.lib.quality.exposure import (  # noqa: F401 (re-exported
     series_spans,
     warmup_from_spans,
 )
+from streampulse_assets.lib.timeutil import naive_utc_minutes
 
 POSITIVE_KINDS = frozenset(
     {"streamer_spike", "category_surge", "category_adoption", "nab_anomaly", "operator_true"}
@@ -73,8 +73,8 @@ def labels_frame(labels: list[dict]) -> pd.DataFrame:
     frame["platform"] = frame["platform"].astype(str)
     frame["category_id"] = frame["category_id"].astype(str)
     try:
-        frame["start"] = _naive_utc(frame["start"])
-        frame["end"] = _naive_utc(frame["end"])
+        frame["start"] = naive_utc_minutes(frame["start"])
+        frame["end"] = naive_utc_minutes(frame["end"])
     except (ValueError, TypeError) as exc:
         raise LabelError(f"label timestamps must be ISO UTC: {exc}") from exc
     bad = frame[frame["end"] < frame["start"]]
@@ -189,7 +189,7 @@ def _events(events: pd.DataFrame, detector: str) -> pd.DataFrame:
     rows = events[events["detector"] == detector][[*_KEY, "ts", "level"]].copy()
     rows["platform"] = rows["platform"].astype(str)
     rows["category_id"] = rows["category_id"].astype(str)
-    rows["ts"] = _naive_utc(rows["ts"]) if len(rows) else rows["ts"]
+    rows["ts"] = naive_utc_minutes(rows["ts"]) if len(rows) else rows["ts"]
     return rows.reset_index(drop=True)
 
 

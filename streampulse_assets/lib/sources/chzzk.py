@@ -16,7 +16,6 @@ from streampulse_assets.lib.snapshots import (
     UNCATEGORISED,
     CategorySnapshot,
     Streamer,
-    floor_minute,
     to_frame,
 )
 from streampulse_assets.lib.sources.base import (
@@ -26,6 +25,7 @@ from streampulse_assets.lib.sources.base import (
     SourceError,
 )
 from streampulse_assets.lib.sources.http import HttpPolicy, JsonHttp, decode_json
+from streampulse_assets.lib.timeutil import floor_minute
 
 PLATFORM = "chzzk"
 LIVES_PATH = "/open/v1/lives"

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 import httpx
 
 from streampulse_assets.lib.sources.base import RawPayload, SourceConfigError, SourceError
+from streampulse_assets.lib.timeutil import aware_utc
 
 USER_AGENT = "StreamPulse/0.1 (+https://github.com/streampulse)"
 
@@ -50,8 +51,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
+        when = aware_utc(when)
         seconds = (when - (now or datetime.now(UTC))).total_seconds()
     if math.isnan(seconds):
         return None

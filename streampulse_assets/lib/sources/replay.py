@@ -27,7 +27,7 @@ from streampulse_assets.lib.ingest.validate import (
 )
 from streampulse_assets.lib.snapshots import SNAPSHOT_COLUMNS
 from streampulse_assets.lib.sources.base import SourceError
-from streampulse_assets.lib.sources.simulator import to_minute
+from streampulse_assets.lib.timeutil import to_minute
 
 KEY = ["platform", "category_id", "ts"]
 LABEL_FIELDS = ("platform", "category_id", "start", "end", "kind")

@@ -2,6 +2,6 @@
 modules (catalog, names, season, sessions, events, plan_hard, effects, effects_hard, engine, hash)
 and the scenarios in scenario.py."""
 
-from streampulse_assets.lib.sources.simulator.source import Simulator, to_minute
+from streampulse_assets.lib.sources.simulator.source import Simulator
 
-__all__ = ["Simulator", "to_minute"]
+__all__ = ["Simulator"]

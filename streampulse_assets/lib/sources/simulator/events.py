@@ -11,21 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 import numpy as np
 
 from streampulse_assets.lib.sources.simulator.catalog import Catalog
 from streampulse_assets.lib.sources.simulator.season import DAY, KST_OFFSET, daily_curve
+from streampulse_assets.lib.timeutil import minute_to_dt
 
-EPOCH = datetime(1970, 1, 1)
 PLATFORM_WIDE = "*"
 # level_fn(cats, minutes) -> (total clean level [C, M], background share [C, M], factor [C, M])
 LevelFn = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
-
-
-def minute_to_dt(minute: int) -> datetime:
-    return EPOCH + timedelta(minutes=int(minute))
 
 
 @dataclass(frozen=True)

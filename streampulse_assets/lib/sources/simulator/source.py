@@ -11,7 +11,6 @@ this package for the model and scenario.py for the scenarios.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -25,17 +24,10 @@ from streampulse_assets.lib.sources.simulator.events import Event, plan_day
 from streampulse_assets.lib.sources.simulator.plan_hard import plan_hard_day
 from streampulse_assets.lib.sources.simulator.scenario import resolve_scenario
 from streampulse_assets.lib.sources.simulator.season import DAY
+from streampulse_assets.lib.timeutil import to_minute
 
 _US_PER_MIN = 60_000_000
 _PLAN_CACHE = 256
-
-
-def to_minute(value: datetime | str | pd.Timestamp, ceil: bool = True) -> int:
-    """Minute index since the epoch of a UTC instant (naive = UTC), rounded up by default."""
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize(UTC) if ts.tzinfo is None else ts.tz_convert(UTC)
-    seconds = (ts - pd.Timestamp(0, tz=UTC)) / pd.Timedelta(seconds=1)
-    return int(np.ceil(seconds / 60.0)) if ceil else int(np.floor(seconds / 60.0))
 
 
 _SEPARATORS = pa.array(["}, ", "}"], pa.string())

@@ -11,10 +11,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from streampulse_assets.lib.snapshots import UNCATEGORISED, CategorySnapshot, Streamer, floor_minute
+from streampulse_assets.lib.snapshots import UNCATEGORISED, CategorySnapshot, Streamer
 from streampulse_assets.lib.sources.base import RawPayload, SourceError
 from streampulse_assets.lib.sources.chzzk import UNCATEGORISED_NAME, as_count, top_streamers
 from streampulse_assets.lib.sources.http import decode_json
+from streampulse_assets.lib.timeutil import floor_minute
 
 PLATFORM = "soop"
 API_PATH = "/api.php"

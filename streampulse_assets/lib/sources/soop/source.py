@@ -20,7 +20,6 @@ from datetime import datetime
 import pandas as pd
 
 from streampulse_assets.lib.snapshots import (
-    floor_minute,
     to_frame,
 )
 from streampulse_assets.lib.sources.base import (
@@ -47,6 +46,7 @@ from streampulse_assets.lib.sources.soop.parse import (  # noqa: F401 - re-expor
     classify,
     parse_live,
 )
+from streampulse_assets.lib.timeutil import floor_minute
 
 DEFAULT_SEARCH_BASE_URL = "https://sch.sooplive.co.kr"
 DEFAULT_LIVE_BASE_URL = "https://live.sooplive.co.kr"
