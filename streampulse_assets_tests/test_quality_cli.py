@@ -181,3 +181,34 @@ def test_evaluate_leaves_the_warm_up_out_and_reports_nab_scores(tmp_path):
     no_nab = run("--no-nab")
     assert "nab" not in no_nab and no_nab["warmup"]["days"] == 7.0
     assert no_nab["detectors"]["V3"]["windows"] == 0 and no_nab["meta"]["category_days"] == 0
+
+
+def test_evaluate_scores_the_learned_detectors_alerts_on_both_sides_for_nab(tmp_path):
+    """NAB scores the learned detector's anomaly alerts (a drop is one), while its event-level
+    numbers count only its SPIKEs (alerts on rises)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(3)
+    ts = pd.date_range(datetime(2025, 3, 1), periods=4 * 1440, freq="1min")
+    t = np.arange(len(ts))
+    viewers = rng.poisson(2_000 * (1 + 0.3 * np.sin(2 * np.pi * t / 1440))).astype(float)
+    at = 3 * 1440 + 600
+    viewers[at : at + 90] *= 0.3  # a sudden drop: an anomaly, not a spike
+    frame = pd.DataFrame(
+        {"platform": "chzzk", "category_id": "drop", "ts": ts, "category_name": "drop",
+         "viewers": viewers.astype("int64"), "open_lives": 20, "top_streamers": "[]"}
+    )  # fmt: skip
+    snaps, labels = tmp_path / "s.parquet", tmp_path / "l.json"
+    frame.to_parquet(snaps)
+    start, end = ts[at] - pd.Timedelta(minutes=30), ts[at] + pd.Timedelta(minutes=120)
+    window = {"platform": "chzzk", "category_id": "drop", "kind": "nab_anomaly"}
+    window |= {"start": start.isoformat() + "Z", "end": end.isoformat() + "Z"}
+    labels.write_text(json.dumps([window]))
+    args = ["evaluate", "--snapshots", str(snaps), "--labels", str(labels), "--json"]
+    result = runner.invoke(app, [*args, "--resamples", "99", "--warmup-days", "0"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    learned = report["nab"]["detectors"]["LEARNED"]["profiles"]["standard"]
+    assert learned["windows_hit"] == 1 and learned["normalised"] > 50
+    assert report["detectors"]["LEARNED"]["true_alerts"] == 0  # no SPIKE at the drop

@@ -89,11 +89,20 @@ def evaluate(
         meta={"snapshots": str(snapshots), "labels_file": str(labels), "profile": profile},
         warmup=warmup,
         rows=rows if nab else None,
+        nab_events=nab_events(found),
     )
     text = render_markdown(report, title=f"Detection quality: {snapshots.name} ({profile})")
     if markdown is not None:
         markdown.write_text(text)
     typer.echo(json.dumps(report, indent=2) if as_json else text)
+
+
+def nab_events(found) -> pd.DataFrame:
+    """The events NAB scores: V3's and V1's SPIKEs, and the learned detector's alerts on either
+    side (its anomaly score; only its alerts on rises are SPIKEs)."""
+    others = found.events[found.events["detector"] != "LEARNED"]
+    alerts = found.learned_alerts.assign(detector="LEARNED", level="SPIKE")
+    return pd.concat([others, alerts], ignore_index=True)
 
 
 def register(app: typer.Typer) -> None:

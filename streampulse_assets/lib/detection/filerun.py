@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -40,6 +40,13 @@ class FileDetection:
     categories: int  # distinct platform + category pairs
     first: pd.Timestamp | None  # first and last minute of the file
     last: pd.Timestamp | None
+    # The learned detector's alerts on either side (platform, category_id, ts): what NAB scores
+    # for it; its SPIKE events (alerts on rises) are in `events`.
+    learned_alerts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_ALERT))
+
+
+_ALERT = ["platform", "category_id", "ts"]
+_ALERT_SQL = f"SELECT {', '.join(_ALERT)} FROM learned_scores WHERE alert"
 
 
 def _config(temp: Path, memory_limit: str | None) -> dict[str, str]:
@@ -137,11 +144,14 @@ def detect_file(
         if cfg.step_minutes is None:
             cfg = get_config(cfg, step_minutes=step_from_gaps(np.concatenate(gaps)))
         span = (first, last + timedelta(minutes=1))
-        parts = []
+        parts, alerts = [], []
         for db in dbs.values():
             con = connect(db, temp)
             try:
                 part = refresh_all(con, *span, cfg)
+                alerts.append(
+                    con.execute(f"SELECT {', '.join(_ALERT)} FROM learned_scores WHERE alert").df()
+                )
             finally:
                 con.close()
                 db.unlink()
@@ -149,4 +159,6 @@ def detect_file(
                 parts.append(part)
     events = empty_events() if not parts else pd.concat(parts, ignore_index=True)
     events = events.sort_values(["ts", "detector", "platform", "category_id"], ignore_index=True)
-    return FileDetection(events, keys, cats, pd.Timestamp(first), pd.Timestamp(last))
+    learned = pd.concat([pd.DataFrame(columns=_ALERT), *alerts], ignore_index=True)
+    learned = learned.sort_values(_ALERT, ignore_index=True)
+    return FileDetection(events, keys, cats, pd.Timestamp(first), pd.Timestamp(last), learned)

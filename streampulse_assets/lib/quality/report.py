@@ -125,6 +125,7 @@ def build_report(
     rows: pd.DataFrame | None = None,
     row_scores: dict[str, pd.DataFrame] | None = None,
     score_threshold: float | dict[str, float] = BINARY_THRESHOLD,
+    nab_events: pd.DataFrame | None = None,
 ) -> dict:
     """Score every detector of `events` (at least baseline and challenger) and compare every pair
     (`comparison`: challenger - baseline, V3 - V1 by default; `comparisons`: that one first, then
@@ -132,9 +133,11 @@ def build_report(
     scoring leaves each series' warm-up out and `expo` should be `scored_exposure(warmup)`. With
     `rows` (platform, category_id, ts of every series row) or `row_scores` ({detector: frame with
     a score column}), the report adds NAB scores; per-row scores use `score_threshold` (one value
-    or one per NAB profile)."""
+    or one per NAB profile). `nab_events` replaces `events` for NAB's binary scoring (e.g. with the
+    learned detector's alerts on both sides instead of its SPIKEs)."""
     frame = labels if isinstance(labels, pd.DataFrame) else labels_frame(labels)
-    detectors = _detectors(events, baseline, challenger)
+    seen = events if nab_events is None else pd.concat([events, nab_events], ignore_index=True)
+    detectors = _detectors(seen, baseline, challenger)  # also those alerting only for NAB
     scores = score_events(events, frame, expo.category_days, detectors, warmup)
     windows = positive_windows(frame)
     pairs = [(baseline, challenger)]
@@ -162,7 +165,12 @@ def build_report(
     }
     if rows is not None or row_scores:
         report["nab"] = nab_report(
-            rows, events, frame, detectors, row_scores=row_scores, threshold=score_threshold
+            rows,
+            events if nab_events is None else nab_events,
+            frame,
+            detectors,
+            row_scores=row_scores,
+            threshold=score_threshold,
         )
     return report
 
