@@ -174,8 +174,11 @@ def backfill_child(
     from streampulse_assets.lib.detection.config import get_config
     from streampulse_assets.lib.detection.engine import refresh_signal_events
 
+    from streampulse_assets.lib.schema import migrate_duckdb
+
     cfg = get_config()
     con = duckdb.connect(path)
+    migrate_duckdb(con)  # a cached warehouse of an older schema gets the new migrations
     con.execute("SET enable_progress_bar = false")
     if limit:
         con.execute(f"SET memory_limit = '{limit}'")
@@ -229,7 +232,10 @@ def ticks(path: Path, last: datetime, n: int, limit: str) -> tuple[float, int]:
     from streampulse_assets.lib.detection.engine import refresh_all
 
     first = last - timedelta(minutes=n - 1)
+    from streampulse_assets.lib.schema import migrate_duckdb
+
     with duckdb.connect(str(path), config={"memory_limit": limit}) as con:
+        migrate_duckdb(con)
         con.execute("SET enable_progress_bar = false")
         refresh_all(con, first - timedelta(hours=2), first)
         times, events = [], 0
