@@ -173,7 +173,6 @@ def backfill_child(
     from streampulse_assets.lib.detection.baselines import refresh_baselines
     from streampulse_assets.lib.detection.config import get_config
     from streampulse_assets.lib.detection.engine import refresh_signal_events
-
     from streampulse_assets.lib.schema import migrate_duckdb
 
     cfg = get_config()
