@@ -80,6 +80,22 @@ class _Planner:
         minutes = np.linspace(t0, t1, 8).round().astype(np.int64)
         return self.level_fn(np.atleast_1d(np.asarray(cats, np.int64)), minutes)
 
+    def spike_event(self, c: int, t0: int, dur: int, pre: int, size: float) -> Event:
+        """A streamer_spike of one of the category's three biggest streamers (`size` viewers)."""
+        slots = np.nonzero(self.cat.aud[c] > 0)[0][:3]
+        return Event(
+            "streamer_spike", self.p, c, t0, t0 + dur - 1, slot=int(self.rng.choice(slots)),
+            pre=pre, size=float(size), up=int(self.rng.integers(1, 5)),
+            title=bool(self.rng.random() < 0.5),
+        )  # fmt: skip
+
+    def surge_event(self, c: int, t0: int, dur: int, up: int, target: float, share) -> Event:
+        """A category_surge whose background gain takes the whole category to `target`x, given
+        the named streamers' `share` of it (they gain half as much)."""
+        s = float(share.min())
+        gb = 1 + (target - 1) / (s + 0.5 * (1 - s))
+        return Event("category_surge", self.p, c, t0, t0 + dur - 1, size=gb, up=up, down=10)
+
     def spike(self) -> Event | None:
         peak = self.cat.peak
         c = self.choose(pool := self.pool((peak >= 150) & (peak <= 40_000)), peak[pool] ** 0.5)
@@ -90,12 +106,7 @@ class _Planner:
         t0 = self.start(pre, DAY - dur - 1)
         lref = float(self.levels(c, t0 - 60, t0 + dur)[0].max())
         size = max(self.rng.uniform(2500, 5000), self.rng.uniform(1.5, 3.5) * lref)
-        slots = np.nonzero(self.cat.aud[c] > 0)[0][:3]
-        return Event(
-            "streamer_spike", self.p, c, t0, t0 + dur - 1, slot=int(self.rng.choice(slots)),
-            pre=pre, size=float(size), up=int(self.rng.integers(1, 5)),
-            title=bool(self.rng.random() < 0.5),
-        )  # fmt: skip
+        return self.spike_event(c, t0, dur, pre, size)
 
     def surge(self) -> Event | None:
         peak = self.cat.peak
@@ -106,9 +117,7 @@ class _Planner:
         t0 = self.start(0, DAY - dur - 1)
         total, share, _ = self.levels(c, t0 - 60, t0 + dur)
         target = max(self.rng.uniform(2.3, 3.5), 1 + 3000 / float(total.max()))
-        s = float(share.min())
-        gb = 1 + (target - 1) / (s + 0.5 * (1 - s))
-        return Event("category_surge", self.p, c, t0, t0 + dur - 1, size=gb, up=up, down=10)
+        return self.surge_event(c, t0, dur, up, target, share)
 
     def adoption(self) -> Event | None:
         cat, peak = self.cat, self.cat.peak

@@ -47,12 +47,7 @@ class HardPlanner(_Planner):
         t0 = self.start(pre, DAY - dur - 1)
         lref = self.level(c, t0 - 30, t0)
         size = (self._ratio(lref, self.rng.random() < 0.7) - 1) * lref
-        slots = np.nonzero(self.cat.aud[c] > 0)[0][:3]
-        return Event(
-            "streamer_spike", self.p, c, t0, t0 + dur - 1, slot=int(self.rng.choice(slots)),
-            pre=pre, size=float(size), up=int(self.rng.integers(1, 5)),
-            title=bool(self.rng.random() < 0.5),
-        )  # fmt: skip
+        return self.spike_event(c, t0, dur, pre, size)
 
     def surge(self) -> Event | None:
         peak = self.cat.peak
@@ -63,9 +58,7 @@ class HardPlanner(_Planner):
         t0 = self.start(0, DAY - dur - 1)
         total, share, _ = self.levels(c, t0 - 30, t0)
         target = self._ratio(float(np.median(total)), self.rng.random() < 0.8)
-        s = float(share.min())
-        gb = 1 + (target - 1) / (s + 0.5 * (1 - s))
-        return Event("category_surge", self.p, c, t0, t0 + dur - 1, size=gb, up=up, down=10)
+        return self.surge_event(c, t0, dur, up, target, share)
 
     def adoption(self) -> Event | None:
         cat, peak = self.cat, self.cat.peak
