@@ -67,7 +67,7 @@ def test_a_sudden_doubling_is_a_spike_at_every_scale(level):
 def test_the_threshold_is_an_alarm_rate_per_series_day(level):
     """Score = (S + 3) / 10 with S = -log10(expected excursions per day this extreme): at 0.45
     (one per ~30 days) four days of wandering noise give no alert at any scale, and the
-    default 0.36 (one per ~4 days) gives at most one."""
+    default 0.33 (one per ~2 days) gives at most one."""
     quiet = frame({"quiet": noisy(4, level, seed=1)})
     assert spikes(score_frame(quiet, LearnedConfig(threshold=0.45))).empty
     assert len(spikes(score_frame(quiet))) <= 1

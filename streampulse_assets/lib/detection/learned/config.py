@@ -1,7 +1,7 @@
 """Settings of the learned detector: one configuration for every series of every scale.
 
 Nothing here is in viewers: windows are in minutes, the noise unit and its tail are learned per
-series, and the threshold is a number of expected alarms per series-day (see scoring.py).
+series, and the threshold is a number of expected alarms per series-day (see model.py).
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ class LearnedConfig(BaseModel):
     # A rise is measured over the last W minutes (0 = the current row alone), against the
     # series' own level (median of the 60 minutes before that window).
     windows_minutes: tuple[int, ...] = (0, 15, 60, 180)
-    # Forecasts the model may choose from, per series and window, by their learned error:
-    # the recent level alone, and the level plus the move seen at the same time of day
-    # 24 hours and 7 days earlier (seasonal differencing).
+    # The forecasts every row is compared with, each with its own learned errors: the recent
+    # level alone, and the level plus the move seen at the same time of day 24 hours and 7 days
+    # earlier (seasonal differencing); a row is as surprising as the least surprised of them.
     seasonal_lags_minutes: tuple[int, ...] = (1440, 10080)
     # The earlier move is bounded to this many learned units of the level forecast, so an
     # anomaly a day or a week ago is not forecast again (model.forecast_errors).
@@ -38,9 +38,9 @@ class LearnedConfig(BaseModel):
     # score = clip((S + score_offset) / score_span, 0, 1), S = -log10(expected alarms per day).
     score_offset: float = 3.0
     score_span: float = Field(default=10.0, gt=0)
-    # A row is a SPIKE when score >= threshold and no row of the series reached the threshold
-    # in the previous `quiet_minutes` (one alert per excursion).
-    threshold: float = Field(default=0.36, ge=0, le=1)
+    # A row is an alert when score >= threshold and no row of the series reached the threshold
+    # in the previous `quiet_minutes` (one alert per excursion); an alert on a rise is a SPIKE.
+    threshold: float = Field(default=0.33, ge=0, le=1)
     quiet_minutes: int = Field(default=360, ge=0)
     # The resolution of the values (1 for viewer and tweet counts).
     resolution: float = Field(default=1.0, gt=0)

@@ -8,11 +8,13 @@ For every series, window and forecast candidate the model keeps, with exponentia
   one for drops (z < -tail_from): how often z goes beyond `tail_from` (lambda) and by how much
   (a generalised Pareto distribution with a prior). Series rise and fall differently (a viewer
   spike is sudden, a drop after a show ends is not), so each side has its own tail.
-A row is scored with the state at the start of its hour (so only earlier rows count). Per window,
-the candidate forecast with the smallest learned unit is used (the recent level, or the level
-plus yesterday's or last week's move at this time of day). The row's surprise is
+A row is scored with the state at the start of its hour (so only earlier rows count). Each
+forecast candidate (the recent level, or the level plus yesterday's or last week's move at this
+time of day) has its own unit and tails, and gives the row a surprise
 `S = -log10(expected rows per day this extreme)`: the tail probability of its z times rows per
-day times the tests made (windows x two sides), maximised over windows and sides;
+day times the tests made (windows x two sides). A window's surprise is the smallest over its
+candidates (a row is anomalous only when every forecast finds it improbable, so a prime-time
+rise that yesterday's move explains is not), and the row's is the largest over windows and sides;
 score = clip((S + offset) / span, 0, 1), so one threshold means the same alarm rate for a
 1-minute and a 1-hour series, for 20 viewers or 200,000. The sign of the row's z says which side
 scored: only rises become SPIKEs (run.alerts); a drop is an anomaly the score keeps.
@@ -128,27 +130,28 @@ def score_rows(
     with np.errstate(invalid="ignore", divide="ignore"):
         z = errors / unit
     valid = np.isfinite(z)
-    best = np.where(valid, unit, np.inf).argmin(axis=2)  # candidate with the smallest unit
-    zc = np.take_along_axis(z, best[:, :, None], axis=2)[:, :, 0]
     a = state.arrays
-    pick = best[:, :, None]
-
-    def chosen(name: str) -> np.ndarray:
-        return np.take_along_axis(a[name][sids], pick, 2)[:, :, 0]
-
-    lam_n = chosen("n") + 2.0
     u = cfg.tail_from
-    windows = np.isfinite(zc).sum(axis=1)
+    windows = valid.any(axis=2).sum(axis=1)
     with np.errstate(divide="ignore"):
-        penalty = np.log10(rows_per_day * len(SIDES) * np.maximum(windows, 1))[:, None]
-    surprise = np.full(zc.shape, -np.inf)
+        penalty = np.log10(rows_per_day * len(SIDES) * np.maximum(windows, 1))[:, None, None]
+    lam_n = a["n"][sids] + 2.0
+    # Per window, candidate and side: the surprise under that forecast's own error model.
+    each = np.full(z.shape, -np.inf)
     for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
-        n_exc = chosen("n_exc" + side)
+        n_exc = a["n_exc" + side][sids]
         lam = (n_exc + 1.0) / lam_n
-        xi, sigma = tail_shape(n_exc, chosen("sum_exc" + side), chosen("sum_exc2" + side), cfg)
-        zs = sign * zc
+        xi, sigma = tail_shape(n_exc, a["sum_exc" + side][sids], a["sum_exc2" + side][sids], cfg)
+        zs = sign * z
         log10p = np.where(zs > u, np.log10(lam) + gpd_log10_sf(zs - u, xi, sigma), 0.0)
-        surprise = np.fmax(surprise, np.where(np.isfinite(zc), -log10p - penalty, -np.inf))
+        each = np.fmax(each, np.where(valid, -log10p - penalty, -np.inf))
+    # A window's surprise is the smallest over its forecasts: a rise that yesterday's or last
+    # week's move at this time of day explains (or the level alone does) is not an anomaly.
+    best = np.where(valid, each, np.inf).argmin(axis=2)
+    surprise = np.where(
+        valid.any(axis=2), np.take_along_axis(each, best[:, :, None], 2)[:, :, 0], -np.inf
+    )
+    zc = np.take_along_axis(z, best[:, :, None], axis=2)[:, :, 0]
     k = surprise.argmax(axis=1)
     s = surprise[np.arange(len(k)), k]
     scored = np.isfinite(s)
