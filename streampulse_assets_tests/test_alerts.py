@@ -654,3 +654,14 @@ def test_slack_links_the_chart_only_when_it_has_a_url(conn, httpserver):
     assert "blocks" not in plain and plain["text"].endswith(
         "(chart: Dagster UI, asset analysed_events)"
     )
+
+
+def test_the_sending_lease_is_configurable_but_never_below_the_sink_timeouts():
+    from streampulse_assets.lib.alerts.delivery import SENDING_LEASE_SECONDS, sending_lease_from_env
+
+    key = "STREAMPULSE_ALERT_SENDING_LEASE_SECONDS"
+    assert sending_lease_from_env({}) == SENDING_LEASE_SECONDS == 120
+    assert sending_lease_from_env({key: "45"}) == 45
+    for bad in ("10", "nan", "soon"):
+        with pytest.raises(ValueError, match=key):
+            sending_lease_from_env({key: bad})

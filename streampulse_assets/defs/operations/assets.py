@@ -8,7 +8,7 @@ from streampulse_assets.defs.operations.run_retention import (
     prune_dagster_runs,
 )
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
-from streampulse_assets.lib.alerts.delivery import deliver_alerts
+from streampulse_assets.lib.alerts.delivery import deliver_alerts, sending_lease_from_env
 from streampulse_assets.lib.alerts.gate import gate_from_env
 from streampulse_assets.lib.alerts.sinks import sinks_from_env
 from streampulse_assets.lib.retention import (
@@ -52,7 +52,7 @@ def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
     if not sinks:
         return dg.MaterializeResult(metadata={**metadata, "sent": 0, "failed": 0, "retried": 0})
     with postgres.connect() as conn:
-        stats = deliver_alerts(conn, sinks, gate)
+        stats = deliver_alerts(conn, sinks, gate, sending_lease=sending_lease_from_env())
     metadata |= stats.as_dict()
     if stats.errors:
         metadata["errors"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in stats.errors[:20]))

@@ -3,7 +3,7 @@ import dagster as dg
 from streampulse_assets.defs.operations.jobs import ALERT_JOB, alert_delivery_job
 from streampulse_assets.defs.resources import PostgresResource
 from streampulse_assets.defs.runs import run_in_flight
-from streampulse_assets.lib.alerts.delivery import count_deliverable
+from streampulse_assets.lib.alerts.delivery import count_deliverable, sending_lease_from_env
 from streampulse_assets.lib.alerts.gate import gate_from_env
 from streampulse_assets.lib.alerts.sinks import sinks_from_env
 
@@ -25,7 +25,8 @@ def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
     if in_flight:
         return dg.SkipReason(f"delivery run {in_flight} is in progress")
     with postgres.connect() as conn:
-        waiting = count_deliverable(conn, [s.name for s in sinks], gate_from_env())
+        names, lease = [s.name for s in sinks], sending_lease_from_env()
+        waiting = count_deliverable(conn, names, gate_from_env(), lease)
     if not waiting:
         return dg.SkipReason("no alert to deliver")
     return dg.RunRequest(tags={"streampulse/alerts_waiting": str(waiting)})

@@ -9,13 +9,13 @@ FAILED after `max_attempts` or a permanent (4xx) error.
 Recorded before sent: the claim commits the row as SENDING (attempts + 1, `sending_at`, and the
 `idempotency_key` the sink will get) before the request leaves; the outcome is committed after it
 (SENT, or PENDING with backoff, or FAILED). If the process dies in between, the row stays SENDING:
-no pass touches it while its lease (SENDING_LEASE_SECONDS, well above the sinks' timeouts) runs, so
-a slow sender is never doubled; after it, a pass sends it again with the SAME stored key, and a
-message whose sender keeps dying ends FAILED after `max_attempts`. The guarantee is therefore
-at-least-once with a stable key: a crash can cause one re-send of the message in flight (never a
-loss), which a receiver honouring `Idempotency-Key` (`streampulse-<event_id>-<sink>`, the webhook
-sink) drops; Telegram and Slack offer no such key. An HTTP timeout after the server accepted the
-message has the same effect.
+no pass touches it while its lease (STREAMPULSE_ALERT_SENDING_LEASE_SECONDS, default 120 s, at least
+30 s: above the sinks' timeouts) runs, so a slow sender is never doubled; after it, a pass sends it
+again with the SAME stored key, and a message whose sender keeps dying ends FAILED after
+`max_attempts`. The guarantee is therefore at-least-once with a stable key: a crash can cause one
+re-send of the message in flight (never a loss), which a receiver honouring `Idempotency-Key`
+(`streampulse-<event_id>-<sink>`, the webhook sink) drops; Telegram and Slack offer no such key. An
+HTTP timeout after the server accepted the message has the same effect.
 
 Sinks that attach the spike chart (`wants_chart`: Telegram) get it rendered at send time from the
 event's evidence (lib/analysis/chart.py), the same picture the UI shows; an event without a
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -39,6 +40,28 @@ from streampulse_assets.lib.analysis.chart import chart_for
 log = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 3600.0
 SENDING_LEASE_SECONDS = 120.0  # a SENDING row older than this lost its sender (crash, kill -9)
+MIN_SENDING_LEASE_SECONDS = 30.0  # above the sinks' own timeouts (10 s read, 5 s connect)
+
+
+def sending_lease_from_env(env=None) -> float:
+    """STREAMPULSE_ALERT_SENDING_LEASE_SECONDS (default 120, at least 30: a lease shorter than a
+    sink's timeout would let a second pass send a message whose first send is still waiting)."""
+    env = os.environ if env is None else env
+    raw = (env.get("STREAMPULSE_ALERT_SENDING_LEASE_SECONDS") or "").strip()
+    if not raw:
+        return SENDING_LEASE_SECONDS
+    try:
+        lease = float(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"STREAMPULSE_ALERT_SENDING_LEASE_SECONDS must be a number: {raw!r}"
+        ) from exc
+    if not lease >= MIN_SENDING_LEASE_SECONDS:
+        least = MIN_SENDING_LEASE_SECONDS
+        raise ValueError(f"STREAMPULSE_ALERT_SENDING_LEASE_SECONDS must be at least {least:g}")
+    return lease
+
+
 _EVENT_COLUMNS = (
     "e.id, e.platform, e.category_id, e.category_name, e.ts, e.cause, e.evidence, e.result, "
     "e.analysis_status"
@@ -100,7 +123,12 @@ def enqueue_deliveries(
     return inserted
 
 
-def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> int:
+def count_deliverable(
+    pg_conn,
+    sink_names: Sequence[str],
+    gate: AlertGate,
+    sending_lease: float = SENDING_LEASE_SECONDS,
+) -> int:
     """Events waiting for a delivery row plus rows due now, for the configured sinks (read only)."""
     if not sink_names:
         return 0
@@ -116,7 +144,7 @@ def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> in
         missing = cur.fetchone()[0]
         cur.execute(
             f"SELECT count(*) FROM alert_deliveries WHERE sink = ANY(%(sinks)s) AND {_DUE}",
-            {**params, "lease": SENDING_LEASE_SECONDS},
+            {**params, "lease": sending_lease},
         )
         due = cur.fetchone()[0]
     pg_conn.rollback()
