@@ -139,3 +139,10 @@ def stores(pg_url, redis_url, duckdb_path, monkeypatch) -> dict[str, str]:
     get_settings.cache_clear()
     yield {"postgres": pg_url, "redis": redis_url, "duckdb": duckdb_path}
     get_settings.cache_clear()
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "system: starts real `streampulse dev` trees and kills them (select: -m system)",
+    )

@@ -661,3 +661,16 @@ def test_slack_links_the_chart_only_when_it_has_a_url(conn, httpserver):
     assert "blocks" not in plain and plain["text"].endswith(
         "(chart: Dagster UI, asset analysed_events)"
     )
+
+
+def test_the_sending_lease_is_configurable_but_never_below_the_sink_timeouts():
+    from streampulse_assets.lib.alerts.delivery import SENDING_LEASE_SECONDS
+    from streampulse_assets.lib.settings import GateSettings
+    from streampulse_assets.lib.settings.configs import sending_lease
+
+    key = "STREAMPULSE_ALERT_SENDING_LEASE_SECONDS"
+    assert sending_lease(GateSettings.read({})) == SENDING_LEASE_SECONDS == 120
+    assert sending_lease(GateSettings.read({key: "45"})) == 45
+    for bad in ("10", "nan", "soon"):
+        with pytest.raises(ValueError, match=key):
+            GateSettings.read({key: bad})

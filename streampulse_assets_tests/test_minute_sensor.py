@@ -251,6 +251,28 @@ def test_a_retry_that_never_comes_is_not_awaited_for_ever(dagster_instance):
     dagster_instance.add_run_tags(run.run_id, {"dagster/auto_retry_run_id": "launched"})
 
 
+def test_minutes_of_a_tick_whose_retry_never_came_are_computed_again(dagster_instance):
+    # The retry daemon lost the failure (its storage was down when it was recorded): the run
+    # stays "waiting to retry" for ever. Past the patience, its minutes are owed, not skipped.
+    from streampulse_assets.defs.ingest.sensors import rewound_cursor
+    from streampulse_assets.defs.runs import RETRY_PATIENCE, ended_at, failed_for_good
+
+    job = _defs().resolve_job_def(MINUTE_JOB)
+    minute = _minute(-3)
+    tags = job.tags | {MINUTE_START_TAG: minute.isoformat(), MINUTE_TAG: minute.isoformat()}
+    run = dagster_instance.create_run_for_job(job, run_config={}, tags=tags)
+    dagster_instance.report_run_failed(run)
+    assert dagster_instance.get_run_by_id(run.run_id).is_complete_and_waiting_to_retry
+    assert rewound_cursor(dagster_instance, minute.isoformat()) == (minute.isoformat(), "")
+    (record,) = dagster_instance.get_run_records(dg.RunsFilter(run_ids=[run.run_id]))
+    assert failed_for_good(dagster_instance, MINUTE_JOB, ended_at(record)) is None  # awaited
+    later = ended_at(record) + RETRY_PATIENCE + timedelta(seconds=1)
+    cursor, suffix = rewound_cursor(dagster_instance, minute.isoformat(), later)
+    assert cursor == (minute - timedelta(minutes=1)).isoformat()
+    assert suffix == f"/after-{run.run_id[:8]}"
+    dagster_instance.add_run_tags(run.run_id, {"dagster/auto_retry_run_id": "launched"})
+
+
 def test_only_the_minute_pipeline_is_retried_after_a_failure(dagster_instance):
     defs = _defs()
     assert dagster_instance.run_retries_enabled  # the repo's dagster.yaml

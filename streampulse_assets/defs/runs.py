@@ -7,6 +7,7 @@ import dagster as dg
 from streampulse_assets.lib.ticks import BOOTSTRAP_TAG
 from streampulse_assets.lib.timeutil import aware_utc
 
+RETRY_PATIENCE = timedelta(minutes=2)  # a due automatic retry is launched well within this
 IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
     dg.DagsterRunStatus.NOT_STARTED,
@@ -37,7 +38,7 @@ def ended_at(record: dg.RunRecord) -> datetime:
 
 
 def awaiting_retry(
-    instance: dg.DagsterInstance, job_name: str, now: datetime, patience=timedelta(minutes=2)
+    instance: dg.DagsterInstance, job_name: str, now: datetime, patience=RETRY_PATIENCE
 ) -> dg.RunRecord | None:
     """The newest run of `job_name` if it failed and its automatic retry has not been launched
     yet (the retry daemon needs a few seconds); a retry that never comes is not waited for
@@ -50,14 +51,25 @@ def awaiting_retry(
     return records[0]
 
 
-def failed_for_good(instance: dg.DagsterInstance, job_name: str) -> dg.RunRecord | None:
-    """The newest run of `job_name` if it failed or was cancelled and no retry will follow."""
+def failed_for_good(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    now: datetime | None = None,
+    patience=RETRY_PATIENCE,
+) -> dg.RunRecord | None:
+    """The newest run of `job_name` if it failed or was cancelled and no retry will follow: none
+    is due, or the one due has not been launched within `patience` of the failure (the retry
+    daemon lost it, e.g. its storage was down when the failure was recorded)."""
     records = instance.get_run_records(dg.RunsFilter(job_name=job_name), limit=1)
     if not records:
         return None
     run = records[0].dagster_run
-    ended_badly = run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
-    return records[0] if ended_badly and not run.is_complete_and_waiting_to_retry else None
+    if run.status not in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+        return None
+    if not run.is_complete_and_waiting_to_retry:
+        return records[0]
+    now = now or datetime.now(UTC)
+    return records[0] if now - ended_at(records[0]) > patience else None
 
 
 def waiting_for_pool(instance: dg.DagsterInstance, run_id: str, pool: str = "duckdb") -> bool:

@@ -41,11 +41,14 @@ def skipped_gap(cursor: str | None, first: datetime) -> tuple[datetime, datetime
     return (expected, first) if expected < first else None
 
 
-def rewound_cursor(instance: dg.DagsterInstance, cursor: str | None) -> tuple[str | None, str]:
+def rewound_cursor(
+    instance: dg.DagsterInstance, cursor: str | None, now: datetime | None = None
+) -> tuple[str | None, str]:
     """The cursor moved back before the minutes of a tick that failed for good (retries used up,
-    cancelled, or failed by the run watchdog), so the next tick computes them again; and a suffix
-    that keeps that tick's run key distinct from the failed one's ("" when nothing was rewound)."""
-    failed = failed_for_good(instance, MINUTE_JOB)
+    cancelled, failed by the run watchdog, or a due retry never launched), so the next tick
+    computes them again; and a suffix that keeps that tick's run key distinct from the failed
+    one's ("" when nothing was rewound)."""
+    failed = failed_for_good(instance, MINUTE_JOB, now)
     if failed is None:
         return cursor, ""
     tick = Tick.from_tags(failed.dagster_run.tags)
@@ -105,7 +108,7 @@ def minute_sensor(context: dg.SensorEvaluationContext):
         if isinstance(fetch, dg.RunRequest):
             return dg.SensorResult(run_requests=[fetch], cursor=cursor)
         return dg.SensorResult(skip_reason=fetch, cursor=cursor)
-    cursor, key_suffix = rewound_cursor(instance, context.cursor)
+    cursor, key_suffix = rewound_cursor(instance, context.cursor, now)
     if key_suffix:
         context.log.warning(f"the tick after minute {cursor} failed for good; computing it again")
     minutes = next_tick(cursor, now)

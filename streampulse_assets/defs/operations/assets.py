@@ -15,7 +15,12 @@ from streampulse_assets.lib.retention import (
     prune_warehouse,
 )
 from streampulse_assets.lib.settings import get_settings
-from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks, retention_policy
+from streampulse_assets.lib.settings.configs import (
+    alert_gate,
+    alert_sinks,
+    retention_policy,
+    sending_lease,
+)
 
 MAINTENANCE_ASSETS = [
     "dagster_run_retention",
@@ -50,7 +55,7 @@ def alert_deliveries(postgres: PostgresResource) -> dg.MaterializeResult:
     if not sinks:
         return dg.MaterializeResult(metadata={**metadata, "sent": 0, "failed": 0, "retried": 0})
     with postgres.connect() as conn:
-        stats = deliver_alerts(conn, sinks, gate)
+        stats = deliver_alerts(conn, sinks, gate, sending_lease=sending_lease())
     metadata |= stats.as_dict()
     if stats.errors:
         metadata["errors"] = dg.MetadataValue.md("\n".join(f"- {e}" for e in stats.errors[:20]))

@@ -4,7 +4,7 @@ from streampulse_assets.defs.operations.jobs import ALERT_JOB, alert_delivery_jo
 from streampulse_assets.defs.resources import PostgresResource
 from streampulse_assets.defs.runs import run_in_flight
 from streampulse_assets.lib.alerts.delivery import count_deliverable
-from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks
+from streampulse_assets.lib.settings.configs import alert_gate, alert_sinks, sending_lease
 
 
 @dg.sensor(
@@ -24,7 +24,8 @@ def alert_delivery_sensor(context: dg.SensorEvaluationContext, postgres: Postgre
     if in_flight:
         return dg.SkipReason(f"delivery run {in_flight} is in progress")
     with postgres.connect() as conn:
-        waiting = count_deliverable(conn, [s.name for s in sinks], alert_gate())
+        names = [s.name for s in sinks]
+        waiting = count_deliverable(conn, names, alert_gate(), sending_lease())
     if not waiting:
         return dg.SkipReason("no alert to deliver")
     return dg.RunRequest(tags={"streampulse/alerts_waiting": str(waiting)})

@@ -9,13 +9,13 @@ FAILED after `max_attempts` or a permanent (4xx) error.
 Recorded before sent: the claim commits the row as SENDING (attempts + 1, `sending_at`, and the
 `idempotency_key` the sink will get) before the request leaves; the outcome is committed after it
 (SENT, or PENDING with backoff, or FAILED). If the process dies in between, the row stays SENDING:
-no pass touches it while its lease (SENDING_LEASE_SECONDS, well above the sinks' timeouts) runs, so
-a slow sender is never doubled; after it, a pass sends it again with the SAME stored key, and a
-message whose sender keeps dying ends FAILED after `max_attempts`. The guarantee is therefore
-at-least-once with a stable key: a crash can cause one re-send of the message in flight (never a
-loss), which a receiver honouring `Idempotency-Key` (`streampulse-<event_id>-<sink>`, the webhook
-sink) drops; Telegram and Slack offer no such key. An HTTP timeout after the server accepted the
-message has the same effect.
+no pass touches it while its lease (STREAMPULSE_ALERT_SENDING_LEASE_SECONDS, default 120 s, at least
+30 s: above the sinks' timeouts) runs, so a slow sender is never doubled; after it, a pass sends it
+again with the SAME stored key, and a message whose sender keeps dying ends FAILED after
+`max_attempts`. The guarantee is therefore at-least-once with a stable key: a crash can cause one
+re-send of the message in flight (never a loss), which a receiver honouring `Idempotency-Key`
+(`streampulse-<event_id>-<sink>`, the webhook sink) drops; Telegram and Slack offer no such key. An
+HTTP timeout after the server accepted the message has the same effect.
 
 Sinks that attach the spike chart (`wants_chart`: Telegram) get it rendered at send time from the
 event's evidence (lib/analysis/chart.py), the same picture the UI shows; an event without a
@@ -89,7 +89,12 @@ def enqueue_deliveries(
     return inserted
 
 
-def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> int:
+def count_deliverable(
+    pg_conn,
+    sink_names: Sequence[str],
+    gate: AlertGate,
+    sending_lease: float = SENDING_LEASE_SECONDS,
+) -> int:
     """Events waiting for a delivery row plus rows due now, for the configured sinks (read only)."""
     if not sink_names:
         return 0
@@ -99,7 +104,7 @@ def count_deliverable(pg_conn, sink_names: Sequence[str], gate: AlertGate) -> in
     with pg_conn.cursor() as cur:
         cur.execute(
             f"SELECT count(*) FROM alert_deliveries WHERE sink = ANY(%(sinks)s) AND {_DUE}",
-            {**params, "lease": SENDING_LEASE_SECONDS},
+            {**params, "lease": sending_lease},
         )
         due = cur.fetchone()[0]
     pg_conn.rollback()

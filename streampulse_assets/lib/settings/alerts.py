@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, SecretStr
+from pydantic import BeforeValidator, SecretStr, field_validator
 
 from streampulse_assets.lib.settings.base import Group, group, var
+
+MIN_SENDING_LEASE_SECONDS = 30.0  # above the sinks' own timeouts (10 s read, 5 s connect)
 
 
 def _lower(value: Any) -> Any:
@@ -38,6 +40,20 @@ class GateSettings(Group):
         10.0,
         "`delta` gate: how long a spike waits for its analysis before it is alerted without one",
     )
+    sending_lease_seconds: float = var(
+        "STREAMPULSE_ALERT_SENDING_LEASE_SECONDS",
+        120.0,
+        "a delivery marked SENDING whose sender died (crash, `kill -9`) is sent again, with the "
+        "same `Idempotency-Key`, after this long (at least 30, above the sinks' timeouts, so a "
+        "send still waiting for its answer is never doubled)",
+    )
+
+    @field_validator("sending_lease_seconds")
+    @classmethod
+    def _lease_above_timeouts(cls, value: float) -> float:
+        if not value >= MIN_SENDING_LEASE_SECONDS:
+            raise ValueError(f"must be at least {MIN_SENDING_LEASE_SECONDS:g} seconds")
+        return value
 
 
 class SinkSettings(Group):

@@ -96,6 +96,11 @@ def alert_gate(
     )
 
 
+def sending_lease(gate: GateSettings | None = None) -> float:
+    """Seconds after which a SENDING delivery whose sender died is sent again (same key)."""
+    return (GateSettings.read() if gate is None else gate).sending_lease_seconds
+
+
 def alert_sinks(s: SinkSettings | None = None) -> list[Sink]:
     """The sinks configured, in a stable order (may be empty)."""
     s = SinkSettings.read() if s is None else s
