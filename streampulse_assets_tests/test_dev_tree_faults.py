@@ -19,13 +19,13 @@ import dagster as dg
 import duckdb
 import psycopg2
 import pytest
-from streampulse_assets.lib.analysis.samples import evidence
 
+from bench.samples import evidence
 from streampulse_assets.defs.operations.watchdog import WATCHED, worker_pid
-from streampulse_assets.defs.partitions import MINUTE_START_TAG, MINUTE_TAG
 from streampulse_assets.lib.services.manager import Services
-from streampulse_assets.lib.settings import Settings, get_settings
-from streampulse_assets.lib.snapshots import floor_minute
+from streampulse_assets.lib.settings import StoresSettings, get_settings
+from streampulse_assets.lib.ticks import MINUTE_START_TAG, MINUTE_TAG
+from streampulse_assets.lib.timeutil import floor_minute
 from streampulse_assets_tests.devtree import Dev, WebhookReceiver, dev_env, wait_for
 
 pytestmark = pytest.mark.system
@@ -42,7 +42,7 @@ class Platform:
         for key in ("STREAMPULSE_HOME", "STREAMPULSE_PG_PORT", "STREAMPULSE_REDIS_PORT"):
             monkeypatch.setenv(key, env[key])
         get_settings.cache_clear()
-        self.settings = Settings()
+        self.settings = StoresSettings.read()
         self.services = Services(self.settings)
         self._monkeypatch = monkeypatch
         self._instance: dg.DagsterInstance | None = None
@@ -170,7 +170,7 @@ def cleanup(monkeypatch):
         env = devs[-1].env
         monkeypatch.setenv("STREAMPULSE_HOME", env["STREAMPULSE_HOME"])
         ports = {"pg_port": env["STREAMPULSE_PG_PORT"], "redis_port": env["STREAMPULSE_REDIS_PORT"]}
-        Services(Settings(**ports)).down()
+        Services(StoresSettings(**ports)).down()
 
 
 def _insert_spike(platform: Platform) -> int:
@@ -179,7 +179,7 @@ def _insert_spike(platform: Platform) -> int:
     try:
         with conn, conn.cursor() as cur:
             cur.execute(
-                "INSERT INTO signal_events (detector, platform, category_id, category_name, ts, "
+                "INSERT INTO analysis_queue (detector, platform, category_id, category_name, ts, "
                 "level, cause, evidence, analysis_status) VALUES ('V3', 'chzzk', 'fault-test', "
                 "'League of Legends', date_trunc('minute', now()), 'SPIKE', 'PERSON_ISSUE', "
                 "%s::jsonb, 'SKIPPED') RETURNING id",
