@@ -103,7 +103,11 @@ class GatedModel:
     request (an analysis in flight) until `release`; counts what it answered and what waits."""
 
     def __init__(self, httpserver, limit: int):
-        from streampulse_assets_tests.test_analysis_llm import ANALYST, EDITOR, completion
+        from streampulse_assets_tests.integration.test_analysis_llm import (
+            ANALYST,
+            EDITOR,
+            completion,
+        )
 
         self.limit, self.answered, self.waiting = limit, 0, 0
         self.lock = threading.Lock()
@@ -151,7 +155,7 @@ def test_a_killed_worker_loses_only_the_analyses_in_flight(stores, httpserver):
     # call is in a stored result except those of the events in flight (one per thread). With
     # per-batch commits the same kill threw away every analysis of the unfinished batches.
     from streampulse_assets.lib.analysis.worker import drain
-    from streampulse_assets_tests.test_analysis_llm import client
+    from streampulse_assets_tests.integration.test_analysis_llm import client
 
     calls_per_event, events, concurrency, batch = 2, 40, 2, 10  # analyst + editor per event
     model = GatedModel(httpserver, limit=calls_per_event * 7)  # mid first batches
