@@ -35,7 +35,7 @@ from streampulse_assets.lib.settings import (
 )
 from streampulse_assets.lib.sources.base import SourceConfigError
 from streampulse_assets.lib.sources.chzzk import ChzzkConfig
-from streampulse_assets.lib.sources.soop import SoopConfig, with_com_fallback
+from streampulse_assets.lib.sources.soop.source import SoopConfig, with_com_fallback
 
 search_log = logging.getLogger("streampulse_assets.lib.analysis.search")
 
