@@ -45,11 +45,25 @@ def layer_of(path: Path) -> str | None:
     return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
 
 
+# Fixtures that start a server (directly or through another fixture): never in a unit test.
+SERVER_FIXTURES = frozenset(
+    {"embedded_postgres", "embedded_redis", "pg_url", "redis_url", "stores", "dagster_pg_env",
+     "dagster_instance", "httpserver"}
+)  # fmt: skip
+
+
 def pytest_collection_modifyitems(config, items):
+    misplaced = []
     for item in items:
         layer = layer_of(item.path)
         if layer is not None:
             item.add_marker(getattr(pytest.mark, layer))
+        if layer == "unit" and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "unit tests start no servers; move these to integration/: " + ", ".join(misplaced)
+        )
 
 
 @pytest.fixture(scope="session")
