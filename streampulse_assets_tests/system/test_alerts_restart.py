@@ -10,14 +10,9 @@ import time
 
 from werkzeug import Response
 
-from streampulse_assets.lib.alerts.delivery import (
-    deliver_alerts,
-    idempotency_key,
-)
+from streampulse_assets.lib.alerts.delivery import deliver_alerts, idempotency_key
 from streampulse_assets.lib.alerts.gate import AlertGate
-from streampulse_assets.lib.alerts.sinks import (
-    IDEMPOTENCY_HEADER,
-)
+from streampulse_assets.lib.alerts.sinks import IDEMPOTENCY_HEADER
 from streampulse_assets.lib.services.paths import REPO_ROOT
 from streampulse_assets.lib.settings import SinkSettings
 from streampulse_assets.lib.settings.configs import alert_sinks
