@@ -1,7 +1,14 @@
 """Shared fixtures: real embedded Postgres and Redis, started once per test session.
 
 Every test that needs Postgres gets a fresh database cloned from a migrated template (fast, and
-isolated); every test that needs Redis gets a flushed database. Nothing here is a fake.
+isolated); every test that needs Redis gets a flushed database. Nothing here is a fake. The
+servers are session fixtures, so they start only when a collected test asks for them (`-m unit`
+starts none).
+
+Tests live in three layers, one folder each, marked by folder (`pytest -m "not system"` is the inner
+loop): `unit/` (pure: no servers, no subprocesses), `integration/` (embedded Postgres/Redis, DuckDB
+files, loopback HTTP, in-process Dagster) and `system/` (subprocesses: `streampulse dev`,
+`dagster dev`, CLI runs, kill tests). `unit/test_layout.py` fails for a test file outside them.
 """
 
 from __future__ import annotations
@@ -23,8 +30,40 @@ from streampulse_assets.lib.services.paths import REPO_ROOT, free_port
 from streampulse_assets.lib.services.postgres import EmbeddedPostgres
 from streampulse_assets.lib.services.redis import EmbeddedRedis
 
+TESTS_ROOT = Path(__file__).parent
+LAYERS = ("unit", "integration", "system")
 TEMPLATE_DB = "sp_template"
 _db_counter = itertools.count()
+
+
+def layer_of(path: Path) -> str | None:
+    """The layer a test file belongs to: the first folder under streampulse_assets_tests/."""
+    try:
+        parts = Path(path).resolve().relative_to(TESTS_ROOT.resolve()).parts
+    except ValueError:
+        return None
+    return parts[0] if len(parts) > 1 and parts[0] in LAYERS else None
+
+
+# Fixtures that start a server (directly or through another fixture): never in a unit test.
+SERVER_FIXTURES = frozenset(
+    {"embedded_postgres", "embedded_redis", "pg_url", "redis_url", "stores", "dagster_pg_env",
+     "dagster_instance", "httpserver"}
+)  # fmt: skip
+
+
+def pytest_collection_modifyitems(config, items):
+    misplaced = []
+    for item in items:
+        layer = layer_of(item.path)
+        if layer is not None:
+            item.add_marker(getattr(pytest.mark, layer))
+        if layer == "unit" and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            misplaced.append(item.nodeid)
+    if misplaced:
+        raise pytest.UsageError(
+            "unit tests start no servers; move these to integration/: " + ", ".join(misplaced)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -139,10 +178,3 @@ def stores(pg_url, redis_url, duckdb_path, monkeypatch) -> dict[str, str]:
     get_settings.cache_clear()
     yield {"postgres": pg_url, "redis": redis_url, "duckdb": duckdb_path}
     get_settings.cache_clear()
-
-
-def pytest_configure(config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "system: starts real `streampulse dev` trees and kills them (select: -m system)",
-    )

@@ -16,7 +16,7 @@ from streampulse_assets.lib.sources.base import SourceError
 from streampulse_assets.lib.sources.replay import ReplaySource, labels_from_file
 from streampulse_assets.lib.sources.simulator import Simulator
 
-NAB = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "nab"
+NAB = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "nab"
 if not NAB.exists():  # the shared folder sits next to the repository
     NAB = Path("/work/shared/datasets/nab")
 WINDOWS = NAB / "combined_windows.json"

@@ -18,7 +18,7 @@ from streampulse_assets.lib.sources.base import SourceConfigError, SourceError
 from streampulse_assets.lib.sources.http import HttpPolicy
 from streampulse_assets.lib.sources.soop import SoopConfig, SoopSource
 
-FIXTURES = Path(__file__).parent / "fixtures" / "soop"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "soop"
 MINUTE = datetime(2026, 9, 27, 17, 30, 5)
 POLICY = HttpPolicy(timeout_s=2.0, retries=1, backoff_s=0.5)
 CATEGORY_PAGES = {"1": "categories_p1.json", "2": "categories_p2.json"}

@@ -12,8 +12,8 @@ from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.sources.base import RawPayload, SourceError
 from streampulse_assets.lib.sources.chzzk import ChzzkConfig, ChzzkSource
 from streampulse_assets.lib.sources.http import HttpPolicy
-from streampulse_assets_tests.test_chzzk import FIXTURES
-from streampulse_assets_tests.test_chzzk import FULL as PAGES
+from streampulse_assets_tests.integration.test_chzzk import FIXTURES
+from streampulse_assets_tests.integration.test_chzzk import FULL as PAGES
 
 NOW = datetime(2026, 11, 20, 12, 34)
 

@@ -16,7 +16,7 @@ from streampulse_assets.defs.resources import PostgresResource, WarehouseResourc
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.ticks import Tick, hour_key, tick_tags
-from streampulse_assets_tests.test_detection_assets import T0, queue, scenario
+from streampulse_assets_tests.integration.test_detection_assets import T0, queue, scenario
 
 ASSETS = [baselines, signal_events]
 JUMP = T0 + timedelta(hours=3)  # the scenario's surge and adoption minute
@@ -137,7 +137,7 @@ def test_postgres_restarted_between_claim_and_complete(
     from bench import samples
     from streampulse_assets.lib.analysis import queue as q
     from streampulse_assets.lib.analysis.worker import drain
-    from streampulse_assets_tests.test_analysis_llm import StubServer, client
+    from streampulse_assets_tests.integration.test_analysis_llm import StubServer, client
 
     conn = psycopg2.connect(pg_url)
     conn.autocommit = True

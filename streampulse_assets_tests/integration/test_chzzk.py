@@ -17,7 +17,7 @@ from streampulse_assets.lib.sources.base import SourceConfigError, SourceError
 from streampulse_assets.lib.sources.chzzk import ChzzkConfig, ChzzkSource
 from streampulse_assets.lib.sources.http import HttpPolicy
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chzzk"
 MINUTE = datetime(2026, 9, 27, 13, 5, 42)
 POLICY = HttpPolicy(timeout_s=2.0, retries=2, backoff_s=1.0)
 

@@ -15,7 +15,7 @@ from streampulse_assets.lib.ingest.landing import Landing
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.ticks import MINUTE_TAG, Tick, tick_tags
 
-FIXTURES = Path(__file__).parent / "fixtures" / "chzzk"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "chzzk"
 PAGES = {None: "lives_p1.json", "cur-2": "lives_p2.json", "cur-3": "lives_p3.json"}
 
 

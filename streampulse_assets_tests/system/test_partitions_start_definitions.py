@@ -1,55 +1,15 @@
-"""Partitions start where the user's data starts: a setting, else the first start's range."""
+"""The recorded first start as the definitions see it: each load runs in a fresh Python process (the
+partitions are fixed when the definitions load), a restart keeps the start, and 2019 data replays
+through the assets. The start's resolution itself is in unit/test_partitions_start.py."""
 
 import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 
-import pytest
-
-from streampulse_assets.lib.partitions_start import STATE_FILE, resolve_start
+from streampulse_assets.lib.partitions_start import STATE_FILE
 from streampulse_assets.lib.services.paths import REPO_ROOT
-
-NOW = datetime(2026, 12, 1, 10, 37)
-
-
-def test_first_start_fixes_the_bootstrap_range_and_a_restart_next_week_keeps_it(tmp_path):
-    start, origin = resolve_start(None, tmp_path, NOW, 8, "simulator")
-    assert (start, origin) == (datetime(2026, 11, 23, 10), "first start")
-    assert json.loads((tmp_path / STATE_FILE).read_text())["start"] == "2026-11-23T10:00:00"
-    later = resolve_start(None, tmp_path, NOW + timedelta(days=7), 8, "simulator")
-    assert later == (datetime(2026, 11, 23, 10), "state")
-
-
-def test_live_sources_start_at_the_first_start_hour(tmp_path):
-    assert resolve_start(None, tmp_path, NOW, 8, "chzzk,soop")[0] == datetime(2026, 12, 1, 10)
-
-
-def test_the_setting_wins_for_data_of_any_year(tmp_path):
-    assert resolve_start("2019-06-01", tmp_path, NOW, 8, "replay") == (
-        datetime(2019, 6, 1),
-        "setting",
-    )
-    assert resolve_start("2024-03-01T06:30:00+09:00", tmp_path, NOW, 8, "x")[0] == datetime(
-        2024, 2, 29, 21
-    )
-    assert not (tmp_path / STATE_FILE).exists()  # a setting records nothing
-
-
-@pytest.mark.parametrize(
-    ("value", "message"), [("yesterday", "not an ISO date"), ("2027-01-01", "in the future")]
-)
-def test_bad_settings_fail_clearly(tmp_path, value, message):
-    with pytest.raises(ValueError, match=message):
-        resolve_start(value, tmp_path, NOW, 8, "simulator")
-
-
-def test_a_damaged_state_file_says_how_to_fix_it(tmp_path):
-    (tmp_path / STATE_FILE).write_text("{")
-    with pytest.raises(ValueError, match="delete it"):
-        resolve_start(None, tmp_path, NOW, 8, "simulator")
-
 
 SCRIPT = """
 import dagster as dg

@@ -1,4 +1,6 @@
-"""`streampulse worker`: one-shot drain, unreachable Postgres, SIGTERM of the long-running loop."""
+"""`streampulse worker`: one-shot drain, unreachable Postgres, SIGTERM of the long-running loop.
+(The one-shot drain and the unreachable Postgres run in process, in
+integration/test_analysis_worker_once.py.)"""
 
 import json
 import os
@@ -9,58 +11,11 @@ import threading
 import time
 
 import psycopg2
-import typer
-from typer.testing import CliRunner
 
 from bench import samples
-from streampulse_assets.cli import worker as worker_cli
 from streampulse_assets.lib.analysis import queue
-from streampulse_assets.lib.services.paths import REPO_ROOT, free_port
-from streampulse_assets.lib.settings import get_settings
-
-
-def app() -> typer.Typer:
-    cli = typer.Typer()
-    cli.callback()(lambda: None)
-    worker_cli.register(cli)
-    return cli
-
-
-def done_count(pg_url: str) -> int:
-    conn = psycopg2.connect(pg_url)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT count(*) FROM analysis_queue WHERE analysis_status = 'DONE'")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
-
-
-def test_worker_once_drains_and_prints_stats(stores, monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    conn = psycopg2.connect(stores["postgres"])
-    samples.insert_rows(conn, samples.sample_rows(8))
-    conn.close()
-    result = CliRunner().invoke(app(), ["worker", "--once", "--concurrency", "2", "--batch", "3"])
-    assert result.exit_code == 0, result.output
-    assert "tier=offline" in result.output
-    stats = json.loads(result.output.strip().splitlines()[-1])
-    assert stats["events_analysed"] == 8 and stats["tiers"] == {"offline": 8}
-    assert done_count(stores["postgres"]) == 8
-
-
-def test_worker_explains_an_unreachable_postgres(monkeypatch):
-    monkeypatch.setenv(
-        "STREAMPULSE_POSTGRES_URL", f"postgresql://postgres@127.0.0.1:{free_port()}/x"
-    )
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app(), ["worker", "--once"])
-    finally:
-        get_settings.cache_clear()
-    assert result.exit_code == 2
-    assert "Postgres is not reachable" in result.output
-    assert "streampulse services up" in result.output
+from streampulse_assets.lib.services.paths import REPO_ROOT
+from streampulse_assets_tests.integration.test_analysis_worker_once import done_count
 
 
 def test_long_running_worker_stops_cleanly_on_sigterm(stores):
@@ -103,7 +58,11 @@ class GatedModel:
     request (an analysis in flight) until `release`; counts what it answered and what waits."""
 
     def __init__(self, httpserver, limit: int):
-        from streampulse_assets_tests.test_analysis_llm import ANALYST, EDITOR, completion
+        from streampulse_assets_tests.integration.test_analysis_llm import (
+            ANALYST,
+            EDITOR,
+            completion,
+        )
 
         self.limit, self.answered, self.waiting = limit, 0, 0
         self.lock = threading.Lock()
@@ -151,7 +110,7 @@ def test_a_killed_worker_loses_only_the_analyses_in_flight(stores, httpserver):
     # call is in a stored result except those of the events in flight (one per thread). With
     # per-batch commits the same kill threw away every analysis of the unfinished batches.
     from streampulse_assets.lib.analysis.worker import drain
-    from streampulse_assets_tests.test_analysis_llm import client
+    from streampulse_assets_tests.integration.test_analysis_llm import client
 
     calls_per_event, events, concurrency, batch = 2, 40, 2, 10  # analyst + editor per event
     model = GatedModel(httpserver, limit=calls_per_event * 7)  # mid first batches

@@ -154,7 +154,7 @@ def test_binary_scores_and_corpus_from_frames():
 def _nab_dir() -> Path | None:
     env = os.environ.get("STREAMPULSE_SHARED_DIR")
     candidates = [Path(env)] if env else []
-    candidates.append(Path(__file__).resolve().parents[1].parent / "shared")
+    candidates.append(Path(__file__).resolve().parents[2].parent / "shared")
     for shared in candidates:
         if (shared / "datasets" / "nab" / "combined_windows.json").exists():
             return shared / "datasets" / "nab"

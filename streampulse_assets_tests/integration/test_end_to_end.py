@@ -19,8 +19,8 @@ from streampulse_assets.defs.analysis.assets import analysed_events, analysis_qu
 from streampulse_assets.defs.operations.assets import alert_deliveries
 from streampulse_assets.defs.resources import RedisResource
 from streampulse_assets.lib.alerts.sinks import verify_signature
-from streampulse_assets_tests.test_detection_assets import T0, queue, top
-from streampulse_assets_tests.test_faults import JUMP, _tick, backfilled_warehouse
+from streampulse_assets_tests.integration.test_detection_assets import T0, queue, top
+from streampulse_assets_tests.integration.test_faults import JUMP, _tick, backfilled_warehouse
 
 
 def person_spike() -> pd.DataFrame:
