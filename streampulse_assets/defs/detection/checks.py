@@ -4,6 +4,8 @@ from datetime import datetime
 
 import dagster as dg
 
+from streampulse_assets.lib.detection.window_checks import duplicate_event_keys, window_coverage
+
 WARN = dg.AssetCheckSeverity.WARN
 
 
@@ -21,35 +23,22 @@ EVENT_CHECKS = [
 
 
 def covers_window(con, table: str, start: datetime, end: datetime) -> dg.AssetCheckResult:
-    raw, stored = con.execute(
-        f"""
-        SELECT (SELECT count(*) FROM raw_snapshots WHERE ts >= $start AND ts < $end),
-               (SELECT count(*) FROM {table} WHERE ts >= $start AND ts < $end)
-        """,
-        {"start": start, "end": end},
-    ).fetchall()[0]
+    raw, stored = window_coverage(con, table, start, end)
     return dg.AssetCheckResult(
         check_name="covers_window",
         asset_key=dg.AssetKey(table),
-        passed=bool(raw == stored),
+        passed=raw == stored,
         severity=WARN,
-        metadata={"raw_rows": int(raw), "baseline_rows": int(stored)},
+        metadata={"raw_rows": raw, "baseline_rows": stored},
     )
 
 
 def has_unique_events(con, start: datetime, end: datetime) -> dg.AssetCheckResult:
-    duplicates = con.execute(
-        """
-        SELECT count(*) FROM (
-            SELECT detector, platform, category_id, ts FROM signal_events
-            WHERE ts >= $start AND ts < $end GROUP BY ALL HAVING count(*) > 1)
-        """,
-        {"start": start, "end": end},
-    ).fetchall()[0][0]
+    duplicates = duplicate_event_keys(con, start, end)
     return dg.AssetCheckResult(
         check_name="has_unique_events",
         asset_key=dg.AssetKey("signal_events"),
         passed=duplicates == 0,
         severity=WARN,
-        metadata={"duplicate_keys": int(duplicates)},
+        metadata={"duplicate_keys": duplicates},
     )
