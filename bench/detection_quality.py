@@ -6,8 +6,8 @@ uv run python bench/detection_quality.py --no-sim             # NAB only
 uv run python bench/detection_quality.py --days 14 --categories 60 --seed 7 --no-nab
 
 NAB: each file is one series (platform NAB), values in fixed point (lib/nab.fixed_point_scale),
-all three detectors from one run of the engine (`detect_frame_scored`), each scored as NAB scores
-a binary detector (1 at its alert rows, threshold 0.5) with lib/quality/nab_corpus. V3 and V1
+all three detectors from one run of the engine (`detect_frame_with_alerts`), each scored as NAB
+scores a binary detector (1 at its alert rows, threshold 0.5) with lib/quality/nab_corpus. V3 and V1
 alert at their SPIKE rows. LEARNED alerts where its per-row anomaly score (two-sided: rises and
 drops) crosses its threshold after a quiet period; "LEARNED rises" is the subset of those alerts
 that are rises, i.e. its SPIKE events, what the platform queues and alerts. LEARNED is one
@@ -28,11 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from streampulse_assets.lib.detection.engine import detect_frame, detect_frame_scored
+from streampulse_assets.lib.detection.engine import detect_frame, detect_frame_with_alerts
 from streampulse_assets.lib.nab import import_nab
 from streampulse_assets.lib.quality.exposure import scored_exposure, series_spans, warmup_from_spans
 from streampulse_assets.lib.quality.metrics import score_events
-from streampulse_assets.lib.quality.nab_corpus import binary_scores, corpus_from_frame, score_corpus
+from streampulse_assets.lib.quality.nab_corpus import (
+    binary_scores,
+    corpus_from_frame,
+    score_corpus,
+    with_learned_alerts,
+)
 from streampulse_assets.lib.quality.nab_scoring import PROFILES, normalised
 
 NAB_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "nab"
@@ -48,14 +53,6 @@ def nab_scores(frame: pd.DataFrame, labels: list[dict], events: pd.DataFrame, de
     std = scored["standard"]
     out.update(windows=std.windows, hit=std.hits, fp=std.fp_count)
     return out
-
-
-def anomaly_events(learned: pd.DataFrame) -> pd.DataFrame:
-    """The learned detector's alerts on either side (score over its threshold after a quiet
-    period, rises and drops: what its per-row anomaly score says) as detector "LEARNED"; its
-    SPIKE events (alerts on rises, what the platform queues) are scored as "LEARNED rises"."""
-    alerts = learned[learned["alert"].fillna(False).astype(bool)]
-    return alerts[["platform", "category_id", "ts"]].assign(detector="LEARNED", level="SPIKE")
 
 
 def published(files: list[str], n_windows: int) -> dict[str, dict]:
@@ -86,12 +83,10 @@ def nab() -> list[dict]:
         n_windows = sum(len(windows[f]) for f in files)
         for profile in ("default", "scale_aware"):
             t0 = time.perf_counter()
-            events, learned = detect_frame_scored(part, profile)
+            events, alerts = detect_frame_with_alerts(part, profile)
             took = time.perf_counter() - t0
             if profile == "default":  # one configuration for every series: no profile applies
-                renamed = events["detector"].replace("LEARNED", "LEARNED rises")
-                events = events.assign(detector=renamed)
-                events = pd.concat([events, anomaly_events(learned)], ignore_index=True)
+                events = with_learned_alerts(events, alerts, rises_as="LEARNED rises")
             for det in ("LEARNED", "LEARNED rises", "V3", "V1"):
                 if det.startswith("LEARNED") and profile != "default":
                     continue

@@ -21,6 +21,7 @@ from streampulse_assets.lib.quality.metrics import (
     series_spans,
     warmup_from_spans,
 )
+from streampulse_assets.lib.quality.nab_corpus import with_learned_alerts
 from streampulse_assets.lib.quality.report import build_report, render_markdown
 from streampulse_assets.lib.quality.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 from streampulse_assets.lib.sources.base import SourceError
@@ -89,20 +90,12 @@ def evaluate(
         meta={"snapshots": str(snapshots), "labels_file": str(labels), "profile": profile},
         warmup=warmup,
         rows=rows if nab else None,
-        nab_events=nab_events(found),
+        nab_events=with_learned_alerts(found.events, found.learned_alerts),
     )
     text = render_markdown(report, title=f"Detection quality: {snapshots.name} ({profile})")
     if markdown is not None:
         markdown.write_text(text)
     typer.echo(json.dumps(report, indent=2) if as_json else text)
-
-
-def nab_events(found) -> pd.DataFrame:
-    """The events NAB scores: V3's and V1's SPIKEs, and the learned detector's alerts on either
-    side (its anomaly score; only its alerts on rises are SPIKEs)."""
-    others = found.events[found.events["detector"] != "LEARNED"]
-    alerts = found.learned_alerts.assign(detector="LEARNED", level="SPIKE")
-    return pd.concat([others, alerts], ignore_index=True)
 
 
 def register(app: typer.Typer) -> None:

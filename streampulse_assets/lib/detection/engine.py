@@ -26,7 +26,11 @@ from streampulse_assets.lib.detection.cooldown import apply_cooldown
 from streampulse_assets.lib.detection.features import features_sql
 from streampulse_assets.lib.detection.frame import infer_step, load_raw, normalise
 from streampulse_assets.lib.detection.learned.events import learned_rows
-from streampulse_assets.lib.detection.learned.store import refresh_learned
+from streampulse_assets.lib.detection.learned.store import (
+    ALERT_COLUMNS,
+    refresh_learned,
+    stored_alerts,
+)
 from streampulse_assets.lib.detection.v1 import v1_triggers
 from streampulse_assets.lib.detection.v3 import v3_triggers
 from streampulse_assets.lib.duck import registered, transaction
@@ -200,18 +204,18 @@ def detect_frame(
     snapshots: pd.DataFrame, config: DetectionConfig | str = "default"
 ) -> pd.DataFrame:
     """Run all three detectors over a canonical snapshot frame (in-memory DuckDB); all events."""
-    return detect_frame_scored(snapshots, config)[0]
+    return detect_frame_with_alerts(snapshots, config)[0]
 
 
-def detect_frame_scored(
+def detect_frame_with_alerts(
     snapshots: pd.DataFrame, config: DetectionConfig | str = "default"
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`detect_frame`, and the learned detector's per-row scores (learned_scores: platform,
-    category_id, ts, score, z, alert, spike) that NAB scores."""
+    """`detect_frame`, and the learned detector's alerts on either side
+    (`learned/store.stored_alerts`), which NAB scores."""
     cfg = get_config(config)
     frame = normalise(snapshots)
     if frame.empty:
-        return empty_events(), pd.DataFrame(columns=LEARNED_SCORE_COLUMNS)
+        return empty_events(), pd.DataFrame(columns=ALERT_COLUMNS)
     if cfg.step_minutes is None:
         cfg = get_config(cfg, step_minutes=infer_step(frame))
     con = duckdb.connect()
@@ -220,12 +224,6 @@ def detect_frame_scored(
         load_raw(con, frame)
         start = frame["ts"].min().to_pydatetime()
         end = frame["ts"].max().to_pydatetime() + timedelta(minutes=1)
-        events = refresh_all(con, start, end, cfg)
-        cols = ", ".join(f'"{c}"' for c in LEARNED_SCORE_COLUMNS)
-        scores = con.execute(f"SELECT {cols} FROM learned_scores ORDER BY ALL").df()
-        return events, scores
+        return refresh_all(con, start, end, cfg), stored_alerts(con)
     finally:
         con.close()
-
-
-LEARNED_SCORE_COLUMNS = ["platform", "category_id", "ts", "score", "z", "alert", "spike"]

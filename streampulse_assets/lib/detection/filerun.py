@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.engine import empty_events, refresh_all
 from streampulse_assets.lib.detection.frame import step_from_gaps
+from streampulse_assets.lib.detection.learned.store import ALERT_COLUMNS, stored_alerts
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.settings import get_settings
 from streampulse_assets.lib.sources.replay import iter_canonical
@@ -42,11 +43,9 @@ class FileDetection:
     last: pd.Timestamp | None
     # The learned detector's alerts on either side (platform, category_id, ts): what NAB scores
     # for it; its SPIKE events (alerts on rises) are in `events`.
-    learned_alerts: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_ALERT))
-
-
-_ALERT = ["platform", "category_id", "ts"]
-_ALERT_SQL = f"SELECT {', '.join(_ALERT)} FROM learned_scores WHERE alert"
+    learned_alerts: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=ALERT_COLUMNS)
+    )
 
 
 def _config(temp: Path, memory_limit: str | None) -> dict[str, str]:
@@ -149,9 +148,7 @@ def detect_file(
             con = connect(db, temp)
             try:
                 part = refresh_all(con, *span, cfg)
-                alerts.append(
-                    con.execute(f"SELECT {', '.join(_ALERT)} FROM learned_scores WHERE alert").df()
-                )
+                alerts.append(stored_alerts(con))
             finally:
                 con.close()
                 db.unlink()
@@ -159,6 +156,6 @@ def detect_file(
                 parts.append(part)
     events = empty_events() if not parts else pd.concat(parts, ignore_index=True)
     events = events.sort_values(["ts", "detector", "platform", "category_id"], ignore_index=True)
-    learned = pd.concat([pd.DataFrame(columns=_ALERT), *alerts], ignore_index=True)
-    learned = learned.sort_values(_ALERT, ignore_index=True)
+    learned = pd.concat([pd.DataFrame(columns=ALERT_COLUMNS), *alerts], ignore_index=True)
+    learned = learned.sort_values(ALERT_COLUMNS, ignore_index=True)
     return FileDetection(events, keys, cats, pd.Timestamp(first), pd.Timestamp(last), learned)

@@ -182,6 +182,23 @@ def _row_keys(frame: pd.DataFrame, platforms, categories) -> np.ndarray:
     return np.where(combo < 0, -1, combo * 10**9 + _minutes(frame["ts"]))
 
 
+def with_learned_alerts(
+    events: pd.DataFrame, alerts: pd.DataFrame, rises_as: str | None = None
+) -> pd.DataFrame:
+    """The events NAB scores: the learned detector's rows replaced by its alerts on either side
+    (`alerts`: platform, category_id, ts; its anomaly score, of which only the alerts on rises
+    are SPIKE events), as detector "LEARNED" level "SPIKE". With `rises_as`, its SPIKE events
+    are kept too, under that detector name."""
+    learned = events["detector"] == "LEARNED"
+    kept = (
+        events[~learned]
+        if rises_as is None
+        else events.assign(detector=events["detector"].where(~learned, rises_as))
+    )
+    flagged = alerts[["platform", "category_id", "ts"]].assign(detector="LEARNED", level="SPIKE")
+    return pd.concat([kept, flagged], ignore_index=True)
+
+
 def binary_scores(rows: pd.DataFrame, events: pd.DataFrame, detector: str) -> pd.DataFrame:
     """Per-row scores of a binary detector: 1.0 at the rows where `detector` emitted a SPIKE,
     0.0 at every other row of `rows` (platform, category_id, ts; duplicates dropped)."""

@@ -216,6 +216,14 @@ def _last_above(con, series: _Series, start: datetime, cfg) -> dict[int, int]:
 
 
 SPIKE_COLUMNS = ["platform", "category_id", "ts", "current", "level", "score", "z", "window"]
+ALERT_COLUMNS = ["platform", "category_id", "ts"]
+
+
+def stored_alerts(con) -> pd.DataFrame:
+    """The stored rows that are alerts on either side (ALERT_COLUMNS, sorted): what NAB scores
+    for the learned detector; its SPIKE events are the alerts on rises."""
+    cols = ", ".join(ALERT_COLUMNS)
+    return con.execute(f"SELECT {cols} FROM learned_scores WHERE alert ORDER BY ALL").df()
 
 
 def refresh_learned(
