@@ -139,7 +139,9 @@ def dagster_pg_env(embedded_postgres, monkeypatch) -> dict[str, str]:
 
 @pytest.fixture
 def dagster_instance(dagster_pg_env, tmp_path, monkeypatch):
-    """A DagsterInstance built from the repo's own dagster.yaml (Postgres storage)."""
+    """A DagsterInstance built from the repo's own dagster.yaml (Postgres storage). The storage
+    is the session's, shared by every test, so the runs a test creates are deleted after it (a
+    failed tick left behind would make the next test's sensor compute its minutes again)."""
     import dagster as dg
 
     home = tmp_path / "dagster_home"
@@ -147,8 +149,12 @@ def dagster_instance(dagster_pg_env, tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     instance = dg.DagsterInstance.get()
+    before = {r.dagster_run.run_id for r in instance.get_run_records()}
     try:
         yield instance
+        for record in instance.get_run_records():
+            if record.dagster_run.run_id not in before:
+                instance.delete_run(record.dagster_run.run_id)
     finally:
         instance.dispose()
 

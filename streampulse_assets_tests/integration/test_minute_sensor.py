@@ -19,17 +19,6 @@ from streampulse_assets.lib.ticks import (
 NOW = datetime(2026, 11, 20, 12, 34, 41)
 
 
-@pytest.fixture
-def dagster_instance(dagster_instance):
-    """The session's shared Dagster storage, with the runs this test created deleted after it
-    (a failed tick left behind would make the next test's sensor compute its minutes again)."""
-    before = {r.dagster_run.run_id for r in dagster_instance.get_run_records()}
-    yield dagster_instance
-    for record in dagster_instance.get_run_records():
-        if record.dagster_run.run_id not in before:
-            dagster_instance.delete_run(record.dagster_run.run_id)
-
-
 @pytest.fixture(autouse=True)
 def own_state_folder(tmp_path, monkeypatch):
     """The sensor looks for a pending first-start backfill in the state folder: use this test's."""

@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
-import pytest
 from dagster._grpc.types import ExecuteRunArgs
 
 from streampulse_assets.defs.operations.watchdog import (
@@ -21,17 +20,6 @@ from streampulse_assets.defs.operations.watchdog import (
     run_watchdog,
 )
 from streampulse_assets.lib.services.paths import REPO_ROOT
-
-
-@pytest.fixture
-def dagster_instance(dagster_instance):
-    """The session's shared Dagster storage, with the runs this test created deleted after it
-    (a failed tick left behind would make the next test's sensor compute its minutes again)."""
-    before = {r.dagster_run.run_id for r in dagster_instance.get_run_records()}
-    yield dagster_instance
-    for record in dagster_instance.get_run_records():
-        if record.dagster_run.run_id not in before:
-            dagster_instance.delete_run(record.dagster_run.run_id)
 
 
 def reaped(instance: dg.DagsterInstance, run_id: str, **kw) -> list[str]:
