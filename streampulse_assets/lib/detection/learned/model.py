@@ -98,6 +98,29 @@ class HourResult:
     window: np.ndarray  # its index (-1 = not scored)
 
 
+@dataclass
+class HourErrors:
+    """What the update of a scored hour needs: the rows' series (`uniq`, each row's index `inv`
+    into it), the learned unit per series [U, K, C] (NaN = not learned yet), and per row the
+    forecast errors and their z [m, K, C]."""
+
+    uniq: np.ndarray
+    inv: np.ndarray
+    unit: np.ndarray
+    errors: np.ndarray
+    z: np.ndarray
+
+
+def series_of(sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct series of rows `sids` and each row's index into them (np.unique's answer;
+    without its sort when the rows come in series order, as they do)."""
+    if len(sids) and np.all(sids[1:] >= sids[:-1]):
+        new = np.empty(len(sids), dtype=bool)
+        new[0], new[1:] = True, sids[1:] != sids[:-1]
+        return sids[new], np.cumsum(new) - 1
+    return np.unique(sids, return_inverse=True)
+
+
 def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
     """Forecast errors [m, K, C] of the candidates from the inputs [m, K, 1 + lags]: the rise
     itself (forecast: the level), and the rise minus the move seen one lag earlier (forecast:
@@ -118,63 +141,77 @@ def score_rows(
     state: ModelState,
     sids: np.ndarray,
     inputs: np.ndarray,
-    span: np.ndarray,
+    spans: np.ndarray,
     rows_per_day: np.ndarray,
     cfg: LearnedConfig,
-) -> tuple[HourResult, np.ndarray, np.ndarray]:
-    """Scores of rows of one hour from the state at its start; also z and the forecast errors
-    [m, K, C] for the update."""
-    unit = state.unit(sids, cfg)  # [m, K, C]
-    unit = np.maximum(unit, _floor(cfg, span)[:, :, None])
+) -> tuple[HourResult, HourErrors]:
+    """Scores of rows of one hour (`sids`; `spans` [S, K] and `rows_per_day` [S] per series)
+    from the state at its start; also what `update` needs to learn from them.
+
+    Everything that depends on the state alone (unit, tail shape, exceedance rate) is computed
+    once per series; the tail probability only where a row goes beyond `tail_from`."""
+    uniq, inv = series_of(sids)
+    learned = state.unit(uniq, cfg)  # [U, K, C]
+    unit = np.maximum(learned, _floor(cfg, spans[uniq])[:, :, None])[inv]
     errors = forecast_errors(inputs, unit[:, :, 0], cfg)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = errors / unit
     valid = np.isfinite(z)
-    a = state.arrays
-    u = cfg.tail_from
-    windows = valid.any(axis=2).sum(axis=1)
+    scorable = valid.any(axis=2)
     with np.errstate(divide="ignore"):
-        penalty = np.log10(rows_per_day * len(SIDES) * np.maximum(windows, 1))[:, None, None]
-    lam_n = a["n"][sids] + 2.0
-    # Per window, candidate and side: the surprise under that forecast's own error model.
-    each = np.full(z.shape, -np.inf)
-    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
-        n_exc = a["n_exc" + side][sids]
-        lam = (n_exc + 1.0) / lam_n
-        xi, sigma = tail_shape(n_exc, a["sum_exc" + side][sids], a["sum_exc2" + side][sids], cfg)
-        zs = sign * z
-        log10p = np.where(zs > u, np.log10(lam) + gpd_log10_sf(zs - u, xi, sigma), 0.0)
-        each = np.fmax(each, np.where(valid, -log10p - penalty, -np.inf))
+        penalty = np.log10(rows_per_day[sids] * len(SIDES) * np.maximum(scorable.sum(axis=1), 1))
+    # Per window, candidate and side: the surprise under that forecast's own error model; it is
+    # -penalty for a row not beyond `tail_from` on either side (its tail probability is 1).
+    each = np.where(valid, -penalty[:, None, None], -np.inf)
+    _surprise_beyond(state, uniq, inv, z, valid, penalty, cfg, each.reshape(-1))
     # A window's surprise is the smallest over its forecasts: a rise that yesterday's or last
     # week's move at this time of day explains (or the level alone does) is not an anomaly.
-    best = np.where(valid, each, np.inf).argmin(axis=2)
-    surprise = np.where(
-        valid.any(axis=2), np.take_along_axis(each, best[:, :, None], 2)[:, :, 0], -np.inf
-    )
-    zc = np.take_along_axis(z, best[:, :, None], axis=2)[:, :, 0]
+    best = np.where(valid, each, np.inf).argmin(axis=2)[:, :, None]
+    surprise = np.where(scorable, np.take_along_axis(each, best, 2)[:, :, 0], -np.inf)
+    zc = np.take_along_axis(z, best, axis=2)[:, :, 0]
     k = surprise.argmax(axis=1)
     s = surprise[np.arange(len(k)), k]
     scored = np.isfinite(s)
     score = np.where(scored, np.clip((s + cfg.score_offset) / cfg.score_span, 0.0, 1.0), 0.0)
     zbest = np.where(scored, zc[np.arange(len(k)), k], np.nan)
-    return HourResult(score, zbest, np.where(scored, k, -1)), z, errors
+    result = HourResult(score, zbest, np.where(scored, k, -1))
+    return result, HourErrors(uniq, inv, learned, errors, z)
 
 
-def update(
-    state: ModelState, sids: np.ndarray, errors: np.ndarray, z: np.ndarray, hour: int, cfg
-) -> None:
-    """Learn from the complete hour `hour` (rows `sids` in series then time order, their errors
-    and z), then move the state of those series to the start of the next hour."""
-    uniq, inv = np.unique(sids, return_inverse=True)
-    _, K, C = errors.shape
-    unit = state.unit(uniq, cfg)[inv]
-    mag = np.abs(errors)
-    mag = np.where(np.isfinite(unit), np.minimum(mag, cfg.clip_units * unit), mag)
+def _surprise_beyond(state, uniq, inv, z, valid, penalty, cfg, each_flat) -> None:
+    """Raise `each_flat` (the surprises [m, K, C], flattened) to -log10(lambda * tail) - penalty
+    at the rows beyond `tail_from` on either side, from their series' tail on that side."""
+    a, u = state.arrays, cfg.tail_from
+    kc = z.shape[1] * z.shape[2]
+    lam_n = a["n"][uniq] + 2.0
+    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
+        n_exc = a["n_exc" + side][uniq]
+        lam = ((n_exc + 1.0) / lam_n).reshape(-1)
+        xi, sigma = tail_shape(n_exc, a["sum_exc" + side][uniq], a["sum_exc2" + side][uniq], cfg)
+        at = np.flatnonzero(valid & (sign * z > u))
+        row = at // kc
+        per = inv[row] * kc + at % kc  # the same window and candidate of the row's series
+        excess = sign * z.reshape(-1)[at] - u
+        tail = gpd_log10_sf(excess, xi.reshape(-1)[per], sigma.reshape(-1)[per])
+        log10p = np.log10(lam[per]) + tail
+        each_flat[at] = np.fmax(each_flat[at], -log10p - penalty[row])
+
+
+def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: int, cfg) -> None:
+    """Learn from the complete hour `hour` (rows `sids` in series then time order, and their
+    errors as `score_rows` measured them), then move the state of those series to the start of
+    the next hour."""
+    uniq, inv, z = hour_errors.uniq, hour_errors.inv, hour_errors.z
+    _, K, C = z.shape
+    unit = hour_errors.unit
+    cap = np.where(np.isfinite(unit), cfg.clip_units * unit, np.inf)[inv]
+    mag = np.minimum(np.abs(hour_errors.errors), cap)
     ok = np.isfinite(mag)
     flat = inv[:, None, None] * (K * C) + np.arange(K * C).reshape(1, K, C)
     size = len(uniq) * K * C
-    cnt = np.bincount(flat[ok], minlength=size).reshape(len(uniq), K, C)
-    tot = np.bincount(flat[ok], weights=mag[ok], minlength=size).reshape(len(uniq), K, C)
+    at = flat[ok]
+    cnt = np.bincount(at, minlength=size).reshape(len(uniq), K, C)
+    tot = np.bincount(at, weights=mag[ok], minlength=size).reshape(len(uniq), K, C)
     a = state.arrays
     has = cnt > 0
     mean = np.where(has, tot / np.maximum(cnt, 1), 1.0)
@@ -187,29 +224,33 @@ def update(
     # stays up for hours is then one sample of the tail, not a hundred, and does not teach the
     # model that such rises are normal.
     for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
-        start, peak = _excursions(np.where(zok, sign * z, -np.inf), sids, cfg.tail_from)
-        for name, w in (("n_exc", start), ("sum_exc", peak), ("sum_exc2", peak**2)):
-            a[name + side][uniq] += np.bincount(
-                flat[start], weights=np.asarray(w, float)[start], minlength=size
-            ).reshape(len(uniq), K, C)
+        signed = sign * z
+        start, peak = _excursions(zok & (signed > cfg.tail_from), signed, cfg.tail_from, sids)
+        bins = flat.reshape(-1)[start]
+        for name, w in (("n_exc", np.ones(len(start))), ("sum_exc", peak), ("sum_exc2", peak**2)):
+            a[name + side][uniq] += np.bincount(bins, weights=w, minlength=size).reshape(
+                len(uniq), K, C
+            )
     state.decay_to(uniq, hour + 1, cfg)
 
 
-def _excursions(z: np.ndarray, sids: np.ndarray, u: float) -> tuple[np.ndarray, np.ndarray]:
-    """The first row of every run of consecutive rows of a series with z > u [m, K, C], and at
-    that row the run's largest excess z - u (0 elsewhere)."""
-    m, K, C = z.shape
-    exc = z > u
-    prev = np.zeros_like(exc)
-    prev[1:] = exc[:-1] & (sids[1:] == sids[:-1])[:, None, None]
-    start = exc & ~prev
-    # Runs never cross columns (a column's first row has no predecessor), so the peak of each
-    # run is one reduceat over the exceeding values taken column after column.
-    flat_exc = exc.transpose(1, 2, 0).reshape(-1)
-    at = np.flatnonzero(flat_exc)
-    peak = np.zeros(m * K * C)
-    if len(at):
-        firsts = np.flatnonzero(start.transpose(1, 2, 0).reshape(-1)[at])
-        values = (z - u).transpose(1, 2, 0).reshape(-1)[at]
-        peak[at[firsts]] = np.maximum.reduceat(values, firsts)
-    return start, peak.reshape(K, C, m).transpose(2, 0, 1)
+def _excursions(exc: np.ndarray, signed_z: np.ndarray, u: float, sids: np.ndarray):
+    """The runs of consecutive rows of a series with `exc` [m, K, C] (z beyond `u` on one side)
+    in each window and candidate: the flat index of each run's first row, in row order, and the
+    run's largest excess `signed_z - u`."""
+    kc = exc.shape[1] * exc.shape[2]
+    flat_exc = exc.reshape(-1)
+    at = np.flatnonzero(flat_exc)  # row by row
+    if not len(at):
+        return at, np.zeros(0)
+    row = at // kc
+    cont = row > 0  # the row before, in the same column and series, is beyond u too
+    cont[cont] = flat_exc[at[cont] - kc] & (sids[row[cont]] == sids[row[cont] - 1])
+    first = ~cont
+    # A run's rows are consecutive once the exceedances are taken column after column.
+    by_col = np.argsort(at % kc, kind="stable")
+    starts = np.flatnonzero(first[by_col])
+    excess = signed_z.reshape(-1)[at[by_col]] - u
+    peak = np.empty(len(at))
+    peak[by_col[starts]] = np.maximum.reduceat(excess, starts)
+    return at[first], peak[first]

@@ -8,7 +8,12 @@ import numpy as np
 
 from streampulse_assets.lib.detection.learned.config import LearnedConfig
 from streampulse_assets.lib.detection.learned.features import Panel, window_rows
-from streampulse_assets.lib.detection.learned.model import ModelState, score_rows, update
+from streampulse_assets.lib.detection.learned.model import (
+    ModelState,
+    score_rows,
+    series_of,
+    update,
+)
 
 
 @dataclass
@@ -19,13 +24,14 @@ class PanelScores:
 
 
 def learn_hour(state, sids, inputs, spans, rows_per_day, hour: int, cfg, learn: bool = True):
-    """Score one hour's rows (`sids` in series then time order) from their series' state at the
-    start of that hour; for a complete hour (`learn`), the state then learns from them and moves
-    to the next hour. The one step of both the scoring pass and the catch-up from stored rows."""
-    state.decay_to(np.unique(sids), hour, cfg)
-    res, z, errors = score_rows(state, sids, inputs, spans, rows_per_day, cfg)
+    """Score one hour's rows (`sids` in series then time order; `spans` [S, K] and
+    `rows_per_day` [S] per series) from their series' state at the start of that hour; for a
+    complete hour (`learn`), the state then learns from them and moves to the next hour. The one
+    step of both the scoring pass and the catch-up from stored rows."""
+    state.decay_to(series_of(sids)[0], hour, cfg)
+    res, errors = score_rows(state, sids, inputs, spans, rows_per_day, cfg)
     if learn:
-        update(state, sids, errors, z, hour, cfg)
+        update(state, sids, errors, hour, cfg)
     return res
 
 
@@ -64,9 +70,7 @@ def score_panel(
         sel = order[a:b]
         h = int(hours_sorted[a])
         sids = panel.sid[rows[sel]]
-        res = learn_hour(
-            state, sids, inputs[sel], spans[sids], rows_per_day[sids], h, cfg, h in complete
-        )
+        res = learn_hour(state, sids, inputs[sel], spans, rows_per_day, h, cfg, h in complete)
         score[sel], z_out[sel], win[sel] = res.score, res.z, res.window
     return PanelScores(score, z_out, win)
 

@@ -166,8 +166,7 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
     inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
         sel = hour == h
-        s = sid[sel]
-        learn_hour(state, s, inputs[sel], spans[s], np.ones(len(s)), int(h), cfg)
+        learn_hour(state, sid[sel], inputs[sel], spans, np.ones(len(spans)), int(h), cfg)
 
 
 def _hour_dt(hour: int) -> datetime:
