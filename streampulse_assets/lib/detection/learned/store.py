@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
@@ -65,13 +66,17 @@ class _Series:
         pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
         return np.where(self.keys[pos] == key, pos, -1).astype(np.int64)
 
-    def names(self) -> pd.DataFrame:
-        frame = {"h": self.keys, "platform": self.platform, "category_id": self.category}
-        return pd.DataFrame(frame)
-
 
 _KEY = "hash(platform, category_id) AS h"
 _MINUTE = "epoch_us(ts) // 60000000 AS minute"
+
+
+def _in_series_order(rows: dict) -> dict:
+    """`rows` (numpy columns with `h` and `minute`) sorted by series key and time, as ORDER BY
+    h, ts would give them: sorting in numpy is cheaper than DuckDB sorting the whole payload."""
+    _, code = np.unique(rows["h"], return_inverse=True)
+    order = np.argsort(keys(code, rows["minute"]), kind="stable")
+    return {name: values[order] for name, values in rows.items()}
 
 
 def _read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
@@ -79,7 +84,7 @@ def _read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
     arrays sorted by series key and time, and the names of the series."""
     rows = con.execute(
         f"SELECT {_KEY}, {_MINUTE}, viewers, median_60 FROM rolling_baselines "
-        "WHERE ts >= ? AND ts < ? ORDER BY h, ts",
+        "WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).fetchnumpy()
     names = con.execute(
@@ -87,14 +92,14 @@ def _read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
         "WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).df()
-    return rows, names
+    return _in_series_order(rows), names
 
 
 def _stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
+    """The rises stored for [lo, hi), in no particular order."""
     sel = ", ".join(cols)
     return con.execute(
-        f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores "
-        "WHERE ts >= ? AND ts < ? ORDER BY h, ts",
+        f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).fetchnumpy()
 
@@ -154,6 +159,7 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
     past = _stored_rises(con, _hour_dt(int(state.hour[behind].min())), _hour_dt(h0), cols)
     if not len(past["h"]):
         return
+    past = _in_series_order(past)  # an hour's rows in series then time order
     sid = series.of(past["h"])
     minute = past["minute"].astype(np.int64)
     hour = minute // HOUR
@@ -201,6 +207,21 @@ def _write_state(con, state: ModelState, series: _Series, loaded: np.ndarray, h0
             [_hour_dt(h0), _hour_dt(top)],
         )
         con.execute(f"INSERT INTO learned_state ({cols}) SELECT {cols} FROM _learned_state")
+
+
+def _write_scores(con, series: _Series, sid: np.ndarray, columns: dict) -> None:
+    """Insert rows into learned_scores from numpy `columns` (NaN stored as NULL) of series
+    `sid`, through Arrow with the names as dictionaries over the series (no join, no copy)."""
+    data = {}
+    for name, values in (("platform", series.platform), ("category_id", series.category)):
+        data[name] = pa.DictionaryArray.from_arrays(sid.astype(np.int32), pa.array(list(values)))
+    for name, values in columns.items():
+        nulls = np.isnan(values) if values.dtype.kind == "f" else None
+        data[name] = pa.array(values, mask=nulls)
+    table = pa.table(data)
+    names = ", ".join(f'"{c}"' for c in table.column_names)
+    with registered(con, "_learned_scores", table):
+        con.execute(f"INSERT INTO learned_scores ({names}) SELECT {names} FROM _learned_scores")
 
 
 def _last_above(con, series: _Series, start: datetime, cfg) -> dict[int, int]:
@@ -260,33 +281,23 @@ def refresh_learned(
         seed = _last_above(con, series, start, cfg)
         alert = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
         spike = alert & (scored.z > 0)  # a SPIKE is an alert on a rise
-        out = pd.DataFrame(
-            {
-                "h": raw["h"][rows],
-                "ts": _ts(minute[rows]),
-                "viewers": viewers[rows],
-                "level": level[rows],
-                "score": scored.score,
-                "z": scored.z,
-                "window": scored.window.astype(np.int16),
-                "alert": alert,
-                "spike": spike,
-            }
-        )
-        for i, c in enumerate(cols):
-            out[c] = rise[:, i]
-        names_sql = ", ".join(f'"{c}"' for c in out.columns if c != "h")
-        with (
-            registered(con, "_learned_scores", out),
-            registered(con, "_learned_series", series.names()),
-        ):
-            con.execute(
-                f"INSERT INTO learned_scores (platform, category_id, {names_sql}) "
-                f"SELECT m.platform, m.category_id, {names_sql} FROM _learned_scores "
-                "JOIN _learned_series m USING (h)"
-            )
+        out = {
+            "ts": _ts(minute[rows]),
+            "viewers": viewers[rows],
+            "level": level[rows],
+            "score": scored.score,
+            "z": scored.z,
+            "window": scored.window.astype(np.int16),
+            "alert": alert,
+            "spike": spike,
+            **{c: rise[:, i] for i, c in enumerate(cols)},
+        }
+        _write_scores(con, series, sid[rows], out)
         _write_state(con, state, series, loaded, h0)
-    found = out[out["spike"]].rename(columns={"viewers": "current"})
-    sids = series.of(found["h"].to_numpy(np.uint64))
-    found = found.assign(platform=series.platform[sids], category_id=series.category[sids])
-    return found[SPIKE_COLUMNS].reset_index(drop=True)
+    at = np.flatnonzero(spike)
+    found = {
+        "platform": series.platform[sid[rows][at]],
+        "category_id": series.category[sid[rows][at]],
+    }
+    found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:]}
+    return pd.DataFrame(found)
