@@ -17,17 +17,18 @@ from streampulse_assets.lib.duck import registered
 
 _LOOKUP = """
 WITH minutes AS (SELECT DISTINCT platform, ago_ts FROM _detection_need),
-raw_at AS (
+raw_at AS (  -- the minutes' rows only (`ts IN` lets the scan skip the others), parsed once
     SELECT r.platform, r.ts, r.category_id,
            coalesce(r.category_name, r.category_id) AS category_name,
-           unnest(CAST(json(r.top_streamers) AS JSON[])) AS item
+           unnest(json_extract_string(r.top_streamers, '$[*].channel_id')) AS channel_id
     FROM raw_snapshots r JOIN minutes m ON r.platform = m.platform AND r.ts = m.ago_ts
     WHERE r.top_streamers IS NOT NULL AND r.ts >= $lo AND r.ts <= $hi
+      AND r.ts IN (SELECT ago_ts FROM minutes)
 )
 SELECT n.event, n.channel_id, min(a.category_name) AS category_before
 FROM _detection_need n
 JOIN raw_at a ON a.platform = n.platform AND a.ts = n.ago_ts AND a.category_id <> n.category_id
- AND (a.item ->> 'channel_id') = n.channel_id
+ AND a.channel_id = n.channel_id
 GROUP BY ALL
 """
 
