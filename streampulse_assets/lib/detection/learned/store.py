@@ -74,8 +74,11 @@ _MINUTE = "epoch_us(ts) // 60000000 AS minute"
 def _in_series_order(rows: dict) -> dict:
     """`rows` (numpy columns with `h` and `minute`) sorted by series key and time, as ORDER BY
     h, ts would give them: sorting in numpy is cheaper than DuckDB sorting the whole payload."""
-    _, code = np.unique(rows["h"], return_inverse=True)
-    order = np.argsort(keys(code, rows["minute"]), kind="stable")
+    codes, uniq = pd.factorize(rows["h"])
+    small = np.int16 if len(uniq) < 2**15 else np.int64  # numpy radix-sorts 16-bit keys
+    rank = np.empty(len(uniq), dtype=small)
+    rank[np.argsort(uniq)] = np.arange(len(uniq))
+    order = np.lexsort((rows["minute"], rank[codes]))
     return {name: values[order] for name, values in rows.items()}
 
 
@@ -145,7 +148,8 @@ def _seasonal(con, series: _Series, sid, minute, lo: datetime, hi: datetime, col
         ok = psid >= 0
         known_key = keys(psid[ok], past["minute"][ok])
         order = np.argsort(known_key, kind="stable")
-        known = _rises_of(past, cols)[ok][order]
+        at = np.flatnonzero(ok)[order]
+        known = np.stack([_column(past, c).astype(np.float64)[at] for c in cols], axis=1)
         out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
     return out
 
