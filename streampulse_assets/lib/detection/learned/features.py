@@ -103,6 +103,7 @@ def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> n
 
 
 def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
-    """The model's inputs [n, K, 1 + lags]: each row's rise, then its rise at the same time of day
-    one lag earlier (model.forecast_errors turns them into the candidates' forecast errors)."""
-    return np.stack([rise, *seasonal], axis=2)
+    """The model's inputs [K, 1 + lags, n] (rows last) from the rises [n, K]: each row's rise,
+    then its rise at the same time of day one lag earlier (model.forecast_errors turns them into
+    the candidates' forecast errors)."""
+    return np.stack([rise.T, *(s.T for s in seasonal)], axis=1)

@@ -101,14 +101,17 @@ class HourResult:
 @dataclass
 class HourErrors:
     """What the update of a scored hour needs: the rows' series (`uniq`, each row's index `inv`
-    into it), the learned unit per series [U, K, C] (NaN = not learned yet), and per row the
-    forecast errors and their z [m, K, C]."""
+    into it), the learned unit per series [U, K, C] (NaN = not learned yet), and the rows'
+    forecast errors, their z, where z is finite and where it is beyond `tail_from` on each side
+    [K, C, m]."""
 
     uniq: np.ndarray
     inv: np.ndarray
     unit: np.ndarray
     errors: np.ndarray
     z: np.ndarray
+    valid: np.ndarray
+    beyond: tuple[np.ndarray, ...]  # per side of SIDES
 
 
 def series_of(sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -122,19 +125,25 @@ def series_of(sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
-    """Forecast errors [m, K, C] of the candidates from the inputs [m, K, 1 + lags]: the rise
+    """Forecast errors [K, C, m] of the candidates from the inputs [K, 1 + lags, m]: the rise
     itself (forecast: the level), and the rise minus the move seen one lag earlier (forecast:
     level + that move). The earlier move is bounded to `season_clip_units` of the level forecast's
-    learned unit, so last week's spike (or its end) is not forecast again this week."""
-    rise, past = inputs[:, :, :1], inputs[:, :, 1:]
+    learned unit [K, m], so last week's spike (or its end) is not forecast again this week."""
+    rise, past = inputs[:, :1], inputs[:, 1:]
     bound = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
-    moves = np.clip(past, -bound[:, :, None], bound[:, :, None])
-    return np.concatenate([rise, rise - moves], axis=2)
+    moves = np.clip(past, -bound[:, None], bound[:, None])
+    return np.concatenate([rise, rise - moves], axis=1)
 
 
 def _floor(cfg: LearnedConfig, span: np.ndarray) -> np.ndarray:
     """The smallest unit a window can have: the resolution of a mean of `span` rows."""
     return cfg.resolution / np.sqrt(np.maximum(span, 1.0))
+
+
+def _per_row(per_series: np.ndarray, inv: np.ndarray) -> np.ndarray:
+    """[U, K, C] per series -> [K, C, m] per row (row-last, so that reductions over windows and
+    candidates are whole-row operations)."""
+    return np.take(per_series.transpose(1, 2, 0), inv, axis=2)  # C order, unlike [:, :, inv]
 
 
 def score_rows(
@@ -145,52 +154,64 @@ def score_rows(
     rows_per_day: np.ndarray,
     cfg: LearnedConfig,
 ) -> tuple[HourResult, HourErrors]:
-    """Scores of rows of one hour (`sids`; `spans` [S, K] and `rows_per_day` [S] per series)
-    from the state at its start; also what `update` needs to learn from them.
+    """Scores of rows of one hour (`sids`, inputs [K, 1 + lags, m]; `spans` [S, K] and
+    `rows_per_day` [S] per series) from the state at its start; also what `update` needs to
+    learn from them.
 
     Everything that depends on the state alone (unit, tail shape, exceedance rate) is computed
     once per series; the tail probability only where a row goes beyond `tail_from`."""
+    inputs = np.ascontiguousarray(inputs)  # flat indices below are of C-ordered cells
     uniq, inv = series_of(sids)
     learned = state.unit(uniq, cfg)  # [U, K, C]
-    unit = np.maximum(learned, _floor(cfg, spans[uniq])[:, :, None])[inv]
-    errors = forecast_errors(inputs, unit[:, :, 0], cfg)
+    unit = _per_row(np.maximum(learned, _floor(cfg, spans[uniq])[:, :, None]), inv)
+    errors = forecast_errors(inputs, unit[:, 0], cfg)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = errors / unit
     valid = np.isfinite(z)
-    scorable = valid.any(axis=2)
+    scorable = valid.any(axis=1)  # [K, m]
     with np.errstate(divide="ignore"):
-        penalty = np.log10(rows_per_day[sids] * len(SIDES) * np.maximum(scorable.sum(axis=1), 1))
+        penalty = np.log10(rows_per_day[sids] * len(SIDES) * np.maximum(scorable.sum(axis=0), 1))
     # Per window, candidate and side: the surprise under that forecast's own error model; it is
     # -penalty for a row not beyond `tail_from` on either side (its tail probability is 1).
-    each = np.where(valid, -penalty[:, None, None], -np.inf)
-    _surprise_beyond(state, uniq, inv, z, valid, penalty, cfg, each.reshape(-1))
+    # Invalid cells are +inf here, so they never are a window's smallest.
+    each = np.ascontiguousarray(np.where(valid, -penalty, np.inf))  # reshape(-1) is a view
+    u = cfg.tail_from
+    beyond = (valid & (z > u), valid & (z < -u))  # z > u, and -z > u
+    _surprise_beyond(state, uniq, inv, z, beyond, penalty, cfg, each.reshape(-1))
     # A window's surprise is the smallest over its forecasts: a rise that yesterday's or last
     # week's move at this time of day explains (or the level alone does) is not an anomaly.
-    best = np.where(valid, each, np.inf).argmin(axis=2)[:, :, None]
-    surprise = np.where(scorable, np.take_along_axis(each, best, 2)[:, :, 0], -np.inf)
-    zc = np.take_along_axis(z, best, axis=2)[:, :, 0]
-    k = surprise.argmax(axis=1)
-    s = surprise[np.arange(len(k)), k]
+    # (Explicit first-minimum and first-maximum loops: argmin/argmax over a short axis.)
+    low, low_valid, zc = each[:, 0], valid[:, 0], z[:, 0]
+    for c in range(1, each.shape[1]):
+        lower = each[:, c] < low  # only a valid cell is below another
+        low, low_valid = np.where(lower, each[:, c], low), low_valid | lower
+        zc = np.where(lower, z[:, c], zc)
+    surprise = np.where(scorable & low_valid, low, -np.inf)  # [K, m]
+    s, k = surprise[0], np.zeros(len(sids), dtype=np.int64)
+    for w in range(1, len(surprise)):
+        higher = surprise[w] > s
+        s, k = np.where(higher, surprise[w], s), np.where(higher, w, k)
     scored = np.isfinite(s)
     score = np.where(scored, np.clip((s + cfg.score_offset) / cfg.score_span, 0.0, 1.0), 0.0)
-    zbest = np.where(scored, zc[np.arange(len(k)), k], np.nan)
+    zbest = np.where(scored, zc[k, np.arange(len(k))], np.nan)
     result = HourResult(score, zbest, np.where(scored, k, -1))
-    return result, HourErrors(uniq, inv, learned, errors, z)
+    return result, HourErrors(uniq, inv, learned, errors, z, valid, beyond)
 
 
-def _surprise_beyond(state, uniq, inv, z, valid, penalty, cfg, each_flat) -> None:
-    """Raise `each_flat` (the surprises [m, K, C], flattened) to -log10(lambda * tail) - penalty
-    at the rows beyond `tail_from` on either side, from their series' tail on that side."""
+def _surprise_beyond(state, uniq, inv, z, beyond, penalty, cfg, each_flat) -> None:
+    """Raise `each_flat` (the surprises [K, C, m], flattened) to -log10(lambda * tail) - penalty
+    at the rows `beyond` `tail_from` on either side, from their series' tail on that side."""
     a, u = state.arrays, cfg.tail_from
-    kc = z.shape[1] * z.shape[2]
+    m = z.shape[2]
+    kc = z.shape[0] * z.shape[1]
     lam_n = a["n"][uniq] + 2.0
-    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
+    for side, sign, hits in zip(SIDES, (1.0, -1.0), beyond, strict=True):
         n_exc = a["n_exc" + side][uniq]
         lam = ((n_exc + 1.0) / lam_n).reshape(-1)
         xi, sigma = tail_shape(n_exc, a["sum_exc" + side][uniq], a["sum_exc2" + side][uniq], cfg)
-        at = np.flatnonzero(valid & (sign * z > u))
-        row = at // kc
-        per = inv[row] * kc + at % kc  # the same window and candidate of the row's series
+        at = np.flatnonzero(hits)
+        row = at % m
+        per = inv[row] * kc + at // m  # the same window and candidate of the row's series
         excess = sign * z.reshape(-1)[at] - u
         tail = gpd_log10_sf(excess, xi.reshape(-1)[per], sigma.reshape(-1)[per])
         log10p = np.log10(lam[per]) + tail
@@ -202,12 +223,14 @@ def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: i
     errors as `score_rows` measured them), then move the state of those series to the start of
     the next hour."""
     uniq, inv, z = hour_errors.uniq, hour_errors.inv, hour_errors.z
-    _, K, C = z.shape
+    K, C, _ = z.shape
     unit = hour_errors.unit
-    cap = np.where(np.isfinite(unit), cfg.clip_units * unit, np.inf)[inv]
+    cap = _per_row(np.where(np.isfinite(unit), cfg.clip_units * unit, np.inf), inv)
     mag = np.minimum(np.abs(hour_errors.errors), cap)
     ok = np.isfinite(mag)
-    flat = inv[:, None, None] * (K * C) + np.arange(K * C).reshape(1, K, C)
+    # The state cell of every (window, candidate, row); bincount adds each cell's rows in row
+    # order, as the rows come.
+    flat = inv * (K * C) + np.arange(K * C).reshape(K, C, 1)
     size = len(uniq) * K * C
     at = flat[ok]
     cnt = np.bincount(at, minlength=size).reshape(len(uniq), K, C)
@@ -217,15 +240,13 @@ def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: i
     mean = np.where(has, tot / np.maximum(cnt, 1), 1.0)
     a["log_unit"][uniq] += np.where(has, np.log(np.maximum(mean, 1e-12)), 0.0)
     a["weight"][uniq] += has
-    zok = np.isfinite(z)
-    a["n"][uniq] += np.bincount(flat[zok], minlength=size).reshape(len(uniq), K, C)
+    a["n"][uniq] += np.bincount(flat[hour_errors.valid], minlength=size).reshape(len(uniq), K, C)
     # Peaks over threshold, declustered by runs, on each side: a run of consecutive rows of a
     # series beyond `tail_from` is one excursion, observed by its largest excess. One spike that
     # stays up for hours is then one sample of the tail, not a hundred, and does not teach the
     # model that such rises are normal.
-    for side, sign in zip(SIDES, (1.0, -1.0), strict=True):
-        signed = sign * z
-        start, peak = _excursions(zok & (signed > cfg.tail_from), signed, cfg.tail_from, sids)
+    for side, sign, exc in zip(SIDES, (1.0, -1.0), hour_errors.beyond, strict=True):
+        start, peak = _excursions(exc, sign, z, cfg.tail_from, sids)
         bins = flat.reshape(-1)[start]
         for name, w in (("n_exc", np.ones(len(start))), ("sum_exc", peak), ("sum_exc2", peak**2)):
             a[name + side][uniq] += np.bincount(bins, weights=w, minlength=size).reshape(
@@ -234,23 +255,18 @@ def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: i
     state.decay_to(uniq, hour + 1, cfg)
 
 
-def _excursions(exc: np.ndarray, signed_z: np.ndarray, u: float, sids: np.ndarray):
-    """The runs of consecutive rows of a series with `exc` [m, K, C] (z beyond `u` on one side)
-    in each window and candidate: the flat index of each run's first row, in row order, and the
-    run's largest excess `signed_z - u`."""
-    kc = exc.shape[1] * exc.shape[2]
+def _excursions(exc: np.ndarray, sign: float, z: np.ndarray, u: float, sids: np.ndarray):
+    """The runs of consecutive rows of a series with `exc` [K, C, m] (`sign` z beyond `u`) in
+    each window and candidate: the flat index of each run's first row and the run's largest
+    excess `sign` z - u."""
+    m = exc.shape[2]
     flat_exc = exc.reshape(-1)
-    at = np.flatnonzero(flat_exc)  # row by row
+    at = np.flatnonzero(flat_exc)  # window by window, candidate by candidate, row by row
     if not len(at):
         return at, np.zeros(0)
-    row = at // kc
+    row = at % m
     cont = row > 0  # the row before, in the same column and series, is beyond u too
-    cont[cont] = flat_exc[at[cont] - kc] & (sids[row[cont]] == sids[row[cont] - 1])
-    first = ~cont
-    # A run's rows are consecutive once the exceedances are taken column after column.
-    by_col = np.argsort(at % kc, kind="stable")
-    starts = np.flatnonzero(first[by_col])
-    excess = signed_z.reshape(-1)[at[by_col]] - u
-    peak = np.empty(len(at))
-    peak[by_col[starts]] = np.maximum.reduceat(excess, starts)
-    return at[first], peak[first]
+    cont[cont] = flat_exc[at[cont] - 1] & (sids[row[cont]] == sids[row[cont] - 1])
+    starts = np.flatnonzero(~cont)
+    peak = np.maximum.reduceat(sign * z.reshape(-1)[at] - u, starts)
+    return at[starts], peak

@@ -43,7 +43,7 @@ def score_panel(
     cfg: LearnedConfig,
     complete_hours: np.ndarray | None = None,
 ) -> PanelScores:
-    """Score `rows` (indices into the panel, with their inputs [m, K, 1 + lags]) hour by hour.
+    """Score `rows` (indices into the panel, with their inputs [K, 1 + lags, m]) hour by hour.
 
     Each row is scored with its series' state at the start of its hour; after an hour is scored
     the state learns from it, if that hour is in `complete_hours` (all of its rows are among
@@ -70,7 +70,8 @@ def score_panel(
         sel = order[a:b]
         h = int(hours_sorted[a])
         sids = panel.sid[rows[sel]]
-        res = learn_hour(state, sids, inputs[sel], spans, rows_per_day, h, cfg, h in complete)
+        hour_inputs = np.take(inputs, sel, axis=2)
+        res = learn_hour(state, sids, hour_inputs, spans, rows_per_day, h, cfg, h in complete)
         score[sel], z_out[sel], win[sel] = res.score, res.z, res.window
     return PanelScores(score, z_out, win)
 

@@ -176,7 +176,8 @@ def _advance(con, state: ModelState, series: _Series, spans, h0: int, cols, cfg)
     inputs = candidates(rise, _seasonal(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
         sel = hour == h
-        learn_hour(state, sid[sel], inputs[sel], spans, np.ones(len(spans)), int(h), cfg)
+        hour_inputs = np.take(inputs, np.flatnonzero(sel), axis=2)
+        learn_hour(state, sid[sel], hour_inputs, spans, np.ones(len(spans)), int(h), cfg)
 
 
 def _hour_dt(hour: int) -> datetime:
