@@ -106,4 +106,7 @@ def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
     """The model's inputs [K, 1 + lags, n] (rows last) from the rises [n, K]: each row's rise,
     then its rise at the same time of day one lag earlier (model.forecast_errors turns them into
     the candidates' forecast errors)."""
-    return np.stack([rise.T, *(s.T for s in seasonal)], axis=1)
+    out = np.empty((rise.shape[1], 1 + len(seasonal), rise.shape[0]))  # C order: np.stack of
+    for i, part in enumerate([rise, *seasonal]):  # transposed parts would keep rows first
+        out[:, i] = part.T
+    return out
