@@ -8,6 +8,7 @@ Public API (see .notes/contracts.md):
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 import duckdb
@@ -119,28 +120,20 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     """Emitted V3, V1 and LEARNED events of [start, end) from the stored baselines; nothing is
     written to signal_events (the learned detector stores its own per-row scores and state).
 
+    The learned detector runs in a worker thread on its own connection to the same database
+    (it reads committed rows and writes only its own tables) while the V3 and V1 rules run on
+    `con`: both spend their time in DuckDB and numpy, which release the GIL, so they overlap.
     Only rows meeting the V3 SPIKE rules need their cause before the cooldown (a PERSON_ISSUE
     spike needs more); every other row gets its streamer context after the cooldown, so the
     per-row work is proportional to the few emitted events.
     """
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS {features_sql(cfg)}",
-        {"start": start, "end": end},
-    )
+    learned_con = con.cursor()
     try:
-        v3 = v3_triggers(con, start, end, cfg, FEATURES_TABLE)
-        v1 = v1_triggers(con, start, end, cfg, FEATURES_TABLE)
-        spikes = refresh_learned(con, start, end, cfg.learned)
-        learned = learned_rows(con, spikes, FEATURES_TABLE, cfg.learned)
+        with ThreadPoolExecutor(1, thread_name_prefix="learned") as worker:
+            job = worker.submit(refresh_learned, learned_con, start, end, cfg.learned)
+            parts = _detector_rows(con, start, end, cfg, job)
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
-    spiky = v3[v3["spike_ok"]] if len(v3) else v3
-    if len(spiky):
-        spiky = add_causes(_with_raw_context(con, spiky, start, end), cfg).assign(_ctx=True)
-    rest = v3[~v3["spike_ok"]] if len(v3) else v3
-    parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
-    parts += [v1.assign(detector="V1")] if len(v1) else []
-    parts += [learned.assign(detector=LEARNED)] if len(learned) else []
+        learned_con.close()
     if not parts:
         return empty_events()
     emitted = apply_cooldown(pd.concat(parts, ignore_index=True), _seeds(con, start, cfg), cfg)
@@ -162,6 +155,28 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     emitted = reclassify_arrivals(emitted, cfg)
     events = emitted[EVENT_COLUMNS].sort_values(["ts", "detector", "platform", "category_id"])
     return events.reset_index(drop=True)
+
+
+def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, learned_job):
+    """The V3 rows (levels set, SPIKE candidates with their cause), the V1 rows and the LEARNED
+    rows (once `learned_job`, refresh_learned, has returned its SPIKEs), before the cooldown."""
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS {features_sql(cfg)}",
+        {"start": start, "end": end},
+    )
+    try:
+        v3 = v3_triggers(con, start, end, cfg, FEATURES_TABLE)
+        v1 = v1_triggers(con, start, end, cfg, FEATURES_TABLE)
+        spiky = v3[v3["spike_ok"]] if len(v3) else v3
+        if len(spiky):
+            spiky = add_causes(_with_raw_context(con, spiky, start, end), cfg).assign(_ctx=True)
+        rest = v3[~v3["spike_ok"]] if len(v3) else v3
+        parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
+        parts += [v1.assign(detector="V1")] if len(v1) else []
+        learned = learned_rows(con, learned_job.result(), FEATURES_TABLE, cfg.learned)
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
+    return parts + ([learned.assign(detector=LEARNED)] if len(learned) else [])
 
 
 def write_events(con, events: pd.DataFrame, start: datetime, end: datetime) -> int:

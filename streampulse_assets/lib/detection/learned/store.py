@@ -275,6 +275,7 @@ def refresh_learned(
         rise = rises(panel, cfg, rows)
         seasonal = _seasonal(con, series, sid[rows], minute[rows], start, end, cols, cfg)
         inputs = candidates(rise, seasonal)
+        del rise, seasonal  # memory: the inputs hold them (inputs[k, 0] is window k's rise)
         h0 = int(minute[rows].min() // HOUR) if len(rows) else _minutes([start])[0] // HOUR
         state = _load_state(con, series, _hour_dt(h0), (n_series, 4, 3))
         loaded = state.hour.copy()
@@ -295,7 +296,7 @@ def refresh_learned(
             "window": scored.window.astype(np.int16),
             "alert": alert,
             "spike": spike,
-            **{c: rise[:, i] for i, c in enumerate(cols)},
+            **{c: inputs[i, 0] for i, c in enumerate(cols)},
         }
         _write_scores(con, series, sid[rows], out)
         _write_state(con, state, series, loaded, h0)
