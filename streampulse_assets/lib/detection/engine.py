@@ -29,7 +29,8 @@ from streampulse_assets.lib.detection.frame import infer_step, load_raw, normali
 from streampulse_assets.lib.detection.learned.events import learned_rows
 from streampulse_assets.lib.detection.learned.store import (
     ALERT_COLUMNS,
-    refresh_learned,
+    score_learned,
+    store_learned,
     stored_alerts,
 )
 from streampulse_assets.lib.detection.v1 import v1_triggers
@@ -121,19 +122,30 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     written to signal_events (the learned detector stores its own per-row scores and state).
 
     The learned detector runs in a worker thread on its own connection to the same database
-    (it reads committed rows and writes only its own tables) while the V3 and V1 rules run on
-    `con`: both spend their time in DuckDB and numpy, which release the GIL, so they overlap.
-    Only rows meeting the V3 SPIKE rules need their cause before the cooldown (a PERSON_ISSUE
-    spike needs more); every other row gets its streamer context after the cooldown, so the
-    per-row work is proportional to the few emitted events.
+    (it reads committed rows and writes only its own tables): it scores while the V3 and V1
+    rules run on `con`, and stores its scores while the emitted events get their context. Both
+    sides spend their time in DuckDB and numpy, which release the GIL, so they overlap.
     """
     learned_con = con.cursor()
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="learned") as worker:
-            job = worker.submit(refresh_learned, learned_con, start, end, cfg.learned)
-            parts = _detector_rows(con, start, end, cfg, job)
+            scoring = worker.submit(score_learned, learned_con, start, end, cfg.learned)
+            parts = _detector_rows(con, start, end, cfg, scoring)
+            storing = worker.submit(store_learned, learned_con, scoring.result())
+            events = _emitted(con, parts, start, end, cfg)
+            storing.result()
     finally:
         learned_con.close()
+    return events
+
+
+def _emitted(con, parts: list[pd.DataFrame], start, end, cfg: DetectionConfig) -> pd.DataFrame:
+    """The detectors' rows after the cooldown, with their context and causes.
+
+    Only rows meeting the V3 SPIKE rules need their cause before the cooldown (a PERSON_ISSUE
+    spike needs more); every other row gets its streamer context after the cooldown, so the
+    per-row work is proportional to the few emitted events.
+    """
     if not parts:
         return empty_events()
     emitted = apply_cooldown(pd.concat(parts, ignore_index=True), _seeds(con, start, cfg), cfg)
@@ -157,9 +169,9 @@ def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) ->
     return events.reset_index(drop=True)
 
 
-def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, learned_job):
+def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, scoring):
     """The V3 rows (levels set, SPIKE candidates with their cause), the V1 rows and the LEARNED
-    rows (once `learned_job`, refresh_learned, has returned its SPIKEs), before the cooldown."""
+    rows (once `scoring`, the future of score_learned, has its SPIKEs), before the cooldown."""
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS {features_sql(cfg)}",
         {"start": start, "end": end},
@@ -173,7 +185,7 @@ def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, le
         rest = v3[~v3["spike_ok"]] if len(v3) else v3
         parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
         parts += [v1.assign(detector="V1")] if len(v1) else []
-        learned = learned_rows(con, learned_job.result(), FEATURES_TABLE, cfg.learned)
+        learned = learned_rows(con, scoring.result().spikes, FEATURES_TABLE, cfg.learned)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
     return parts + ([learned.assign(detector=LEARNED)] if len(learned) else [])

@@ -1,0 +1,174 @@
+"""Reading a learned window's inputs from the warehouse: the raw rows with their level, the
+stored rises one seasonal lag earlier, the error model's state (advanced over the complete hours
+since it was stored) and the last alert-level rows before the window. Series travel as numbers
+(DuckDB `hash(platform, category_id)`); rows come back sorted by series key and time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+
+from streampulse_assets.lib.detection.learned.features import candidates, keys, lagged
+from streampulse_assets.lib.detection.learned.model import FIELDS, ModelState
+from streampulse_assets.lib.detection.learned.run import learn_hour
+
+HOUR = 60
+
+
+def minutes_of(ts) -> np.ndarray:
+    return np.asarray(ts, dtype="datetime64[us]").astype("datetime64[m]").astype(np.int64)
+
+
+def ts_of(minutes: np.ndarray) -> np.ndarray:
+    return minutes.astype("datetime64[m]").astype("datetime64[us]")
+
+
+class Series:
+    """The series of a window by key (DuckDB `hash(platform, category_id)`), so the millions of
+    rows travel as numbers; names are looked up once per series."""
+
+    def __init__(self, key: np.ndarray, names: pd.DataFrame):
+        new = np.ones(len(key), dtype=bool)
+        new[1:] = key[1:] != key[:-1]  # rows come sorted by key
+        self.keys = key[new]
+        self.codes = np.cumsum(new) - 1
+        names = names.drop_duplicates("h").set_index("h").reindex(self.keys)
+        self.platform = names["platform"].to_numpy(dtype=object)
+        self.category = names["category_id"].to_numpy(dtype=object)
+
+    def of(self, key: np.ndarray) -> np.ndarray:
+        """Series ids of keys (-1 = not in this window)."""
+        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
+        return np.where(self.keys[pos] == key, pos, -1).astype(np.int64)
+
+
+_KEY = "hash(platform, category_id) AS h"
+_MINUTE = "epoch_us(ts) // 60000000 AS minute"
+
+
+def in_series_order(rows: dict) -> dict:
+    """`rows` (numpy columns with `h` and `minute`) sorted by series key and time, as ORDER BY
+    h, ts would give them: sorting in numpy is cheaper than DuckDB sorting the whole payload."""
+    codes, uniq = pd.factorize(rows["h"])
+    small = np.int16 if len(uniq) < 2**15 else np.int64  # numpy radix-sorts 16-bit keys
+    rank = np.empty(len(uniq), dtype=small)
+    rank[np.argsort(uniq)] = np.arange(len(uniq))
+    order = np.lexsort((rows["minute"], rank[codes]))
+    return {name: values[order] for name, values in rows.items()}
+
+
+def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
+    """Raw viewers with their level (rolling_baselines holds both for every raw row), as numpy
+    arrays sorted by series key and time, and the names of the series."""
+    rows = con.execute(
+        f"SELECT {_KEY}, {_MINUTE}, viewers, median_60 FROM rolling_baselines "
+        "WHERE ts >= ? AND ts < ?",
+        [lo, hi],
+    ).fetchnumpy()
+    names = con.execute(
+        f"SELECT DISTINCT {_KEY}, platform, category_id FROM rolling_baselines "
+        "WHERE ts >= ? AND ts < ?",
+        [lo, hi],
+    ).df()
+    return in_series_order(rows), names
+
+
+def stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
+    """The rises stored for [lo, hi), in no particular order."""
+    sel = ", ".join(cols)
+    return con.execute(
+        f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores WHERE ts >= ? AND ts < ?",
+        [lo, hi],
+    ).fetchnumpy()
+
+
+def column(rows: dict, name: str) -> np.ndarray:
+    values = rows[name]
+    return values.filled(np.nan) if np.ma.isMaskedArray(values) else np.asarray(values)
+
+
+def rises_of(rows: dict, cols: list[str]) -> np.ndarray:
+    return np.stack([column(rows, c).astype(np.float64) for c in cols], axis=1)
+
+
+def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
+    """The newest stored state at or before `hour` of every series (empty where none)."""
+    n_series, k, c = shape
+    state = ModelState.empty(n_series, k, c, np.full(n_series, minutes_of([hour])[0] // HOUR))
+    rows = con.execute(
+        f"SELECT {_KEY}, s.* FROM learned_state s JOIN (SELECT platform, category_id, "
+        "max(hour) AS hour FROM learned_state WHERE hour <= ? GROUP BY ALL) m "
+        "USING (platform, category_id, hour)",
+        [hour],
+    ).df()
+    if rows.empty:
+        return state
+    sid = series.of(rows["h"].to_numpy(np.uint64))
+    keep = sid >= 0
+    rows, sid = rows[keep], sid[keep]
+    w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
+    for f in FIELDS:
+        state.arrays[f][sid, w, cand] = rows[f].to_numpy(float)
+    state.hour[sid] = minutes_of(rows["hour"]) // HOUR
+    return state
+
+
+def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg):
+    """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)); only rows
+    before `lo` count (the window itself is being replaced)."""
+    out = []
+    for lag in cfg.seasonal_lags_minutes:
+        lagd = timedelta(minutes=lag)
+        past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
+        psid = series.of(past["h"])
+        ok = psid >= 0
+        known_key = keys(psid[ok], past["minute"][ok])
+        order = np.argsort(known_key, kind="stable")
+        at = np.flatnonzero(ok)[order]
+        known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=1)
+        out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
+    return out
+
+
+def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -> None:
+    """Learn from the complete hours between each series' stored state and hour `h0`, from the
+    errors stored for them (the same update the scoring pass makes for a complete hour)."""
+    behind = state.hour < h0
+    if not behind.any():
+        return
+    past = stored_rises(con, hour_dt(int(state.hour[behind].min())), hour_dt(h0), cols)
+    if not len(past["h"]):
+        return
+    past = in_series_order(past)  # an hour's rows in series then time order
+    sid = series.of(past["h"])
+    minute = past["minute"].astype(np.int64)
+    hour = minute // HOUR
+    ok = (sid >= 0) & (hour >= state.hour[np.maximum(sid, 0)])
+    sid, minute, hour = sid[ok], minute[ok], hour[ok]
+    if not len(sid):
+        return
+    rise = rises_of(past, cols)[ok]
+    lo, hi = hour_dt(int(hour.min())), hour_dt(h0)
+    inputs = candidates(rise, seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg))
+    for h in np.unique(hour):
+        sel = hour == h
+        hour_inputs = np.take(inputs, np.flatnonzero(sel), axis=2)
+        learn_hour(state, sid[sel], hour_inputs, spans, np.ones(len(spans)), int(h), cfg)
+
+
+def hour_dt(hour: int) -> datetime:
+    return pd.Timestamp(ts_of(np.array([hour * HOUR]))[0]).to_pydatetime()
+
+
+def last_above(con, series: Series, start: datetime, cfg) -> dict[int, int]:
+    lo = start - timedelta(minutes=cfg.quiet_minutes)
+    rows = con.execute(
+        f"SELECT {_KEY}, max(epoch_us(ts) // 60000000) AS minute FROM learned_scores "
+        "WHERE ts >= ? AND ts < ? AND score >= ? GROUP BY ALL",
+        [lo, start, cfg.threshold],
+    ).fetchnumpy()
+    sid = series.of(rows["h"])
+    return {int(s): int(m) for s, m in zip(sid, rows["minute"], strict=True) if s >= 0}
