@@ -140,6 +140,7 @@ def score_learned(
     n_series = len(series.keys)
     viewers = column(raw, "viewers")
     level = column(raw, "median_60").astype(np.float64)
+    del raw  # memory: its columns are copied out
     panel = Panel(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
