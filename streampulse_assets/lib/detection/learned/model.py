@@ -101,11 +101,22 @@ class HourResult:
 def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
     """Forecast errors [m, K, C] of the candidates from the inputs [m, K, 1 + lags]: the rise
     itself (forecast: the level), and the rise minus the move seen one lag earlier (forecast:
-    level + that move). The earlier move is bounded to `season_clip_units` of the level forecast's
-    learned unit, so last week's spike (or its end) is not forecast again this week."""
+    level + that move). An earlier move is bounded to `season_clip_units` of the level
+    forecast's learned unit, or to the largest move of the same sign seen at another lag if that
+    is more: a move that recurs (a daily show starting, a wave's step) is forecast in full, while
+    yesterday's one-off spike, which no other day saw, is not forecast again today."""
     rise, past = inputs[:, :, :1], inputs[:, :, 1:]
     bound = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
-    moves = np.clip(past, -bound[:, :, None], bound[:, :, None])
+    bound = np.broadcast_to(bound[:, :, None], past.shape).copy()
+    known = np.isfinite(past)
+    for j in range(past.shape[2]):
+        for i in range(past.shape[2]):
+            if i != j:
+                agree = known[:, :, i] & (np.sign(past[:, :, i]) == np.sign(past[:, :, j]))
+                bound[:, :, j] = np.where(
+                    agree, np.maximum(bound[:, :, j], np.abs(past[:, :, i])), bound[:, :, j]
+                )
+    moves = np.clip(past, -bound, bound)
     return np.concatenate([rise, rise - moves], axis=2)
 
 

@@ -121,7 +121,7 @@ def _load_state(con, series: _Series, hour: datetime, shape) -> ModelState:
     if rows.empty:
         return state
     sid = series.of(rows["h"].to_numpy(np.uint64))
-    keep = sid >= 0
+    keep = (sid >= 0) & (rows["cand"].to_numpy(int) < c)  # a lag no longer configured is dropped
     rows, sid = rows[keep], sid[keep]
     w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
     for f in FIELDS:
@@ -251,7 +251,7 @@ def refresh_learned(
         seasonal = _seasonal(con, series, sid[rows], minute[rows], start, end, cols, cfg)
         inputs = candidates(rise, seasonal)
         h0 = int(minute[rows].min() // HOUR) if len(rows) else _minutes([start])[0] // HOUR
-        state = _load_state(con, series, _hour_dt(h0), (n_series, 4, 3))
+        state = _load_state(con, series, _hour_dt(h0), (n_series, 4, inputs.shape[2]))
         loaded = state.hour.copy()
         _advance(con, state, series, spans, h0, cols, cfg)
         start_m, end_m = _minutes([start])[0], _minutes([end])[0]
