@@ -1,7 +1,7 @@
 """The learned detector on the warehouse: read a window, score it, store scores and state.
 
 `refresh_learned(con, start, end, cfg)` scores every raw row of [start, end) (at most one day:
-the seasonal forecasts read the stored errors 24 h and 7 d earlier) and returns its SPIKEs. It
+the seasonal forecasts read the stored rises 1, 2 and 7 days earlier) and returns its SPIKEs. It
 reads raw_snapshots with rolling_baselines.median_60 as the level, the error model's state at the
 start of the window's first hour (advanced over any complete hours since it was stored, from the
 errors stored for them), and the scores of the quiet period before the window. A live minute and
