@@ -132,3 +132,27 @@ def test_a_window_longer_than_a_day_is_refused(tmp_path):
     migrate_duckdb(con)
     with pytest.raises(ValueError, match="at most one day"):
         refresh_learned(con, T0, T0 + timedelta(days=2))
+
+
+def test_a_step_that_recurs_every_day_is_the_series_pattern():
+    """A square wave (20 viewers, 80 from 09:00 to 18:00) steps twice a day: from the third
+    day the 1-day and 2-day forecasts agree on each step, so no step is an anomaly."""
+    minute = np.arange(10 * 1440 // 5) * 5
+    values = np.where((minute % 1440 >= 540) & (minute % 1440 < 1080), 80.0, 20.0)
+    scored = score_frame(frame({"wave": values}, step_min=5))
+    late = scored[scored["ts"] >= T0 + timedelta(days=3)]
+    assert not late["alert"].any(), late[late["alert"]]
+
+
+def test_a_spike_seen_the_day_before_only_is_not_forecast_again():
+    """Yesterday's one-off spike at this time of day is no other day's pattern: today's spike at
+    the same minute is still a spike."""
+    base = noisy(8, 2_000.0, seed=3)
+    for day in (6, 7):
+        at = day * 1440 + 720
+        base[at : at + 60] *= 2.5
+    found = spikes(score_frame(frame({"twice": base})))
+    for day in (6, 7):
+        start = T0 + timedelta(days=day, minutes=720)
+        near = found[(found["ts"] >= start) & (found["ts"] <= start + timedelta(minutes=10))]
+        assert len(near) == 1, (day, found)

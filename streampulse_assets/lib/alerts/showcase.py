@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from datetime import UTC
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from streampulse_assets.lib.alerts.message import build_message
 from streampulse_assets.lib.analysis import queue
 from streampulse_assets.lib.analysis.chart import chart_for, markdown_entry, md_escape
 from streampulse_assets.lib.settings import get_settings
+from streampulse_assets.lib.timeutil import aware_utc
 
 
 def _primary() -> str:
@@ -59,8 +60,8 @@ def write_chart(folder: Path, event: dict[str, Any]) -> Path | None:
 
 
 def _heading(event: dict[str, Any]) -> str:
-    ts = event["ts"]
-    when = f"{ts.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if hasattr(ts, "astimezone") else str(ts)
+    ts = event["ts"]  # the warehouse's naive UTC, or an aware time from Postgres
+    when = f"{aware_utc(ts):%Y-%m-%d %H:%M} UTC" if isinstance(ts, datetime) else str(ts)
     name = event.get("category_name") or event["category_id"]
     return f"#### #{event['id']} · {event['platform'].upper()} · {md_escape(name)} · {when}"
 

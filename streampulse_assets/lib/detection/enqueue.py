@@ -1,5 +1,5 @@
 """Hand the primary detector's events to the Postgres analysis queue (`analysis_queue`,
-lib/analysis/queue.py), exactly once.
+lib/analysis/queue/), exactly once.
 
 Only SPIKE/CANDIDATE rows of the primary detector (V3 unless `STREAMPULSE_PRIMARY_DETECTOR` says
 LEARNED) are queued; the others run in shadow. CATEGORY_ADOPTION rows are

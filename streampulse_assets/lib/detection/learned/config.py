@@ -16,11 +16,14 @@ class LearnedConfig(BaseModel):
     # series' own level (median of the 60 minutes before that window).
     windows_minutes: tuple[int, ...] = (0, 15, 60, 180)
     # The forecasts every row is compared with, each with its own learned errors: the recent
-    # level alone, and the level plus the move seen at the same time of day 24 hours and 7 days
-    # earlier (seasonal differencing); a row is as surprising as the least surprised of them.
-    seasonal_lags_minutes: tuple[int, ...] = (1440, 10080)
-    # The earlier move is bounded to this many learned units of the level forecast, so an
-    # anomaly a day or a week ago is not forecast again (model.forecast_errors).
+    # level alone, and the level plus the move seen at the same time of day 1 day, 7 days and
+    # 2 days earlier (seasonal differencing); a row is as surprising as the least surprised of
+    # them. The order is the candidate's index in the stored state: new lags go last.
+    seasonal_lags_minutes: tuple[int, ...] = (1440, 10080, 2880)
+    # An earlier move is bounded to this many learned units of the level forecast, or to the
+    # largest move of the same sign another lag saw at this time of day if that is more: a move
+    # that recurs is the series' pattern and is forecast in full, a one-off (an anomaly a day
+    # ago) is not forecast again (model.forecast_errors).
     season_clip_units: float = Field(default=3.0, gt=0)
     # Memory of the error model: exponential forgetting with this half-life.
     half_life_hours: float = Field(default=14 * 24, gt=0)

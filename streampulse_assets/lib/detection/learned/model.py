@@ -127,11 +127,20 @@ def series_of(sids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
     """Forecast errors [K, C, m] of the candidates from the inputs [K, 1 + lags, m]: the rise
     itself (forecast: the level), and the rise minus the move seen one lag earlier (forecast:
-    level + that move). The earlier move is bounded to `season_clip_units` of the level forecast's
-    learned unit [K, m], so last week's spike (or its end) is not forecast again this week."""
+    level + that move). An earlier move is bounded to `season_clip_units` of the level
+    forecast's learned unit [K, m], or to the largest move of the same sign seen at another lag
+    if that is more: a move that recurs (a daily show starting, a wave's step) is forecast in
+    full, while yesterday's one-off spike, which no other day saw, is not forecast again today."""
     rise, past = inputs[:, :1], inputs[:, 1:]
-    bound = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
-    moves = np.clip(past, -bound[:, None], bound[:, None])
+    clip = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
+    bound = np.repeat(clip[:, None], past.shape[1], axis=1)
+    known = np.isfinite(past)
+    for j in range(past.shape[1]):
+        for i in range(past.shape[1]):
+            if i != j:
+                agree = known[:, i] & (np.sign(past[:, i]) == np.sign(past[:, j]))
+                np.maximum(bound[:, j], np.where(agree, np.abs(past[:, i]), 0.0), out=bound[:, j])
+    moves = np.clip(past, -bound, bound)
     return np.concatenate([rise, rise - moves], axis=1)
 
 

@@ -107,7 +107,7 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     if rows.empty:
         return state
     sid = series.of(rows["h"].to_numpy(np.uint64))
-    keep = sid >= 0
+    keep = (sid >= 0) & (rows["cand"].to_numpy(int) < c)  # a lag no longer configured is dropped
     rows, sid = rows[keep], sid[keep]
     w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
     for f in FIELDS:

@@ -1,7 +1,7 @@
 """The learned detector on the warehouse: read a window, score it, store scores and state.
 
 `refresh_learned(con, start, end, cfg)` scores every raw row of [start, end) (at most one day:
-the seasonal forecasts read the stored errors 24 h and 7 d earlier) and returns its SPIKEs; it
+the seasonal forecasts read the stored rises 1, 2 and 7 days earlier) and returns its SPIKEs; it
 is `score_learned` (nothing written) then `store_learned` (one transaction). It reads (reads.py)
 raw_snapshots with rolling_baselines.median_60 as the level, the error model's state at the
 start of the window's first hour (advanced over any complete hours since it was stored, from the
@@ -151,7 +151,7 @@ def score_learned(
     inputs = candidates(rise, seasonal)
     del rise, seasonal  # memory: the inputs hold them (inputs[k, 0] is window k's rise)
     h0 = int(minute[rows].min() // HOUR) if len(rows) else minutes_of([start])[0] // HOUR
-    state = load_state(con, series, hour_dt(h0), (n_series, 4, 3))
+    state = load_state(con, series, hour_dt(h0), (n_series, 4, inputs.shape[1]))
     loaded = state.hour.copy()
     advance(con, state, series, spans, h0, cols, cfg)
     start_m, end_m = minutes_of([start])[0], minutes_of([end])[0]
