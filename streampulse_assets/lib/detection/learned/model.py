@@ -32,33 +32,60 @@ LN10 = float(np.log(10.0))
 TAIL = ("n_exc", "sum_exc", "sum_exc2")
 SIDES = ("", "_dn")  # rises, drops
 FIELDS = ("log_unit", "weight", "n", *(f + side for side in SIDES for f in TAIL))
+PROFILE = ("tod_log", "tod_w")  # per series and UTC hour of day [S, 24]
+HOURS_OF_DAY = 24
+
+
+def profile_columns(name: str) -> list[str]:
+    """The stored columns of one profile array: `name`_00 .. `name`_23."""
+    return [f"{name}_{h:02d}" for h in range(HOURS_OF_DAY)]
 
 
 @dataclass
 class ModelState:
-    """State arrays [S, K, C] per field, valid at the start of `hour[sid]`."""
+    """State arrays [S, K, C] per field and the time-of-day profile [S, 24] per PROFILE name,
+    valid at the start of `hour[sid]`."""
 
     hour: np.ndarray  # int64 per series
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    profile: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n_series: int, n_windows: int, n_cands: int, hour: np.ndarray | None = None):
         hours = np.zeros(n_series, np.int64) if hour is None else hour.astype(np.int64)
         shape = (n_series, n_windows, n_cands)
-        return cls(hours, {f: np.zeros(shape) for f in FIELDS})
+        profile = {f: np.zeros((n_series, HOURS_OF_DAY)) for f in PROFILE}
+        return cls(hours, {f: np.zeros(shape) for f in FIELDS}, profile)
 
     def decay_to(self, sids: np.ndarray, hour: int, cfg: LearnedConfig) -> None:
         gap = hour - self.hour[sids]
-        factor = np.where(gap > 0, cfg.decay ** np.maximum(gap, 0), 1.0)[:, None, None]
+        factor = np.where(gap > 0, cfg.decay ** np.maximum(gap, 0), 1.0)
         for f in FIELDS:
-            self.arrays[f][sids] *= factor
+            self.arrays[f][sids] *= factor[:, None, None]
+        for f in PROFILE:
+            self.profile[f][sids] *= factor[:, None]
         self.hour[sids] = np.maximum(self.hour[sids], hour)
 
     def unit(self, sids: np.ndarray, cfg: LearnedConfig) -> np.ndarray:
+        """The all-day noise unit [len(sids), K, C] (NaN where not learned yet)."""
         w = self.arrays["weight"][sids]
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.exp(self.arrays["log_unit"][sids] / w)
         return np.where(w >= cfg.min_learned_hours * _min_weight(cfg), u, np.nan)
+
+    def hour_unit(self, sids: np.ndarray, hour: int, cfg: LearnedConfig) -> np.ndarray:
+        """The noise unit at `hour`'s hour of day: the all-day unit times the series' profile at
+        that hour, the ratio of the level forecast's unit on the row alone at that hour of day
+        to its all-day unit, shrunk toward 1 by `tod_prior_days` (one weight per day)."""
+        u = self.unit(sids, cfg)
+        h = hour % HOURS_OF_DAY
+        w = self.profile["tod_w"][sids, h]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_ratio = (self.profile["tod_log"][sids, h] - w * np.log(u[:, 0, 0])) / (
+                w + cfg.tod_prior_days
+            )
+        log_ratio = np.where(np.isfinite(log_ratio) & (w > 0), log_ratio, 0.0)
+        return u * np.exp(log_ratio)[:, None, None]
 
 
 def _min_weight(cfg: LearnedConfig) -> float:
@@ -161,9 +188,10 @@ def score_rows(
     inputs: np.ndarray,
     spans: np.ndarray,
     rows_per_day: np.ndarray,
+    hour: int,
     cfg: LearnedConfig,
 ) -> tuple[HourResult, HourErrors]:
-    """Scores of rows of one hour (`sids`, inputs [K, 1 + lags, m]; `spans` [S, K] and
+    """Scores of rows of hour `hour` (`sids`, inputs [K, 1 + lags, m]; `spans` [S, K] and
     `rows_per_day` [S] per series) from the state at its start; also what `update` needs to
     learn from them.
 
@@ -171,7 +199,7 @@ def score_rows(
     once per series; the tail probability only where a row goes beyond `tail_from`."""
     inputs = np.ascontiguousarray(inputs)  # flat indices below are of C-ordered cells
     uniq, inv = series_of(sids)
-    learned = state.unit(uniq, cfg)  # [U, K, C]
+    learned = state.hour_unit(uniq, hour, cfg)  # [U, K, C]
     unit = _per_row(np.maximum(learned, _floor(cfg, spans[uniq])[:, :, None]), inv)
     errors = forecast_errors(inputs, unit[:, 0], cfg)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -250,6 +278,12 @@ def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: i
     a["log_unit"][uniq] += np.where(has, np.log(np.maximum(mean, 1e-12)), 0.0)
     a["weight"][uniq] += has
     a["n"][uniq] += np.bincount(flat[hour_errors.valid], minlength=size).reshape(len(uniq), K, C)
+    # The time-of-day profile learns this hour's log mean error of the level forecast on the
+    # row alone (window 0, candidate 0), the unit most of a series' noise shows in.
+    first = has[:, 0, 0]
+    h = hour % HOURS_OF_DAY
+    state.profile["tod_log"][uniq[first], h] += np.log(np.maximum(mean[first, 0, 0], 1e-12))
+    state.profile["tod_w"][uniq[first], h] += 1.0
     # Peaks over threshold, declustered by runs, on each side: a run of consecutive rows of a
     # series beyond `tail_from` is one excursion, observed by its largest excess. One spike that
     # stays up for hours is then one sample of the tail, not a hundred, and does not teach the

@@ -12,7 +12,12 @@ import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.detection.learned.features import candidates, keys, lagged
-from streampulse_assets.lib.detection.learned.model import FIELDS, ModelState
+from streampulse_assets.lib.detection.learned.model import (
+    FIELDS,
+    PROFILE,
+    ModelState,
+    profile_columns,
+)
 from streampulse_assets.lib.detection.learned.run import learn_hour
 
 HOUR = 60
@@ -112,6 +117,11 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
     for f in FIELDS:
         state.arrays[f][sid, w, cand] = rows[f].to_numpy(float)
+    first = (w == 0) & (cand == 0)  # the row that carries the series' time-of-day profile
+    for name in PROFILE:
+        for h, col in enumerate(profile_columns(name)):
+            values = rows[col].to_numpy(float)[first]
+            state.profile[name][sid[first], h] = np.nan_to_num(values, nan=0.0)
     state.hour[sid] = minutes_of(rows["hour"]) // HOUR
     return state
 

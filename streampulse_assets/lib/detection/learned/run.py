@@ -29,7 +29,7 @@ def learn_hour(state, sids, inputs, spans, rows_per_day, hour: int, cfg, learn: 
     complete hour (`learn`), the state then learns from them and moves to the next hour. The one
     step of both the scoring pass and the catch-up from stored rows."""
     state.decay_to(series_of(sids)[0], hour, cfg)
-    res, errors = score_rows(state, sids, inputs, spans, rows_per_day, cfg)
+    res, errors = score_rows(state, sids, inputs, spans, rows_per_day, hour, cfg)
     if learn:
         update(state, sids, errors, hour, cfg)
     return res

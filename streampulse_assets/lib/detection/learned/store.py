@@ -27,7 +27,12 @@ from streampulse_assets.lib.detection.learned.features import (
     series_steps,
     window_rows,
 )
-from streampulse_assets.lib.detection.learned.model import FIELDS, ModelState
+from streampulse_assets.lib.detection.learned.model import (
+    FIELDS,
+    PROFILE,
+    ModelState,
+    profile_columns,
+)
 from streampulse_assets.lib.detection.learned.reads import (
     HOUR,
     Series,
@@ -67,6 +72,7 @@ def _write_state(con, state: ModelState, series: Series, loaded: np.ndarray, h0:
             "window": np.tile(np.repeat(np.arange(k), c), n).astype(np.int16),
             "cand": np.tile(np.arange(c), n * k).astype(np.int16),
             **{f: state.arrays[f][sids].reshape(-1) for f in FIELDS},
+            **_profile_cells(state, sids, k * c),
         }
     )
     cols = ", ".join(f'"{x}"' for x in frame.columns)
@@ -79,6 +85,18 @@ def _write_state(con, state: ModelState, series: Series, loaded: np.ndarray, h0:
             [hour_dt(h0), hour_dt(top)],
         )
         con.execute(f"INSERT INTO learned_state ({cols}) SELECT {cols} FROM _learned_state")
+
+
+def _profile_cells(state: ModelState, sids: np.ndarray, cells: int) -> dict[str, np.ndarray]:
+    """The profile columns of the state rows of `sids` (`cells` rows per series): each series'
+    profile on its window 0 / candidate 0 row, NaN (stored as NULL) on the others."""
+    out = {}
+    for name in PROFILE:
+        for h, col in enumerate(profile_columns(name)):
+            values = np.full((len(sids), cells), np.nan)
+            values[:, 0] = state.profile[name][sids, h]
+            out[col] = values.reshape(-1)
+    return out
 
 
 def _write_scores(con, series: Series, sid: np.ndarray, columns: dict) -> None:
