@@ -156,3 +156,26 @@ def test_a_spike_seen_the_day_before_only_is_not_forecast_again():
         start = T0 + timedelta(days=day, minutes=720)
         near = found[(found["ts"] >= start) & (found["ts"] <= start + timedelta(minutes=10))]
         assert len(near) == 1, (day, found)
+
+
+def test_the_noise_unit_follows_the_hour_of_day():
+    """A series ten times noisier in the evening than at night: the same rise is a spike at
+    03:00 and ordinary at 20:00, and the evening's noise raises no alarm, because each hour of
+    day has its own unit (one all-day unit misses the night rise and alarms on evening noise)."""
+    rng = np.random.default_rng(5)
+    minute = np.arange(9 * 1440)
+    hour = (minute % 1440) // 60
+    sd = np.where(hour < 8, 2.0, np.where(hour >= 16, 20.0, 8.0))
+    values = np.round(1_000 + rng.normal(0, sd))
+    night, evening = 7 * 1440 + 180, 8 * 1440 + 1200
+    for at in (night, evening):
+        values[at : at + 30] += 20
+    found = spikes(score_frame(frame({"evening_noise": values})))
+
+    def near(at):
+        t = T0 + timedelta(minutes=at)
+        return found[(found["ts"] >= t) & (found["ts"] < t + timedelta(minutes=30))]
+
+    assert len(near(night)) == 1
+    assert near(evening).empty
+    assert len(found) == 1, found
