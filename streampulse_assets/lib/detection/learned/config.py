@@ -29,9 +29,10 @@ class LearnedConfig(BaseModel):
     half_life_hours: float = Field(default=14 * 24, gt=0)
     # The noise unit follows the series' hour of day (UTC): the all-day unit times how noisy
     # the level forecast has been at this hour, shrunk toward the all-day unit by this many
-    # days' weight (each day adds one observation per hour of day), so a quiet night and a busy
-    # evening each get their own unit once a few days have shown it (model.hour_unit).
-    tod_prior_days: float = Field(default=3.0, ge=0)
+    # days' weight (each day adds one observation per hour of day): after a week an hour's own
+    # unit counts as much as the all-day one, so a quiet night and a busy evening each get
+    # their own unit once the series has shown them (model.hour_unit).
+    tod_prior_days: float = Field(default=7.0, ge=0)
     # Hours of learned error scale a series needs before it is scored at all.
     min_learned_hours: float = Field(default=12.0, ge=0)
     # Error values beyond this many learned units are clipped when the unit is updated, so a
