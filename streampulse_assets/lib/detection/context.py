@@ -45,16 +45,18 @@ def _lookup_other_categories(con, need: pd.DataFrame) -> dict[tuple[int, str], s
 def streamer_context(con, events: pd.DataFrame) -> list[str]:
     """JSON text per event: its top streamers with viewers/title/category before."""
     nows, befores, need = [], [], []
-    for i, r in enumerate(events.to_dict("records")):
-        now = parse_streamers(r.get("top_streamers"))[:5]
-        before = {str(s["channel_id"]): s for s in parse_streamers(r.get("top_streamers_before"))}
+    cols = ["platform", "category_id", "ago_ts", "top_streamers", "top_streamers_before"]
+    rows = zip(*(events[c] if c in events else [None] * len(events) for c in cols), strict=True)
+    for i, (platform, category_id, ago_ts, streamers, streamers_before) in enumerate(rows):
+        now = parse_streamers(streamers)[:5]
+        before = {str(s["channel_id"]): s for s in parse_streamers(streamers_before)}
         nows.append(now)
         befores.append(before)
-        if pd.isna(r.get("ago_ts")):
+        if pd.isna(ago_ts):
             continue
         for s in now:
             if str(s["channel_id"]) not in before:
-                need.append((i, r["platform"], r["category_id"], r["ago_ts"], str(s["channel_id"])))
+                need.append((i, platform, category_id, ago_ts, str(s["channel_id"])))
     columns = ["event", "platform", "category_id", "ago_ts", "channel_id"]
     elsewhere = _lookup_other_categories(con, pd.DataFrame(need, columns=columns))
     out = []

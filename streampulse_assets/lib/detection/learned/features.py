@@ -68,7 +68,8 @@ def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
 
 
 def rises(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> np.ndarray:
-    """The rise of every row over every window [n, K]; NaN where it cannot be measured.
+    """The rise of every row over every window [K, n] (rows last); NaN where it cannot be
+    measured.
 
     `rows` limits the computation to those row indices (the others serve as history).
     """
@@ -76,37 +77,35 @@ def rises(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> n
     key = panel.key
     csum = np.concatenate([[0.0], np.cumsum(panel.x)])
     span = window_rows(cfg, panel.step)[panel.sid[idx]]  # [m, K]
-    out = np.full((len(idx), len(cfg.windows_minutes)), np.nan)
+    out = np.full((len(cfg.windows_minutes), len(idx)), np.nan)
     for k, w in enumerate(cfg.windows_minutes):
         if w == 0:
-            out[:, k] = panel.x[idx] - panel.level[idx]
+            out[k] = panel.x[idx] - panel.level[idx]
             continue
         first = np.searchsorted(key, key[idx] - w + 1)  # rows in (t - W, t]
         count = idx - first + 1
         mean = (csum[idx + 1] - csum[first]) / count
         need = np.maximum(1.0, np.ceil(cfg.min_window_coverage * span[:, k]))
         ok = (span[:, k] > 0) & (count >= need)
-        out[:, k] = np.where(ok, mean - panel.level[first], np.nan)
+        out[k] = np.where(ok, mean - panel.level[first], np.nan)
     return out
 
 
 def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> np.ndarray:
-    """Rows of `known` (sorted by `known_key`) at `query_key`; NaN where there is none."""
-    out = np.full((len(query_key), known.shape[1]), np.nan)
+    """Rows of `known` [K, rows] (rows sorted by `known_key`) at `query_key` [K, queries]; NaN
+    where there is none."""
+    out = np.full((known.shape[0], len(query_key)), np.nan)
     if len(known_key) == 0:
         return out
     pos = np.searchsorted(known_key, query_key)
     pos_c = np.minimum(pos, len(known_key) - 1)
     hit = known_key[pos_c] == query_key
-    out[hit] = known[pos_c[hit]]
+    out[:, hit] = known[:, pos_c[hit]]
     return out
 
 
 def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
-    """The model's inputs [K, 1 + lags, n] (rows last) from the rises [n, K]: each row's rise,
+    """The model's inputs [K, 1 + lags, n] from the rises [K, n] (rows last): each row's rise,
     then its rise at the same time of day one lag earlier (model.forecast_errors turns them into
     the candidates' forecast errors)."""
-    out = np.empty((rise.shape[1], 1 + len(seasonal), rise.shape[0]))  # C order: np.stack of
-    for i, part in enumerate([rise, *seasonal]):  # transposed parts would keep rows first
-        out[:, i] = part.T
-    return out
+    return np.stack([rise, *seasonal], axis=1)

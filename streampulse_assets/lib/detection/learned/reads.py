@@ -96,7 +96,8 @@ def column(rows: dict, name: str) -> np.ndarray:
 
 
 def rises_of(rows: dict, cols: list[str]) -> np.ndarray:
-    return np.stack([column(rows, c).astype(np.float64) for c in cols], axis=1)
+    """The stored rises [K, n] (rows last)."""
+    return np.stack([column(rows, c).astype(np.float64) for c in cols], axis=0)
 
 
 def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
@@ -138,7 +139,7 @@ def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime,
         known_key = keys(psid[ok], past["minute"][ok])
         order = np.argsort(known_key, kind="stable")
         at = np.flatnonzero(ok)[order]
-        known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=1)
+        known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=0)
         out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
     return out
 
@@ -160,7 +161,7 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
     sid, minute, hour = sid[ok], minute[ok], hour[ok]
     if not len(sid):
         return
-    rise = rises_of(past, cols)[ok]
+    rise = rises_of(past, cols)[:, ok]
     lo, hi = hour_dt(int(hour.min())), hour_dt(h0)
     inputs = candidates(rise, seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg))
     for h in np.unique(hour):
