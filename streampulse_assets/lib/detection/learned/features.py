@@ -11,6 +11,7 @@ of the rows its span should hold at the series' own step.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -104,8 +105,13 @@ def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> n
     return out
 
 
-def candidates(rise: np.ndarray, seasonal: list[np.ndarray]) -> np.ndarray:
+def candidates(rise: np.ndarray, seasonal: Iterable[np.ndarray], n_lags: int) -> np.ndarray:
     """The model's inputs [K, 1 + lags, n] from the rises [K, n] (rows last): each row's rise,
     then its rise at the same time of day one lag earlier (model.forecast_errors turns them into
-    the candidates' forecast errors)."""
-    return np.stack([rise, *seasonal], axis=1)
+    the candidates' forecast errors). `seasonal` yields the `n_lags` lagged rises [K, n]; taken
+    one at a time, only one of them is held beside the inputs (memory)."""
+    inputs = np.empty((rise.shape[0], 1 + n_lags, rise.shape[1]))
+    inputs[:, 0] = rise
+    for j, lag in enumerate(seasonal):
+        inputs[:, 1 + j] = lag
+    return inputs

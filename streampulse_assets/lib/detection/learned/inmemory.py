@@ -49,7 +49,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     rise = rises(panel, cfg)
     key = panel.key
     seasonal = [lagged(key, rise, keys(sid, minute - lag)) for lag in cfg.seasonal_lags_minutes]
-    inputs = candidates(rise, seasonal)
+    inputs = candidates(rise, seasonal, len(seasonal))
     state = ModelState.empty(n_series, inputs.shape[0], inputs.shape[1])
     rows = np.arange(len(x))
     result = score_panel(panel, rows, inputs, state, cfg, complete_hours=np.unique(minute // 60))

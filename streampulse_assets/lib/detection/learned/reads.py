@@ -128,9 +128,9 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
 
 
 def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg):
-    """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)); only rows
-    before `lo` count (the window itself is being replaced)."""
-    out = []
+    """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)), a lag at a
+    time (a generator: features.candidates takes them one by one); only rows before `lo` count
+    (the window itself is being replaced)."""
     for lag in cfg.seasonal_lags_minutes:
         lagd = timedelta(minutes=lag)
         past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
@@ -140,8 +140,7 @@ def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime,
         order = np.argsort(known_key, kind="stable")
         at = np.flatnonzero(ok)[order]
         known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=0)
-        out.append(lagged(known_key[order], known, keys(sid, minute - lag)))
-    return out
+        yield lagged(known_key[order], known, keys(sid, minute - lag))
 
 
 def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -> None:
@@ -163,7 +162,8 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
         return
     rise = rises_of(past, cols)[:, ok]
     lo, hi = hour_dt(int(hour.min())), hour_dt(h0)
-    inputs = candidates(rise, seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg))
+    seasonal = seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg)
+    inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
     for h in np.unique(hour):
         sel = hour == h
         hour_inputs = np.take(inputs, np.flatnonzero(sel), axis=2)

@@ -166,7 +166,7 @@ def score_learned(
     rows = np.flatnonzero(minute >= minutes_of([start])[0])
     rise = rises(panel, cfg, rows)
     seasonal = seasonal_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg)
-    inputs = candidates(rise, seasonal)
+    inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
     del rise, seasonal  # memory: the inputs hold them (inputs[k, 0] is window k's rise)
     h0 = int(minute[rows].min() // HOUR) if len(rows) else minutes_of([start])[0] // HOUR
     state = load_state(con, series, hour_dt(h0), (n_series, 4, inputs.shape[1]))
