@@ -107,6 +107,15 @@ def pg_url(embedded_postgres) -> str:
 
 
 @pytest.fixture
+def pg_conn(pg_url):
+    """An autocommit connection to `pg_url` (as the queue's callers use it)."""
+    connection = psycopg2.connect(pg_url)
+    connection.autocommit = True
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
 def redis_url(embedded_redis) -> str:
     """The session's embedded Redis, flushed before the test."""
     import redis

@@ -4,7 +4,6 @@ import os
 import threading
 
 import psycopg2
-import pytest
 
 from bench import samples
 from streampulse_assets.lib.analysis import queue
@@ -13,22 +12,14 @@ from streampulse_assets.lib.analysis.worker import drain
 from streampulse_assets.lib.services.paths import free_port
 
 
-@pytest.fixture
-def conn(pg_url):
-    c = psycopg2.connect(pg_url)
-    c.autocommit = True
-    yield c
-    c.close()
-
-
-def rows(conn, sql: str, *args):
-    with conn.cursor() as cur:
+def rows(pg_conn, sql: str, *args):
+    with pg_conn.cursor() as cur:
         cur.execute(sql, args)
         return cur.fetchall() if cur.description else cur.rowcount
 
 
-def test_two_workers_drain_50_events_without_double_work(pg_url, redis_url, conn):
-    samples.insert_rows(conn, samples.sample_rows(50))
+def test_two_workers_drain_50_events_without_double_work(pg_url, redis_url, pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(50))
     results, barrier = {}, threading.Barrier(2)
 
     def work(name: str) -> None:
@@ -43,33 +34,33 @@ def test_two_workers_drain_50_events_without_double_work(pg_url, redis_url, conn
     a, b = results["a"], results["b"]
     assert a.claimed + b.claimed == 50  # a second claim of any event would make this > 50
     assert a.analysed + b.analysed == 50 and a.lost_leases == b.lost_leases == 0
-    assert rows(conn, "SELECT analysis_status, min(attempts), max(attempts), count(*) "
+    assert rows(pg_conn, "SELECT analysis_status, min(attempts), max(attempts), count(*) "
                 "FROM analysis_queue GROUP BY 1") == [("DONE", 1, 1, 50)]  # fmt: skip
-    owners = {w.split("-")[0] for (w,) in rows(conn, "SELECT worker_id FROM analysis_queue")}
+    owners = {w.split("-")[0] for (w,) in rows(pg_conn, "SELECT worker_id FROM analysis_queue")}
     assert owners <= {"a", "b"}
-    assert rows(conn, "SELECT count(*) FROM analysis_queue WHERE result IS NULL "
+    assert rows(pg_conn, "SELECT count(*) FROM analysis_queue WHERE result IS NULL "
                 "OR analysed_at IS NULL OR lead_channel_id IS NULL")[0][0] == 0  # fmt: skip
 
 
-def test_spikes_are_claimed_before_candidates(conn):
-    samples.insert_rows(conn, samples.sample_rows(12))
-    claimed = queue.claim(conn, "w", batch=10)
+def test_spikes_are_claimed_before_candidates(pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(12))
+    claimed = queue.claim(pg_conn, "w", batch=10)
     assert [e.level for e in claimed] == ["SPIKE"] * 10
     assert all(e.attempts == 1 and isinstance(e.evidence, dict) for e in claimed)
 
 
-def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, conn):
-    samples.insert_rows(conn, samples.sample_rows(3))
-    crashed = queue.claim(conn, "crashed", batch=1)
+def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(3))
+    crashed = queue.claim(pg_conn, "crashed", batch=1)
     assert len(crashed) == 1
     # While the lease is valid nobody else takes the event.
     assert drain(pg_url, None, worker_id="healthy").analysed == 2
-    rows(conn, "UPDATE analysis_queue SET claimed_at = now() - interval '10 minutes' "
+    rows(pg_conn, "UPDATE analysis_queue SET claimed_at = now() - interval '10 minutes' "
          "WHERE worker_id = 'crashed' RETURNING id")  # fmt: skip
     stats = drain(pg_url, None, worker_id="healthy", lease_s=60)
     assert stats.analysed == 1
     ((status, attempts, worker, error),) = rows(
-        conn,
+        pg_conn,
         "SELECT analysis_status, attempts, worker_id, last_error FROM analysis_queue WHERE id = %s",
         crashed[0].id,
     )
@@ -79,20 +70,20 @@ def test_a_crashed_workers_lease_expires_and_the_event_is_retried(pg_url, conn):
     from streampulse_assets.lib.analysis.graph import SpikeAnalyser
 
     late = SpikeAnalyser().analyse(crashed[0])
-    assert queue.complete(conn, "crashed", [(crashed[0].id, late)]) == {}
+    assert queue.complete(pg_conn, "crashed", [(crashed[0].id, late)]) == {}
 
 
-def test_expired_lease_on_the_last_attempt_fails_the_event(conn):
-    samples.insert_rows(conn, samples.sample_rows(1))
-    rows(conn, "UPDATE analysis_queue SET analysis_status = 'IN_PROGRESS', attempts = 3, "
+def test_expired_lease_on_the_last_attempt_fails_the_event(pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(1))
+    rows(pg_conn, "UPDATE analysis_queue SET analysis_status = 'IN_PROGRESS', attempts = 3, "
          "worker_id = 'ghost', claimed_at = now() - interval '1 hour'")  # fmt: skip
-    assert queue.release_expired(conn, lease_s=60, max_attempts=3) == 1
-    ((status, error),) = rows(conn, "SELECT analysis_status, last_error FROM analysis_queue")
+    assert queue.release_expired(pg_conn, lease_s=60, max_attempts=3) == 1
+    ((status, error),) = rows(pg_conn, "SELECT analysis_status, last_error FROM analysis_queue")
     assert status == "FAILED" and "lease expired: worker ghost" in error
 
 
-def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, conn):
-    (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
+def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, pg_conn):
+    (event_id,) = samples.insert_rows(pg_conn, samples.sample_rows(1))
     dead = LLMClient(
         LLMSettings(api_key="k", base_url=f"http://127.0.0.1:{free_port()}/v1", max_retries=0)
     )
@@ -100,7 +91,7 @@ def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, conn):
     stats = drain(pg_url, None, worker_id="w", llm=dead, backoff_s=0, max_attempts=3)
     assert (stats.claimed, stats.retried, stats.failed, stats.analysed) == (3, 2, 0, 1)
     ((status, attempts, error, result),) = rows(
-        conn,
+        pg_conn,
         "SELECT analysis_status, attempts, last_error, result FROM analysis_queue WHERE id = %s",
         event_id,
     )  # fmt: skip
@@ -110,49 +101,49 @@ def test_bounded_retries_then_offline_on_the_last_attempt(pg_url, conn):
     assert drain(pg_url, None, worker_id="w", llm=dead).claimed == 0  # DONE stays put
 
 
-def test_failed_after_max_attempts_with_the_last_error(pg_url, conn):
-    (event_id,) = samples.insert_rows(conn, samples.sample_rows(1))
+def test_failed_after_max_attempts_with_the_last_error(pg_url, pg_conn):
+    (event_id,) = samples.insert_rows(pg_conn, samples.sample_rows(1))
     for attempt in (1, 2, 3):
-        (event,) = queue.claim(conn, "w", max_attempts=3)
-        status = queue.fail(conn, "w", event.id, f"boom {attempt}", max_attempts=3, backoff_s=0)
+        (event,) = queue.claim(pg_conn, "w", max_attempts=3)
+        status = queue.fail(pg_conn, "w", event.id, f"boom {attempt}", max_attempts=3, backoff_s=0)
     assert status == "FAILED"
     ((status, attempts, error),) = rows(
-        conn, "SELECT analysis_status, attempts, last_error FROM analysis_queue WHERE id = %s",
+        pg_conn, "SELECT analysis_status, attempts, last_error FROM analysis_queue WHERE id = %s",
         event_id,
     )  # fmt: skip
     assert (status, attempts, error) == ("FAILED", 3, "boom 3")
-    assert queue.claim(conn, "w") == []  # FAILED stays put
+    assert queue.claim(pg_conn, "w") == []  # FAILED stays put
 
 
-def test_backoff_delays_the_retry(pg_url, conn):
-    samples.insert_rows(conn, samples.sample_rows(1))
-    (event,) = queue.claim(conn, "w")
-    assert queue.fail(conn, "w", event.id, "boom", backoff_s=3600) == "PENDING"
-    assert queue.claim(conn, "w") == []
-    stats = queue.stats(conn)
+def test_backoff_delays_the_retry(pg_url, pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(1))
+    (event,) = queue.claim(pg_conn, "w")
+    assert queue.fail(pg_conn, "w", event.id, "boom", backoff_s=3600) == "PENDING"
+    assert queue.claim(pg_conn, "w") == []
+    stats = queue.stats(pg_conn)
     assert (stats.pending, stats.due, stats.max_due_id) == (1, 0, None)
 
 
-def test_stop_releases_claimed_events_without_counting_an_attempt(pg_url, conn):
-    samples.insert_rows(conn, samples.sample_rows(5))
+def test_stop_releases_claimed_events_without_counting_an_attempt(pg_url, pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(5))
     stop = threading.Event()
     stop.set()
-    events = queue.claim(conn, "w", batch=5)
-    assert queue.release(conn, "w", [e.id for e in events]) == 5
-    assert rows(conn, "SELECT DISTINCT analysis_status, attempts FROM analysis_queue") == [
+    events = queue.claim(pg_conn, "w", batch=5)
+    assert queue.release(pg_conn, "w", [e.id for e in events]) == 5
+    assert rows(pg_conn, "SELECT DISTINCT analysis_status, attempts FROM analysis_queue") == [
         ("PENDING", 0)
     ]
     assert drain(pg_url, None, worker_id="w", stop=stop).claimed == 0
-    stats = queue.stats(conn)
+    stats = queue.stats(pg_conn)
     assert stats.pending == 5 and stats.oldest_pending_age_s >= 0
     assert stats.max_due_id == max(e.id for e in events) and stats.due == 5
 
 
-def test_deadline_and_budget_bound_a_drain(pg_url, conn):
-    samples.insert_rows(conn, samples.sample_rows(25))
+def test_deadline_and_budget_bound_a_drain(pg_url, pg_conn):
+    samples.insert_rows(pg_conn, samples.sample_rows(25))
     assert drain(pg_url, None, worker_id="w", max_events=7, batch=5).analysed == 7
     assert drain(pg_url, None, worker_id="w", deadline_s=0).claimed == 0
-    assert queue.stats(conn).pending == 18
+    assert queue.stats(pg_conn).pending == 18
 
 
 def test_renew_extends_only_this_workers_leases(pg_url):
@@ -163,19 +154,19 @@ def test_renew_extends_only_this_workers_leases(pg_url):
     from bench import samples as s
     from streampulse_assets.lib.analysis import queue as q
 
-    conn = psycopg2.connect(pg_url)
-    conn.autocommit = True
-    s.insert_rows(conn, s.sample_rows(4, seed=11))
-    mine = q.claim(conn, "w1", batch=2, lease_s=1)
-    theirs = q.claim(conn, "w2", batch=2, lease_s=1)
+    pg_conn = psycopg2.connect(pg_url)
+    pg_conn.autocommit = True
+    s.insert_rows(pg_conn, s.sample_rows(4, seed=11))
+    mine = q.claim(pg_conn, "w1", batch=2, lease_s=1)
+    theirs = q.claim(pg_conn, "w2", batch=2, lease_s=1)
     time.sleep(1.2)
-    assert q.renew(conn, "w1", [e.id for e in mine] + [e.id for e in theirs]) == 2
+    assert q.renew(pg_conn, "w1", [e.id for e in mine] + [e.id for e in theirs]) == 2
     # Only w2's leases have expired; w1's renewed ones stay IN_PROGRESS.
-    assert q.release_expired(conn, lease_s=1) == 2
-    with conn.cursor() as cur:
+    assert q.release_expired(pg_conn, lease_s=1) == 2
+    with pg_conn.cursor() as cur:
         cur.execute("SELECT worker_id FROM analysis_queue WHERE analysis_status = 'IN_PROGRESS'")
         assert {r[0] for r in cur.fetchall()} == {"w1"}
-    conn.close()
+    pg_conn.close()
 
 
 def test_migration_050_renames_a_filled_queue_and_keeps_its_rows(embedded_postgres):
@@ -189,9 +180,9 @@ def test_migration_050_renames_a_filled_queue_and_keeps_its_rows(embedded_postgr
     admin.autocommit = True
     with admin.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')
-    conn = psycopg2.connect(embedded_postgres.url(name))
+    pg_conn = psycopg2.connect(embedded_postgres.url(name))
     try:
-        with conn, conn.cursor() as cur:
+        with pg_conn, pg_conn.cursor() as cur:
             cur.execute(
                 "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
                 "checksum TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"
@@ -212,35 +203,37 @@ def test_migration_050_renames_a_filled_queue_and_keeps_its_rows(embedded_postgr
             cur.execute(
                 "INSERT INTO operator_feedback (event_id, verdict) VALUES (%s, true)", (old_id,)
             )
-        assert migrate_postgres(conn) == ["050_analysis_queue.sql"]
-        conn.autocommit = True
-        assert rows(conn, "SELECT to_regclass('signal_events') IS NULL") == [(True,)]
-        assert rows(conn, "SELECT id FROM analysis_queue") == [(old_id,)]
+        assert migrate_postgres(pg_conn) == ["050_analysis_queue.sql"]
+        pg_conn.autocommit = True
+        assert rows(pg_conn, "SELECT to_regclass('signal_events') IS NULL") == [(True,)]
+        assert rows(pg_conn, "SELECT id FROM analysis_queue") == [(old_id,)]
         assert rows(
-            conn,
+            pg_conn,
             "SELECT conrelid::regclass::text FROM pg_constraint "
             "WHERE confrelid = 'analysis_queue'::regclass ORDER BY 1",
         ) == [("alert_deliveries",), ("operator_feedback",)]
         assert (
             rows(
-                conn,
+                pg_conn,
                 "SELECT relname FROM pg_class WHERE relname LIKE 'signal_events%%' "
                 "UNION ALL SELECT conname FROM pg_constraint WHERE conname LIKE 'signal_events%%'",
             )
             == []
         )
-        indexes = rows(conn, "SELECT indexname FROM pg_indexes WHERE tablename = 'analysis_queue'")
+        indexes = rows(
+            pg_conn, "SELECT indexname FROM pg_indexes WHERE tablename = 'analysis_queue'"
+        )
         assert {i for (i,) in indexes} == {
             f"analysis_queue_{n}"
             for n in ("pkey", "once", "open_idx", "streamer_idx", "analysed_at_idx", "ts_idx")
         }
         ts = datetime(2025, 3, 1, 10, tzinfo=UTC)
         row = ("V3", "chzzk", "c", None, ts, "SPIKE", None, "{}", "PENDING")
-        assert queue.insert_events(conn, [row]) == ["PENDING"]
-        assert queue.insert_events(conn, [row]) == []  # analysis_queue_once still holds
-        assert rows(conn, "SELECT max(id) FROM analysis_queue") == [(old_id + 1,)]
+        assert queue.insert_events(pg_conn, [row]) == ["PENDING"]
+        assert queue.insert_events(pg_conn, [row]) == []  # analysis_queue_once still holds
+        assert rows(pg_conn, "SELECT max(id) FROM analysis_queue") == [(old_id + 1,)]
     finally:
-        conn.close()
+        pg_conn.close()
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE "{name}"')
         admin.close()
