@@ -62,6 +62,12 @@ def minutes_to_datetime64(minutes: np.ndarray) -> np.ndarray:
     return (np.asarray(minutes, dtype=np.int64) * _US_PER_MINUTE).view("datetime64[us]")
 
 
+def datetime64_to_minutes(values) -> np.ndarray:
+    """Naive UTC times (datetimes or `datetime64`) as minute indexes, floored to the minute (the
+    vectorised `to_minute(..., ceil=False)`, inverse of `minutes_to_datetime64`)."""
+    return np.asarray(values, dtype="datetime64[us]").astype("datetime64[m]").astype(np.int64)
+
+
 def naive_utc_minutes(values) -> pd.Series:
     """Timestamps (text with offsets, aware or naive) as naive UTC minutes, `datetime64[us]`."""
     ts = pd.to_datetime(pd.Series(values, dtype=object), utc=True)

@@ -9,6 +9,7 @@ import pytest
 from streampulse_assets.lib.timeutil import (
     EPOCH,
     aware_utc,
+    datetime64_to_minutes,
     floor_minute,
     minute_to_dt,
     minutes_to_datetime64,
@@ -55,6 +56,9 @@ def test_minute_indexes(value):
     assert to_minute(whole) == to_minute(whole, ceil=False) == index
     assert minute_to_dt(index) == whole
     assert minutes_to_datetime64(np.array([index]))[0] == np.datetime64(whole, "us")
+    assert datetime64_to_minutes(minutes_to_datetime64(np.array([index]))).tolist() == [index]
+    inside = np.array([np.datetime64(whole + timedelta(seconds=59, microseconds=9), "us")])
+    assert datetime64_to_minutes(inside).tolist() == [to_minute(inside[0], ceil=False)] == [index]
 
 
 def test_timestamp_columns_as_naive_utc_minutes():

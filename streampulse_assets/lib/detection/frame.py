@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.duck import registered
+from streampulse_assets.lib.timeutil import datetime64_to_minutes
 
 REQUIRED = ["platform", "category_id", "ts", "viewers"]
 
@@ -48,7 +49,7 @@ def normalise(snapshots: pd.DataFrame) -> pd.DataFrame:
 def infer_step(frame: pd.DataFrame) -> int:
     """Typical sampling step in minutes (median gap between a series' consecutive rows)."""
     codes, _ = pd.factorize(frame["platform"] + "\x1f" + frame["category_id"])
-    minutes = frame["ts"].to_numpy().astype("datetime64[m]").astype(np.int64)
+    minutes = datetime64_to_minutes(frame["ts"].to_numpy())
     order = np.lexsort((minutes, codes))
     same = np.diff(codes[order]) == 0
     gaps = np.diff(minutes[order])[same]

@@ -20,6 +20,7 @@ from streampulse_assets.lib.detection.learned.features import (
 )
 from streampulse_assets.lib.detection.learned.model import ModelState
 from streampulse_assets.lib.detection.learned.run import alerts, score_panel
+from streampulse_assets.lib.timeutil import datetime64_to_minutes
 
 
 def level_60(sid: np.ndarray, ts: pd.Series, x: np.ndarray) -> np.ndarray:
@@ -41,7 +42,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     data = data.sort_values(["platform", "category_id", "ts"], kind="stable", ignore_index=True)
     sid, _ = pd.factorize(data["platform"].astype(str) + "\x1f" + data["category_id"].astype(str))
     sid = sid.astype(np.int64)
-    minute = data["ts"].to_numpy().astype("datetime64[m]").astype(np.int64)
+    minute = datetime64_to_minutes(data["ts"].to_numpy())
     x = data["value"].to_numpy(dtype=np.float64)
     level = level_60(sid, data["ts"], x)
     n_series = int(sid.max()) + 1 if len(sid) else 0

@@ -19,16 +19,9 @@ from streampulse_assets.lib.detection.learned.model import (
     profile_columns,
 )
 from streampulse_assets.lib.detection.learned.run import learn_hour
+from streampulse_assets.lib.timeutil import datetime64_to_minutes, minute_to_dt, to_minute
 
 HOUR = 60
-
-
-def minutes_of(ts) -> np.ndarray:
-    return np.asarray(ts, dtype="datetime64[us]").astype("datetime64[m]").astype(np.int64)
-
-
-def ts_of(minutes: np.ndarray) -> np.ndarray:
-    return minutes.astype("datetime64[m]").astype("datetime64[us]")
 
 
 class Series:
@@ -103,7 +96,7 @@ def rises_of(rows: dict, cols: list[str]) -> np.ndarray:
 def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     """The newest stored state at or before `hour` of every series (empty where none)."""
     n_series, k, c = shape
-    state = ModelState.empty(n_series, k, c, np.full(n_series, minutes_of([hour])[0] // HOUR))
+    state = ModelState.empty(n_series, k, c, np.full(n_series, to_minute(hour, ceil=False) // HOUR))
     rows = con.execute(
         f"SELECT {_KEY}, s.* FROM learned_state s JOIN (SELECT platform, category_id, "
         "max(hour) AS hour FROM learned_state WHERE hour <= ? GROUP BY ALL) m "
@@ -123,7 +116,7 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
         for h, col in enumerate(profile_columns(name)):
             values = rows[col].to_numpy(float)[first]
             state.profile[name][sid[first], h] = np.nan_to_num(values, nan=0.0)
-    state.hour[sid] = minutes_of(rows["hour"]) // HOUR
+    state.hour[sid] = datetime64_to_minutes(rows["hour"]) // HOUR
     return state
 
 
@@ -149,7 +142,9 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
     behind = state.hour < h0
     if not behind.any():
         return
-    past = stored_rises(con, hour_dt(int(state.hour[behind].min())), hour_dt(h0), cols)
+    past = stored_rises(
+        con, minute_to_dt(int(state.hour[behind].min()) * HOUR), minute_to_dt(h0 * HOUR), cols
+    )
     if not len(past["h"]):
         return
     past = in_series_order(past)  # an hour's rows in series then time order
@@ -161,17 +156,13 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
     if not len(sid):
         return
     rise = rises_of(past, cols)[:, ok]
-    lo, hi = hour_dt(int(hour.min())), hour_dt(h0)
+    lo, hi = minute_to_dt(int(hour.min()) * HOUR), minute_to_dt(h0 * HOUR)
     seasonal = seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg)
     inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
     for h in np.unique(hour):
         sel = hour == h
         hour_inputs = np.take(inputs, np.flatnonzero(sel), axis=2)
         learn_hour(state, sid[sel], hour_inputs, spans, np.ones(len(spans)), int(h), cfg)
-
-
-def hour_dt(hour: int) -> datetime:
-    return pd.Timestamp(ts_of(np.array([hour * HOUR]))[0]).to_pydatetime()
 
 
 def last_above(con, series: Series, start: datetime, cfg) -> dict[int, int]:

@@ -38,16 +38,18 @@ from streampulse_assets.lib.detection.learned.reads import (
     Series,
     advance,
     column,
-    hour_dt,
     last_above,
     load_state,
-    minutes_of,
     read_raw,
     seasonal_rises,
-    ts_of,
 )
 from streampulse_assets.lib.detection.learned.run import alerts, score_panel
 from streampulse_assets.lib.duck import registered, transaction
+from streampulse_assets.lib.timeutil import (
+    minute_to_dt,
+    minutes_to_datetime64,
+    to_minute,
+)
 
 
 def rise_columns(cfg: LearnedConfig) -> list[str]:
@@ -68,7 +70,7 @@ def _write_state(con, state: ModelState, series: Series, loaded: np.ndarray, h0:
         {
             "platform": np.repeat(series.platform[sids], k * c),
             "category_id": np.repeat(series.category[sids], k * c),
-            "hour": np.repeat(ts_of(state.hour[sids] * HOUR), k * c),
+            "hour": np.repeat(minutes_to_datetime64(state.hour[sids] * HOUR), k * c),
             "window": np.tile(np.repeat(np.arange(k), c), n).astype(np.int16),
             "cand": np.tile(np.arange(c), n * k).astype(np.int16),
             **{f: state.arrays[f][sids].reshape(-1) for f in FIELDS},
@@ -82,7 +84,7 @@ def _write_state(con, state: ModelState, series: Series, loaded: np.ndarray, h0:
             "DELETE FROM learned_state s USING (SELECT DISTINCT platform, category_id "
             "FROM _learned_state) f WHERE s.platform = f.platform "
             "AND s.category_id = f.category_id AND s.hour > ? AND s.hour <= ?",
-            [hour_dt(h0), hour_dt(top)],
+            [minute_to_dt(h0 * HOUR), minute_to_dt(top * HOUR)],
         )
         con.execute(f"INSERT INTO learned_state ({cols}) SELECT {cols} FROM _learned_state")
 
@@ -163,16 +165,16 @@ def score_learned(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
     spans = window_rows(cfg, panel.step)
-    rows = np.flatnonzero(minute >= minutes_of([start])[0])
+    rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
     rise = rises(panel, cfg, rows)
     seasonal = seasonal_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg)
     inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
     del rise, seasonal  # memory: the inputs hold them (inputs[k, 0] is window k's rise)
-    h0 = int(minute[rows].min() // HOUR) if len(rows) else minutes_of([start])[0] // HOUR
-    state = load_state(con, series, hour_dt(h0), (n_series, 4, inputs.shape[1]))
+    h0 = int(minute[rows].min() // HOUR) if len(rows) else to_minute(start, ceil=False) // HOUR
+    state = load_state(con, series, minute_to_dt(h0 * HOUR), (n_series, 4, inputs.shape[1]))
     loaded = state.hour.copy()
     advance(con, state, series, spans, h0, cols, cfg)
-    start_m, end_m = minutes_of([start])[0], minutes_of([end])[0]
+    start_m, end_m = to_minute(start, ceil=False), to_minute(end, ceil=False)
     hours = np.arange(-(-start_m // HOUR), end_m // HOUR)  # hours wholly inside the window
     complete = hours[(hours * HOUR >= start_m) & ((hours + 1) * HOUR <= end_m)]
     scored = score_panel(panel, rows, inputs, state, cfg, complete_hours=complete)
@@ -180,7 +182,7 @@ def score_learned(
     alert = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
     spike = alert & (scored.z > 0)  # a SPIKE is an alert on a rise
     out = {
-        "ts": ts_of(minute[rows]),
+        "ts": minutes_to_datetime64(minute[rows]),
         "viewers": viewers[rows],
         "level": level[rows],
         "score": scored.score,
