@@ -115,12 +115,10 @@ def sampled_world(days: int, seed: int, categories: int, every: int):
     keep, parts = None, []
     for d in range(days):
         day = sim.frame(start + timedelta(days=d), start + timedelta(days=d + 1))
+        pairs = pd.MultiIndex.from_frame(day[["platform", "category_id"]])
         if keep is None:
-            names = day[["platform", "category_id"]].drop_duplicates()
-            keep = set(map(tuple, names.sort_values(["platform", "category_id"]).to_numpy()))
-            keep = set(sorted(keep)[::every])
-        pairs = zip(day["platform"], day["category_id"], strict=True)
-        parts.append(day[[(p, c) in keep for p, c in pairs]])
+            keep = set(sorted(set(pairs))[::every])
+        parts.append(day[pairs.isin(keep)])
     frame = pd.concat(parts, ignore_index=True)
     labels = [
         x
