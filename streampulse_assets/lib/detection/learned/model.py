@@ -3,14 +3,15 @@
 For every series, window and forecast candidate the model keeps, with exponential forgetting
 (`half_life_hours`), updated once per complete hour:
 - the noise unit: a weighted geometric mean of the hour's mean absolute forecast error, errors
-  clipped at `clip_units` of the current unit so a spike does not widen the noise;
+  clipped at `clip_units` of the current unit so a spike does not widen the noise; per series,
+  a time-of-day profile scales it to the row's UTC hour of day (ModelState.hour_unit);
 - the two tails of the standardised error z = error / unit, one for rises (z > tail_from) and
   one for drops (z < -tail_from): how often z goes beyond `tail_from` (lambda) and by how much
   (a generalised Pareto distribution with a prior). Series rise and fall differently (a viewer
   spike is sudden, a drop after a show ends is not), so each side has its own tail.
 A row is scored with the state at the start of its hour (so only earlier rows count). Each
-forecast candidate (the recent level, or the level plus yesterday's or last week's move at this
-time of day) has its own unit and tails, and gives the row a surprise
+forecast candidate (the recent level, or the level plus the move seen at this time of day 1, 7
+or 2 days earlier; forecast_errors) has its own unit and tails, and gives the row a surprise
 `S = -log10(expected rows per day this extreme)`: the tail probability of its z times rows per
 day times the tests made (windows x two sides). A window's surprise is the smallest over its
 candidates (a row is anomalous only when every forecast finds it improbable, so a prime-time
@@ -128,7 +129,8 @@ class HourResult:
 @dataclass
 class HourErrors:
     """What the update of a scored hour needs: the rows' series (`uniq`, each row's index `inv`
-    into it), the learned unit per series [U, K, C] (NaN = not learned yet), and the rows'
+    into it), the unit per series at the hour's hour of day [U, K, C] (NaN = not learned yet),
+    and the rows'
     forecast errors, their z, where z is finite and where it is beyond `tail_from` on each side
     [K, C, m]."""
 
