@@ -130,9 +130,8 @@ class HourResult:
 class HourErrors:
     """What the update of a scored hour needs: the rows' series (`uniq`, each row's index `inv`
     into it), the unit per series at the hour's hour of day [U, K, C] (NaN = not learned yet),
-    and the rows'
-    forecast errors, their z, where z is finite and where it is beyond `tail_from` on each side
-    [K, C, m]."""
+    and the rows' forecast errors, their z, where z is finite and where it is beyond `tail_from`
+    on each side [K, C, m]."""
 
     uniq: np.ndarray
     inv: np.ndarray
