@@ -81,6 +81,13 @@ def import_nab_cmd(
         raise typer.Exit(2) from exc
     write_labels(found, labels)
     _summary(rows, frame["category_id"].nunique(), found, out, labels)
+    merged = frame.attrs.get("merged_rows", {})
+    if merged:
+        files = ", ".join(f"{stem} {n}" for stem, n in sorted(merged.items()))
+        typer.echo(
+            f"{sum(merged.values()):,} rows shared their minute with a later row of the same "
+            f"file; the last row of each minute was kept ({files})"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -3,8 +3,9 @@
 A NAB file has `timestamp,value` rows (naive UTC, usually every 5 minutes). It becomes the
 canonical snapshot shape with platform "NAB", category_id = the file stem, viewers = value
 (rounded), open_lives unknown, no top streamers; steps are kept as they are (timestamps floored
-to the minute). combined_windows.json maps "folder/file.csv" to [[start, end], ...] windows,
-which become labels of kind "nab_anomaly".
+to the minute; of rows that share a minute the last is kept, and `import_nab` counts the others
+per file in `frame.attrs["merged_rows"]`). combined_windows.json maps "folder/file.csv" to
+[[start, end], ...] windows, which become labels of kind "nab_anomaly".
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ def fixed_point_scale(values: pd.Series, max_scale: float = 1e6) -> float:
 def read_series(path: Path, fixed_point: bool = False) -> pd.DataFrame:
     """One NAB csv as a canonical snapshot frame (with `fixed_point`, values times
     `fixed_point_scale` of the file before rounding)."""
+    return _read_series(path, fixed_point)[0]
+
+
+def _read_series(path: Path, fixed_point: bool) -> tuple[pd.DataFrame, int]:
+    """read_series, and how many rows a later row of the same minute replaced."""
     try:
         raw = pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -66,7 +72,8 @@ def read_series(path: Path, fixed_point: bool = False) -> pd.DataFrame:
             "top_streamers": pd.Series(["[]"] * n, dtype="string"),
         }
     )
-    return frame.drop_duplicates(["ts"], keep="last")[SNAPSHOT_COLUMNS]
+    kept = frame.drop_duplicates(["ts"], keep="last")[SNAPSHOT_COLUMNS]
+    return kept, n - len(kept)
 
 
 def load_windows(windows_json: Path) -> dict[str, list[list[str]]]:
@@ -85,7 +92,8 @@ def import_nab(
     """All NAB csv files under data_dir (recursively) plus their labelled windows.
 
     Windows are matched to files by their relative path ("realTweets/x.csv") or, failing that,
-    by file name; windows of files that are not present are ignored. Files under a `results`
+    by file name; windows of files that are not present are ignored. Two files with the same
+    name in different folders are an error (the name is the series). Files under a `results`
     folder (NAB's detector outputs) are not data and are skipped.
     """
     root = Path(data_dir)
@@ -96,9 +104,18 @@ def import_nab(
         raise SourceError(f"{root}: no NAB csv files found")
     windows = load_windows(Path(windows_json))
     by_name = {Path(k).name: v for k, v in windows.items()}
-    frames, labels = [], []
+    same_stem = [p for p in files if sum(q.stem == p.stem for q in files) > 1]
+    if same_stem:  # the file stem is the series' category_id: two files would be one series
+        raise SourceError(
+            "NAB files with the same name would be one series: "
+            + ", ".join(str(p.relative_to(root)) for p in same_stem)
+        )
+    frames, labels, merged = [], [], {}
     for path in files:
-        frames.append(read_series(path, fixed_point))
+        frame, replaced = _read_series(path, fixed_point)
+        frames.append(frame)
+        if replaced:
+            merged[path.stem] = replaced
         rel = path.relative_to(root).as_posix()
         found = windows.get(rel)
         if found is None:
@@ -117,4 +134,5 @@ def import_nab(
             )
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.sort_values(["ts", "category_id"], kind="stable").reset_index(drop=True)
+    frame.attrs["merged_rows"] = merged
     return frame, labels

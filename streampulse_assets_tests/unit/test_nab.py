@@ -94,3 +94,38 @@ def test_cli_simulate_replays_identically(tmp_path, suffix):
     a, b = datetime(2024, 5, 1, 22), datetime(2024, 5, 2, 2)
     pd.testing.assert_frame_equal(ReplaySource(out).frame(a, b), sim.frame(a, b))
     assert labels_from_file(labels) == sim.labels(a, b)
+
+
+def test_import_nab_same_minute_rows_keep_the_last_and_are_counted(tmp_path):
+    data = tmp_path / "realX"
+    data.mkdir()
+    (data / "a.csv").write_text(
+        "timestamp,value\n2015-01-01 00:00:00,1\n2015-01-01 00:05:10,2\n"
+        "2015-01-01 00:05:40,3\n2015-01-01 00:10:00,4\n"
+    )
+    windows = tmp_path / "w.json"
+    windows.write_text(
+        json.dumps({"realX/a.csv": [["2015-01-01 00:05:00", "2015-01-01 00:10:00"]]})
+    )
+    frame, labels = import_nab(tmp_path, windows)
+    assert frame["viewers"].tolist() == [1, 3, 4]  # 00:05:40 replaced 00:05:10
+    assert frame.attrs["merged_rows"] == {"a": 1}
+    assert len(labels) == 1
+    out, lab = tmp_path / "o.csv", tmp_path / "l.json"
+    result = CliRunner().invoke(
+        app, ["import-nab", str(tmp_path), str(windows), "--out", str(out), "--labels", str(lab)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 rows shared their minute" in result.output and "(a 1)" in result.output
+
+
+def test_import_nab_rejects_two_files_with_one_name(tmp_path):
+    for folder in ("realX", "realY"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.csv").write_text("timestamp,value\n2015-01-01 00:00:00,1\n")
+    windows = tmp_path / "w.json"
+    windows.write_text("{}")
+    with pytest.raises(
+        SourceError, match=r"same name would be one series: realX/a.csv, realY/a.csv"
+    ):
+        import_nab(tmp_path, windows)
