@@ -113,9 +113,10 @@ def count_rows(path: Path) -> int:
         return con.execute("SELECT count(*) FROM raw_snapshots").fetchall()[0][0]
 
 
-def scratch_copy(src: Path, name: str) -> Path:
+def scratch_copy(src: Path, name: str, folder: Path = OUT) -> Path:
     """A fresh copy of a raw warehouse (so runs never change the cached file)."""
-    dst = OUT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / name
     dst.unlink(missing_ok=True)
     dst.with_name(name + ".wal").unlink(missing_ok=True)  # a crashed run's log would replay
     shutil.copyfile(src, dst)
@@ -266,6 +267,13 @@ def main() -> None:
         "STREAMPULSE_DUCKDB_MEMORY_LIMIT)",
     )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: naive,ticks")
+    parser.add_argument(
+        "--scratch-dir",
+        type=Path,
+        default=OUT,
+        help="folder of the backfill's scratch copy (default bench/out; another one keeps "
+        "concurrent runs sharing bench/out apart)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.days, args.categories, args.tick_days = 2, 50, 3
@@ -279,7 +287,7 @@ def main() -> None:
     print(f"== backfill: {args.days} days x 2 platforms x {args.categories} categories, 1-min")
     raw = warehouse(args.days, args.categories)
     rows = count_rows(raw)
-    work = scratch_copy(raw, "scratch_backfill.duckdb")
+    work = scratch_copy(raw, "scratch_backfill.duckdb", args.scratch_dir)
     r = in_child(backfill_child, str(work), start, END, args.save_events, args.memory_limit)
     print(f"raw rows {rows:,}; baseline rows {r['rows']:,}; events {r['events']:,} {r['by_kind']}")
     print(f"events digest {r['digest']}; DuckDB memory_limit {args.memory_limit}")
