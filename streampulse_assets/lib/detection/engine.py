@@ -135,7 +135,8 @@ def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
     sides spend their time in DuckDB and numpy, which release the GIL, so they overlap. Its
     worker is the longer side, so `con` reads the next slice's raw rows and rises for it
     (prepare_learned: nothing there depends on the learned tables) while it stores this one, and
-    the next slice's scoring is queued right behind that store.
+    the next slice's scoring is queued right behind that store; the rises stored one seasonal lag
+    before the next slice are read ahead too when they lie before this slice.
     """
     if not slices:
         return
@@ -147,7 +148,7 @@ def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
                 parts = _detector_rows(con, lo, hi, cfg, scoring)
                 storing = worker.submit(store_learned, learned_con, scoring.result())
                 if i + 1 < len(slices):
-                    ahead = prepare_learned(con, *slices[i + 1], cfg.learned)
+                    ahead = prepare_learned(con, *slices[i + 1], cfg.learned, stored_until=lo)
                     scoring = worker.submit(score_prepared, learned_con, ahead, cfg.learned)
                     del ahead  # memory: the worker holds it until it is scored
                 events = _emitted(con, parts, lo, hi, cfg)

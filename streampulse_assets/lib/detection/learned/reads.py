@@ -120,14 +120,32 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     return state
 
 
-def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg):
+def seasonal_rises(
+    con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg, known=None
+):
     """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)), a lag at a
     time (a generator: features.candidates takes them one by one); only rows before `lo` count
-    (the window itself is being replaced)."""
+    (the window itself is being replaced). `known` maps lags to rises already read for these
+    rows (lag_rises)."""
     for lag in cfg.seasonal_lags_minutes:
+        if known and lag in known:
+            yield known.pop(lag)
+            continue
         lagd = timedelta(minutes=lag)
         past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
         yield rises_at(series, past, cols, sid, minute - lag)
+
+
+def lag_rises(con, series: Series, sid, minute, lo, hi, cols, cfg, until: datetime) -> dict:
+    """seasonal_rises of the lags whose stored rows all lie before `until` ({lag: rises}): read
+    ahead while the rows from `until` on may still be replaced."""
+    out = {}
+    for lag in cfg.seasonal_lags_minutes:
+        lagd = timedelta(minutes=lag)
+        if min(hi - lagd, lo) <= until:
+            past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
+            out[lag] = rises_at(series, past, cols, sid, minute - lag)
+    return out
 
 
 # Series x minutes of the lookup grid of rises_at; a larger span takes the sorted search.

@@ -38,6 +38,7 @@ from streampulse_assets.lib.detection.learned.reads import (
     Series,
     advance,
     column,
+    lag_rises,
     last_above,
     load_state,
     read_raw,
@@ -158,13 +159,19 @@ class PreparedWindow:
     viewers: np.ndarray | None = None
     rows: np.ndarray | None = None
     rise: np.ndarray | None = None
+    lagged: dict | None = None  # {lag: stored rises one lag earlier} read ahead (lag_rises)
 
 
 def prepare_learned(
-    con, start: datetime, end: datetime, cfg: LearnedConfig = DEFAULT
+    con,
+    start: datetime,
+    end: datetime,
+    cfg: LearnedConfig = DEFAULT,
+    stored_until: datetime | None = None,
 ) -> PreparedWindow:
     """Read the raw rows of [start, end) (at most one day) with their history and measure their
-    rises; nothing here depends on the learned tables."""
+    rises; with `stored_until`, also the seasonal rises stored before it (rows from it on may be
+    being replaced meanwhile). Nothing else here reads the learned tables."""
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
     raw, names = read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
@@ -180,7 +187,12 @@ def prepare_learned(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
-    return PreparedWindow(start, end, series, panel, viewers, rows, rises(panel, cfg, rows))
+    rise = rises(panel, cfg, rows)
+    ahead = None
+    if stored_until is not None:
+        cols = rise_columns(cfg)
+        ahead = lag_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg, stored_until)
+    return PreparedWindow(start, end, series, panel, viewers, rows, rise, ahead)
 
 
 def score_learned(
@@ -202,10 +214,12 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     sid, minute, level = panel.sid, panel.minute, panel.level
     n_series = len(series.keys)
     spans = window_rows(cfg, panel.step)
-    seasonal = seasonal_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg)
+    seasonal = seasonal_rises(
+        con, series, sid[rows], minute[rows], start, end, cols, cfg, prepared.lagged
+    )
     inputs = candidates(prepared.rise, seasonal, len(cfg.seasonal_lags_minutes))
     del seasonal  # memory: the inputs hold the rises (inputs[k, 0] is window k's rise)
-    prepared.rise = None
+    prepared.rise = prepared.lagged = None
     h0 = int(minute[rows].min() // HOUR) if len(rows) else to_minute(start, ceil=False) // HOUR
     state = load_state(con, series, minute_to_dt(h0 * HOUR), (n_series, 4, inputs.shape[1]))
     loaded = state.hour.copy()
