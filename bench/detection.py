@@ -123,6 +123,18 @@ def scratch_copy(src: Path, name: str, folder: Path = OUT) -> Path:
     return dst
 
 
+def tick_warehouse(days: int, categories: int, folder: Path) -> Path:
+    """The warehouse a tick runs on: the cached one, or (another --scratch-dir) a copy of it
+    there, made once and reused (the ticks' refreshes are idempotent)."""
+    src = warehouse(days, categories)
+    if folder.resolve() == OUT.resolve():
+        return src
+    dst = folder / src.name
+    if not dst.exists():
+        scratch_copy(src, dst.name + ".partial", folder).rename(dst)
+    return dst
+
+
 # -- the measured computations ------------------------------------------------------------
 def digest(events) -> str:
     """Short hash of the events (all columns, stored order): identical events, same hash."""
@@ -271,8 +283,9 @@ def main() -> None:
         "--scratch-dir",
         type=Path,
         default=OUT,
-        help="folder of the backfill's scratch copy (default bench/out; another one keeps "
-        "concurrent runs sharing bench/out apart)",
+        help="folder of the backfill's scratch copy and of the tick warehouses' copies "
+        "(default bench/out, where the ticks write into the cached warehouses; another one "
+        "keeps concurrent runs sharing bench/out apart)",
     )
     args = parser.parse_args()
     if args.quick:
@@ -317,7 +330,8 @@ def main() -> None:
         return
 
     print(f"== live tick: newest minute, 2 x {args.categories} categories")
-    small, large = warehouse(1, args.categories), warehouse(args.tick_days, args.categories)
+    small = tick_warehouse(1, args.categories, args.scratch_dir)
+    large = tick_warehouse(args.tick_days, args.categories, args.scratch_dir)
     last = END - timedelta(minutes=1)
     s_small, e_small = ticks(small, last, args.ticks, args.memory_limit)
     s_large, e_large = ticks(large, last, args.ticks, args.memory_limit)
