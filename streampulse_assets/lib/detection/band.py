@@ -13,7 +13,6 @@ column. A window's rows are then a packed range found by two lookups, not by a s
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -110,21 +109,10 @@ def bands(rows: Rows, cells: int = CHUNK_CELLS) -> Iterator[Band]:
     """The rows as Bands of consecutive series, each at most ~`cells` series x columns."""
     n_series, width = len(rows.keys), len(rows.minutes) + 1
     per = max(1, cells // width)
-    cuts = band_cuts(n_series, per)
-    for a, b in itertools.pairwise(cuts):
+    for a in range(0, n_series, per):
+        b = min(n_series, a + per)
         pick = slice(None) if per >= n_series else np.flatnonzero((rows.sid >= a) & (rows.sid < b))
         yield _band(rows, a, b, rows.sid[pick], rows.col[pick], rows.viewers[pick])
-
-
-def band_cuts(n_series: int, per: int) -> list[int]:
-    """Series boundaries of the bands: `per` series each, but the first and the last band of
-    three or more are halves. A writer inserts each band while the next is computed, so the
-    first band is computed and the last one written with nothing beside it: smaller ones
-    shorten those two ends. (Results never depend on the bands.)"""
-    if n_series <= 2 * per:
-        return [*range(0, n_series, per), n_series]
-    half = max(1, per // 2)
-    return [0, *range(half, n_series - half, per), n_series - half, n_series]
 
 
 def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
