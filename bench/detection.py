@@ -113,12 +113,25 @@ def count_rows(path: Path) -> int:
         return con.execute("SELECT count(*) FROM raw_snapshots").fetchall()[0][0]
 
 
-def scratch_copy(src: Path, name: str) -> Path:
+def scratch_copy(src: Path, name: str, folder: Path = OUT) -> Path:
     """A fresh copy of a raw warehouse (so runs never change the cached file)."""
-    dst = OUT / name
+    folder.mkdir(parents=True, exist_ok=True)
+    dst = folder / name
     dst.unlink(missing_ok=True)
     dst.with_name(name + ".wal").unlink(missing_ok=True)  # a crashed run's log would replay
     shutil.copyfile(src, dst)
+    return dst
+
+
+def tick_warehouse(days: int, categories: int, folder: Path) -> Path:
+    """The warehouse a tick runs on: the cached one, or (another --scratch-dir) a copy of it
+    there, made once and reused (the ticks' refreshes are idempotent)."""
+    src = warehouse(days, categories)
+    if folder.resolve() == OUT.resolve():
+        return src
+    dst = folder / src.name
+    if not dst.exists():
+        scratch_copy(src, dst.name + ".partial", folder).rename(dst)
     return dst
 
 
@@ -266,6 +279,14 @@ def main() -> None:
         "STREAMPULSE_DUCKDB_MEMORY_LIMIT)",
     )
     parser.add_argument("--skip", default="", help="comma list of parts to skip: naive,ticks")
+    parser.add_argument(
+        "--scratch-dir",
+        type=Path,
+        default=OUT,
+        help="folder of the backfill's scratch copy and of the tick warehouses' copies "
+        "(default bench/out, where the ticks write into the cached warehouses; another one "
+        "keeps concurrent runs sharing bench/out apart)",
+    )
     args = parser.parse_args()
     if args.quick:
         args.days, args.categories, args.tick_days = 2, 50, 3
@@ -279,7 +300,7 @@ def main() -> None:
     print(f"== backfill: {args.days} days x 2 platforms x {args.categories} categories, 1-min")
     raw = warehouse(args.days, args.categories)
     rows = count_rows(raw)
-    work = scratch_copy(raw, "scratch_backfill.duckdb")
+    work = scratch_copy(raw, "scratch_backfill.duckdb", args.scratch_dir)
     r = in_child(backfill_child, str(work), start, END, args.save_events, args.memory_limit)
     print(f"raw rows {rows:,}; baseline rows {r['rows']:,}; events {r['events']:,} {r['by_kind']}")
     print(f"events digest {r['digest']}; DuckDB memory_limit {args.memory_limit}")
@@ -309,7 +330,8 @@ def main() -> None:
         return
 
     print(f"== live tick: newest minute, 2 x {args.categories} categories")
-    small, large = warehouse(1, args.categories), warehouse(args.tick_days, args.categories)
+    small = tick_warehouse(1, args.categories, args.scratch_dir)
+    large = tick_warehouse(args.tick_days, args.categories, args.scratch_dir)
     last = END - timedelta(minutes=1)
     s_small, e_small = ticks(small, last, args.ticks, args.memory_limit)
     s_large, e_large = ticks(large, last, args.ticks, args.memory_limit)

@@ -29,7 +29,9 @@ from streampulse_assets.lib.detection.frame import infer_step, load_raw, normali
 from streampulse_assets.lib.detection.learned.events import learned_rows
 from streampulse_assets.lib.detection.learned.store import (
     ALERT_COLUMNS,
+    prepare_learned,
     score_learned,
+    score_prepared,
     store_learned,
     stored_alerts,
 )
@@ -119,24 +121,43 @@ EVENT_SLICE = timedelta(days=1)
 
 def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
     """Emitted V3, V1 and LEARNED events of [start, end) from the stored baselines; nothing is
-    written to signal_events (the learned detector stores its own per-row scores and state).
+    written to signal_events (the learned detector stores its own per-row scores and state)."""
+    [(_, _, events)] = _events_by_slice(con, [(start, end)], cfg, write=False)
+    return events
+
+
+def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
+    """(lo, hi, emitted events) of each slice in turn, stored in signal_events if `write`.
 
     The learned detector runs in a worker thread on its own connection to the same database
     (it reads committed rows and writes only its own tables): it scores while the V3 and V1
     rules run on `con`, and stores its scores while the emitted events get their context. Both
-    sides spend their time in DuckDB and numpy, which release the GIL, so they overlap.
+    sides spend their time in DuckDB and numpy, which release the GIL, so they overlap. Its
+    worker is the longer side, so `con` reads the next slice's raw rows and rises for it
+    (prepare_learned: nothing there depends on the learned tables) while it stores this one, and
+    the next slice's scoring is queued right behind that store; the rises stored one seasonal lag
+    before the next slice are read ahead too when they lie before this slice.
     """
+    if not slices:
+        return
     learned_con = con.cursor()
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="learned") as worker:
-            scoring = worker.submit(score_learned, learned_con, start, end, cfg.learned)
-            parts = _detector_rows(con, start, end, cfg, scoring)
-            storing = worker.submit(store_learned, learned_con, scoring.result())
-            events = _emitted(con, parts, start, end, cfg)
-            storing.result()
+            scoring = worker.submit(score_learned, learned_con, *slices[0], cfg.learned)
+            for i, (lo, hi) in enumerate(slices):
+                parts = _detector_rows(con, lo, hi, cfg, scoring)
+                storing = worker.submit(store_learned, learned_con, scoring.result())
+                if i + 1 < len(slices):
+                    ahead = prepare_learned(con, *slices[i + 1], cfg.learned, stored_until=lo)
+                    scoring = worker.submit(score_prepared, learned_con, ahead, cfg.learned)
+                    del ahead  # memory: the worker holds it until it is scored
+                events = _emitted(con, parts, lo, hi, cfg)
+                storing.result()
+                if write:
+                    write_events(con, events, lo, hi)
+                yield lo, hi, events
     finally:
         learned_con.close()
-    return events
 
 
 def _emitted(con, parts: list[pd.DataFrame], start, end, cfg: DetectionConfig) -> pd.DataFrame:
@@ -212,11 +233,8 @@ def refresh_signal_events(
     baseline join whatever the range.
     """
     cfg = get_config(config)
-    parts = []
-    for lo, hi in time_slices(start, end, EVENT_SLICE):
-        events = compute_events(con, lo, hi, cfg)
-        write_events(con, events, lo, hi)
-        parts.append(events)
+    slices = list(time_slices(start, end, EVENT_SLICE))
+    parts = [events for _, _, events in _events_by_slice(con, slices, cfg, write=True)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else empty_events()
 

@@ -120,20 +120,71 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     return state
 
 
-def seasonal_rises(con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg):
+def seasonal_rises(
+    con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg, known=None
+):
     """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)), a lag at a
     time (a generator: features.candidates takes them one by one); only rows before `lo` count
-    (the window itself is being replaced)."""
+    (the window itself is being replaced). `known` maps lags to rises already read for these
+    rows (lag_rises)."""
     for lag in cfg.seasonal_lags_minutes:
+        if known and lag in known:
+            yield known.pop(lag)
+            continue
         lagd = timedelta(minutes=lag)
         past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
-        psid = series.of(past["h"])
+        yield rises_at(series, past, cols, sid, minute - lag)
+
+
+def lag_rises(con, series: Series, sid, minute, lo, hi, cols, cfg, until: datetime) -> dict:
+    """seasonal_rises of the lags whose stored rows all lie before `until` ({lag: rises}): read
+    ahead while the rows from `until` on may still be replaced."""
+    out = {}
+    for lag in cfg.seasonal_lags_minutes:
+        lagd = timedelta(minutes=lag)
+        if min(hi - lagd, lo) <= until:
+            past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
+            out[lag] = rises_at(series, past, cols, sid, minute - lag)
+    return out
+
+
+# Series x minutes of the lookup grid of rises_at; a larger span takes the sorted search.
+GRID_CELLS = 8_000_000
+
+
+def rises_at(series: Series, past: dict, cols, sid: np.ndarray, minute: np.ndarray) -> np.ndarray:
+    """The stored rises [K, n] of `past` (stored_rises rows) at each (sid, minute); NaN where
+    none is stored (features.lagged's answer). The positions come from a dense (series, minute)
+    grid of the stored rows, filled in reverse so the first stored row of a key wins as in
+    lagged's stable sort, instead of sorting the keys and searching them."""
+    psid = series.of(past["h"])
+    pmin = np.asarray(past["minute"], dtype=np.int64)
+    out = np.empty((len(cols), len(sid)))
+    if not len(sid) or not len(psid):
+        out.fill(np.nan)
+        return out
+    m0 = int(minute.min())
+    span = int(minute.max()) - m0 + 1
+    if len(series.keys) * span > GRID_CELLS:
         ok = psid >= 0
-        known_key = keys(psid[ok], past["minute"][ok])
+        known_key = keys(psid[ok], pmin[ok])
         order = np.argsort(known_key, kind="stable")
         at = np.flatnonzero(ok)[order]
         known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=0)
-        yield lagged(known_key[order], known, keys(sid, minute - lag))
+        return lagged(known_key[order], known, keys(sid, minute))
+    grid = np.full(len(series.keys) * span, -1, dtype=np.int64)
+    rel = pmin - m0
+    ok = np.flatnonzero((psid >= 0) & (rel >= 0) & (rel < span))[::-1]
+    grid[psid[ok] * span + rel[ok]] = ok
+    pos = grid[sid.astype(np.int64) * span + (minute - m0)]
+    miss = pos < 0
+    pos[miss] = 0
+    for i, c in enumerate(cols):
+        values = column(past, c).astype(np.float64, copy=False)
+        if len(values):
+            np.take(values, pos, out=out[i])
+        out[i, miss] = np.nan
+    return out
 
 
 def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -> None:

@@ -38,6 +38,7 @@ from streampulse_assets.lib.detection.learned.reads import (
     Series,
     advance,
     column,
+    lag_rises,
     last_above,
     load_state,
     read_raw,
@@ -144,17 +145,38 @@ class ScoredWindow:
     h0: int = 0
 
 
-def score_learned(
-    con, start: datetime, end: datetime, cfg: LearnedConfig = DEFAULT
-) -> ScoredWindow:
-    """Score the raw rows of [start, end) (at most one day) from the stored rows and state;
-    nothing is written (store_learned does)."""
+@dataclass
+class PreparedWindow:
+    """What scoring [start, end) needs before any stored state or rises: the raw rows with
+    their series, level and rises (`rows`: the window's rows in the panel). `series` is None when
+    the window has no rows. Made by prepare_learned, so a caller can read it ahead on another
+    connection while the previous window is being stored."""
+
+    start: datetime
+    end: datetime
+    series: Series | None = None
+    panel: Panel | None = None
+    viewers: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    rise: np.ndarray | None = None
+    lagged: dict | None = None  # {lag: stored rises one lag earlier} read ahead (lag_rises)
+
+
+def prepare_learned(
+    con,
+    start: datetime,
+    end: datetime,
+    cfg: LearnedConfig = DEFAULT,
+    stored_until: datetime | None = None,
+) -> PreparedWindow:
+    """Read the raw rows of [start, end) (at most one day) with their history and measure their
+    rises; with `stored_until`, also the seasonal rises stored before it (rows from it on may be
+    being replaced meanwhile). Nothing else here reads the learned tables."""
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
-    cols = rise_columns(cfg)
     raw, names = read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
     if not len(raw["h"]):
-        return ScoredWindow(start, end, pd.DataFrame(columns=SPIKE_COLUMNS))
+        return PreparedWindow(start, end)
     series = Series(raw["h"], names)
     sid, minute = series.codes, raw["minute"].astype(np.int64)
     n_series = len(series.keys)
@@ -164,12 +186,40 @@ def score_learned(
     panel = Panel(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
-    spans = window_rows(cfg, panel.step)
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
     rise = rises(panel, cfg, rows)
-    seasonal = seasonal_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg)
-    inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
-    del rise, seasonal  # memory: the inputs hold them (inputs[k, 0] is window k's rise)
+    ahead = None
+    if stored_until is not None:
+        cols = rise_columns(cfg)
+        ahead = lag_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg, stored_until)
+    return PreparedWindow(start, end, series, panel, viewers, rows, rise, ahead)
+
+
+def score_learned(
+    con, start: datetime, end: datetime, cfg: LearnedConfig = DEFAULT
+) -> ScoredWindow:
+    """Score the raw rows of [start, end) (at most one day) from the stored rows and state;
+    nothing is written (store_learned does)."""
+    return score_prepared(con, prepare_learned(con, start, end, cfg), cfg)
+
+
+def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) -> ScoredWindow:
+    """score_learned of a window read by prepare_learned: the stored rises one seasonal lag
+    earlier, the state, the scores and the SPIKEs; nothing is written."""
+    start, end = prepared.start, prepared.end
+    if prepared.series is None:
+        return ScoredWindow(start, end, pd.DataFrame(columns=SPIKE_COLUMNS))
+    cols = rise_columns(cfg)
+    series, panel, viewers, rows = prepared.series, prepared.panel, prepared.viewers, prepared.rows
+    sid, minute, level = panel.sid, panel.minute, panel.level
+    n_series = len(series.keys)
+    spans = window_rows(cfg, panel.step)
+    seasonal = seasonal_rises(
+        con, series, sid[rows], minute[rows], start, end, cols, cfg, prepared.lagged
+    )
+    inputs = candidates(prepared.rise, seasonal, len(cfg.seasonal_lags_minutes))
+    del seasonal  # memory: the inputs hold the rises (inputs[k, 0] is window k's rise)
+    prepared.rise = prepared.lagged = None
     h0 = int(minute[rows].min() // HOUR) if len(rows) else to_minute(start, ceil=False) // HOUR
     state = load_state(con, series, minute_to_dt(h0 * HOUR), (n_series, 4, inputs.shape[1]))
     loaded = state.hour.copy()
@@ -190,8 +240,9 @@ def score_learned(
         "window": scored.window.astype(np.int16),
         "alert": alert,
         "spike": spike,
-        **{c: inputs[i, 0] for i, c in enumerate(cols)},
+        **{c: inputs[i, 0].copy() for i, c in enumerate(cols)},
     }
+    del inputs  # memory: the stored rises are copied out of the inputs
     at = np.flatnonzero(spike)
     found = {
         "platform": series.platform[sid[rows][at]],
