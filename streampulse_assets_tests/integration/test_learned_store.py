@@ -12,6 +12,8 @@ import pandas as pd
 from streampulse_assets.lib.detection.config import get_config
 from streampulse_assets.lib.detection.engine import refresh_all
 from streampulse_assets.lib.detection.frame import load_raw, normalise
+from streampulse_assets.lib.detection.learned import reads
+from streampulse_assets.lib.detection.learned import run as learned_run
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.sources.simulator import Simulator
 from streampulse_assets_tests.unit.test_learned import T0
@@ -67,6 +69,33 @@ def test_rerunning_a_window_is_idempotent(tmp_path):
     again = _learned_tables(con)
     for name in first:
         pd.testing.assert_frame_equal(first[name], again[name], check_exact=True)
+
+
+def test_the_grid_lookup_and_the_two_scoring_halves_change_nothing(tmp_path, monkeypatch):
+    """A backfill long enough for every seasonal lag stores the same scores and state whether
+    the stored rises are looked up through the dense grid or the sorted search, and whether a
+    panel is scored in one thread or as two halves of its series."""
+    sim = Simulator(seed=5, categories_per_platform=3)
+    start, end = T0, T0 + timedelta(days=7, hours=3)  # the 7-day lag has stored rises
+    raw = normalise(sim.frame(start, end))
+    cfg = get_config()
+
+    def backfill(name: str) -> dict[str, pd.DataFrame]:
+        con = duckdb.connect(str(tmp_path / f"{name}.duckdb"))
+        migrate_duckdb(con)
+        load_raw(con, raw)
+        refresh_all(con, start, end, cfg)
+        return _learned_tables(con)
+
+    default = backfill("default")
+    monkeypatch.setattr(reads, "GRID_CELLS", 0)  # every lookup takes the sorted search
+    monkeypatch.setattr(learned_run, "PARALLEL_MIN_ROWS", 1)  # every panel in two halves
+    other = backfill("other")
+    for name in default:
+        pd.testing.assert_frame_equal(default[name], other[name], check_exact=True)
+    state = default["state"]
+    last = state[state["hour"] == state["hour"].max()]
+    assert (last.loc[last["cand"] == 2, "weight"] > 0).any()  # the 7-day forecast is learning
 
 
 def test_only_the_primary_detector_is_queued(pg_url):
