@@ -11,6 +11,7 @@ per file in `frame.attrs["merged_rows"]`). combined_windows.json maps "folder/fi
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +40,10 @@ def fixed_point_scale(values: pd.Series, max_scale: float = 1e6) -> float:
     return float(min(10.0 ** np.ceil(-np.log10(gaps.min())), max_scale))
 
 
-def read_series(path: Path, fixed_point: bool = False) -> pd.DataFrame:
+def read_series(path: Path, fixed_point: bool = False) -> tuple[pd.DataFrame, int]:
     """One NAB csv as a canonical snapshot frame (with `fixed_point`, values times
-    `fixed_point_scale` of the file before rounding)."""
-    return _read_series(path, fixed_point)[0]
-
-
-def _read_series(path: Path, fixed_point: bool) -> tuple[pd.DataFrame, int]:
-    """read_series, and how many rows a later row of the same minute replaced."""
+    `fixed_point_scale` of the file before rounding), and how many of its rows a later row of
+    the same minute replaced."""
     try:
         raw = pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -104,7 +101,8 @@ def import_nab(
         raise SourceError(f"{root}: no NAB csv files found")
     windows = load_windows(Path(windows_json))
     by_name = {Path(k).name: v for k, v in windows.items()}
-    same_stem = [p for p in files if sum(q.stem == p.stem for q in files) > 1]
+    stems = Counter(p.stem for p in files)
+    same_stem = [p for p in files if stems[p.stem] > 1]
     if same_stem:  # the file stem is the series' category_id: two files would be one series
         raise SourceError(
             "NAB files with the same name would be one series: "
@@ -112,7 +110,7 @@ def import_nab(
         )
     frames, labels, merged = [], [], {}
     for path in files:
-        frame, replaced = _read_series(path, fixed_point)
+        frame, replaced = read_series(path, fixed_point)
         frames.append(frame)
         if replaced:
             merged[path.stem] = replaced

@@ -130,22 +130,30 @@ def seasonal_rises(
     for lag in cfg.seasonal_lags_minutes:
         if known and lag in known:
             yield known.pop(lag)
-            continue
-        lagd = timedelta(minutes=lag)
-        past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
-        yield rises_at(series, past, cols, sid, minute - lag)
+        else:
+            yield _one_lag(con, series, sid, minute, lo, hi, cols, lag)
 
 
 def lag_rises(con, series: Series, sid, minute, lo, hi, cols, cfg, until: datetime) -> dict:
     """seasonal_rises of the lags whose stored rows all lie before `until` ({lag: rises}): read
     ahead while the rows from `until` on may still be replaced."""
-    out = {}
-    for lag in cfg.seasonal_lags_minutes:
-        lagd = timedelta(minutes=lag)
-        if min(hi - lagd, lo) <= until:
-            past = stored_rises(con, lo - lagd, min(hi - lagd, lo), cols)
-            out[lag] = rises_at(series, past, cols, sid, minute - lag)
-    return out
+    return {
+        lag: _one_lag(con, series, sid, minute, lo, hi, cols, lag)
+        for lag in cfg.seasonal_lags_minutes
+        if _lag_range(lo, hi, lag)[1] <= until
+    }
+
+
+def _lag_range(lo: datetime, hi: datetime, lag: int) -> tuple[datetime, datetime]:
+    """The stored rows one lag before rows in [lo, hi) that count: those before `lo`."""
+    lagd = timedelta(minutes=lag)
+    return lo - lagd, min(hi - lagd, lo)
+
+
+def _one_lag(con, series: Series, sid, minute, lo, hi, cols, lag: int) -> np.ndarray:
+    """The stored rises [K, n] one lag before each row (rows' minutes in [lo, hi))."""
+    past = stored_rises(con, *_lag_range(lo, hi, lag), cols)
+    return rises_at(series, past, cols, sid, minute - lag)
 
 
 # Series x minutes of the lookup grid of rises_at; a larger span takes the sorted search.
