@@ -17,7 +17,7 @@ from streampulse_assets.lib.services.paths import REPO_ROOT
 from streampulse_assets.lib.settings import StoresSettings
 
 _NAME = re.compile(r"^(\d{3})_[\w-]+\.sql$")
-_PG_LOCK_ID = 7_314_159  # advisory lock so concurrent starters apply migrations once
+PG_MIGRATION_LOCK = 7_314_159  # advisory lock so concurrent starters apply migrations once
 
 
 class MigrationError(RuntimeError):
@@ -94,7 +94,7 @@ def migrate_postgres(conn) -> list[str]:
     done = []
     # One transaction, serialised across processes by an advisory lock.
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_ID,))
+        cur.execute("SELECT pg_advisory_xact_lock(%s)", (PG_MIGRATION_LOCK,))
         cur.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, "
             "name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at TIMESTAMPTZ DEFAULT now())"

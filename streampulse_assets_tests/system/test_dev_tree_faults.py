@@ -22,6 +22,7 @@ import pytest
 
 from bench.samples import evidence
 from streampulse_assets.defs.operations.watchdog import WATCHED, worker_pid
+from streampulse_assets.lib.schema import PG_MIGRATION_LOCK
 from streampulse_assets.lib.services.manager import Services
 from streampulse_assets.lib.settings import StoresSettings, get_settings
 from streampulse_assets.lib.ticks import MINUTE_START_TAG, MINUTE_TAG
@@ -263,13 +264,20 @@ def test_kill_dev_tree_mid_tick_and_mid_alert_then_postgres_under_it(
 
         # (c) kill -9 of the embedded Postgres (Dagster's storage too) while a tick executes the
         # step that queues its events in Postgres: supervision restarts it; the ticks that
-        # failed meanwhile are computed afterwards.
+        # failed meanwhile are computed afterwards. The step's first Postgres work in a new run
+        # process is the migration check under an advisory lock: the test holds that lock, so
+        # the next tick waits inside signal_events (a step of ~1 s is otherwise easy to miss).
+        blocker = platform.pg()
+        blocker.autocommit = True
+        with blocker.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s)", (PG_MIGRATION_LOCK,))
         tick = wait_for(lambda: platform.in_step(MINUTE_JOB, "signal_events"), "signal_events")
         before = {r.run_id for r in platform.runs(MINUTE_JOB)} - {tick.run_id}
         postmaster = platform.services.postgres.pid()
         os.kill(postmaster, signal.SIGKILL)
         killed_at = now_minute()
         wait_for(lambda: "services: postgres restarted" in dev.log(), "the supervisor's restart")
+        blocker.close()  # its server process died with the postmaster, and the lock with it
         assert platform.services.postgres.pid() not in (None, postmaster)
         wait_for(lambda: platform.status(tick.run_id) in DONE, "the tick under the kill to end")
         recovered = wait_for(
