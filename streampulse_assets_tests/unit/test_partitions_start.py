@@ -5,7 +5,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from streampulse_assets.lib.partitions_start import STATE_FILE, resolve_start
+from streampulse_assets.lib.partitions_start import STATE_FILE, first_start, resolve_start
+from streampulse_assets.lib.settings import load_settings
 
 NOW = datetime(2026, 12, 1, 10, 37)
 
@@ -45,3 +46,14 @@ def test_a_damaged_state_file_says_how_to_fix_it(tmp_path):
     (tmp_path / STATE_FILE).write_text("{")
     with pytest.raises(ValueError, match="delete it"):
         resolve_start(None, tmp_path, NOW, 8, "simulator")
+
+
+@pytest.mark.parametrize("hour", [0, 1, 12, 23])
+def test_the_default_bootstrap_leaves_all_of_yesterday_after_the_quality_warm_up(hour):
+    """The first start shows a scored day: the default bootstrap range begins at least the
+    quality warm-up before yesterday's midnight, at any hour of the day."""
+    defaults = load_settings({})
+    now = datetime(2026, 12, 1, hour, 59)
+    start = first_start(now, defaults.partitions.bootstrap_days, "simulator")
+    yesterday = datetime(2026, 11, 30)
+    assert start + timedelta(days=defaults.quality.warmup_days) <= yesterday

@@ -81,7 +81,7 @@ def test_defaults():
     assert s.sources.names == "simulator"
     assert (s.sources.simulator.seed, s.sources.simulator.categories) == (7, 300)
     assert s.sources.simulator.scenario == "hard"
-    assert s.partitions.bootstrap_days == 8 and s.partitions.start is None
+    assert s.partitions.bootstrap_days == 9 and s.partitions.start is None
     assert s.detection.primary_detector == "V3"
     assert s.dev.log_level == "INFO"
     assert s.quality.v3_precision_floor == 0.9 and s.quality.label_file_names() == []

@@ -23,8 +23,10 @@ class PartitionsSettings(Group):
     )
     bootstrap_days: int = var(
         "STREAMPULSE_BOOTSTRAP_DAYS",
-        8,
-        "simulated history backfilled on the first `dev` start (0 = none)",
+        9,
+        "simulated history backfilled on the first `dev` start (0 = none); 9 days give the "
+        "seasonal baselines their 7 days from the first minute and leave the whole of "
+        "yesterday after the quality warm-up, so `detection_quality` has a scored day at once",
     )
 
 
