@@ -163,11 +163,12 @@ def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConf
     clip = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
     bound = np.repeat(clip[:, None], past.shape[1], axis=1)
     known = np.isfinite(past)
+    sign, size = np.sign(past), np.abs(past)  # each lag's once, not once per pair
     for j in range(past.shape[1]):
         for i in range(past.shape[1]):
             if i != j:
-                agree = known[:, i] & (np.sign(past[:, i]) == np.sign(past[:, j]))
-                np.maximum(bound[:, j], np.where(agree, np.abs(past[:, i]), 0.0), out=bound[:, j])
+                agree = known[:, i] & (sign[:, i] == sign[:, j])
+                np.maximum(bound[:, j], np.where(agree, size[:, i], 0.0), out=bound[:, j])
     moves = np.clip(past, -bound, bound)
     return np.concatenate([rise, rise - moves], axis=1)
 
