@@ -47,6 +47,12 @@ _KEY = "hash(platform, category_id) AS h"
 _MINUTE = "epoch_us(ts) // 60000000 AS minute"
 
 
+def _nan_for_null(col: str) -> str:
+    """`col` with NULL read as NaN: a column holding NULLs is fetched as a masked array, whose
+    mask and filled copy (column) cost more than DuckDB writing NaN."""
+    return f"coalesce({col}, 'NaN'::DOUBLE) AS {col}"
+
+
 def in_series_order(rows: dict) -> dict:
     """`rows` (numpy columns with `h` and `minute`) sorted by series key and time, as ORDER BY
     h, ts would give them: sorting in numpy is cheaper than DuckDB sorting the whole payload."""
@@ -62,7 +68,7 @@ def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
     """Raw viewers with their level (rolling_baselines holds both for every raw row), as numpy
     arrays sorted by series key and time, and the names of the series."""
     rows = con.execute(
-        f"SELECT {_KEY}, {_MINUTE}, viewers, median_60 FROM rolling_baselines "
+        f"SELECT {_KEY}, {_MINUTE}, viewers, {_nan_for_null('median_60')} FROM rolling_baselines "
         "WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).fetchnumpy()
@@ -76,7 +82,7 @@ def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
 
 def stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
     """The rises stored for [lo, hi), in no particular order."""
-    sel = ", ".join(cols)
+    sel = ", ".join(_nan_for_null(c) for c in cols)
     return con.execute(
         f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores WHERE ts >= ? AND ts < ?",
         [lo, hi],
@@ -178,7 +184,8 @@ def rises_at(series: Series, past: dict, cols, sid, minute, out: np.ndarray) -> 
         known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=0)
         out[:] = lagged(known_key[order], known, keys(sid, minute))
         return
-    grid = np.full(len(series.keys) * span, -1, dtype=np.int64)
+    small = np.int32 if len(psid) < 2**31 else np.int64  # half the grid's memory
+    grid = np.full(len(series.keys) * span, -1, dtype=small)
     rel = pmin - m0
     ok = np.flatnonzero((psid >= 0) & (rel >= 0) & (rel < span))[::-1]
     grid[psid[ok] * span + rel[ok]] = ok
