@@ -195,7 +195,7 @@ def rises_at(series: Series, past: dict, cols, sid, minute, out: np.ndarray) -> 
     for i, c in enumerate(cols):
         values = column(past, c).astype(np.float64, copy=False)
         if len(values):
-            np.take(values, pos, out=out[i])
+            np.take(values, pos, out=out[i], mode="clip")  # in range; "raise" buffers `out`
         out[i, miss] = np.nan
 
 
