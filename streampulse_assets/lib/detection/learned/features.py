@@ -84,17 +84,20 @@ def rises(
     sid = panel.sid[idx]
     out = np.empty((len(cfg.windows_minutes), len(idx))) if out is None else out
     for k, w in enumerate(cfg.windows_minutes):
+        rise = out[k]  # the mean over the window minus the level at its first row, in place
         if w == 0:
-            np.subtract(panel.x[idx], panel.level[idx], out=out[k])
+            np.subtract(panel.x[idx], panel.level[idx], out=rise)
             continue
         first = np.searchsorted(key, key[idx] - w + 1)  # rows in (t - W, t]
         count = idx - first + 1
-        mean = (csum[idx + 1] - csum[first]) / count
+        np.subtract(csum[idx + 1], csum[first], out=rise)
+        rise /= count
+        rise -= panel.level[first]
         # Rows each series' window needs, per series (no row passes a window that is none).
         need = np.where(
             span[:, k] > 0, np.maximum(1.0, np.ceil(cfg.min_window_coverage * span[:, k])), np.inf
         )
-        out[k] = np.where(count >= need[sid], mean - panel.level[first], np.nan)
+        rise[count < need[sid]] = np.nan
     return out
 
 

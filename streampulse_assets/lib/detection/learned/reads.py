@@ -38,9 +38,18 @@ class Series:
         self.category = names["category_id"].to_numpy(dtype=object)
 
     def of(self, key: np.ndarray) -> np.ndarray:
-        """Series ids of keys (-1 = not in this window)."""
-        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-        return np.where(self.keys[pos] == key, pos, -1).astype(np.int64)
+        """Series ids of keys (-1 = not in this window). Stored rows come in runs of one series,
+        so each run's key is looked up once."""
+        key = np.asarray(key)
+        if not len(key):
+            return np.zeros(0, dtype=np.int64)
+        new = np.empty(len(key), dtype=bool)
+        new[0], new[1:] = True, key[1:] != key[:-1]
+        heads = np.flatnonzero(new)
+        run = key[heads]
+        pos = np.minimum(np.searchsorted(self.keys, run), len(self.keys) - 1)
+        ids = np.where(self.keys[pos] == run, pos, -1).astype(np.int64)
+        return np.repeat(ids, np.diff(heads, append=len(key)))
 
 
 _KEY = "hash(platform, category_id) AS h"
