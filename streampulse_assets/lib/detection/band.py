@@ -130,11 +130,13 @@ def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
     packed_col[pos] = col
     packed_viewers = np.empty(len(flat), dtype=np.int64)
     packed_viewers[pos] = viewers
-    grid = present.reshape(n, width)[:, rows.t0 : rows.t1]
-    tcol, tser = np.nonzero(grid.T)  # time order: by column, then series
+    # The targets in time order (by column, then series), from contiguous (column, series)
+    # copies: scanning the transposed views directly strides across every series' row.
+    grid = np.ascontiguousarray(present.reshape(n, width)[:, rows.t0 : rows.t1].T)
+    tcol, tser = np.nonzero(grid)
     tcol = tcol + rows.t0
     first = first.reshape(n, width)
-    target = first.ravel()[tser * width + tcol]
+    target = np.ascontiguousarray(first[:, rows.t0 : rows.t1].T)[grid]
     return Band(
         keys=rows.keys.iloc[a:b].reset_index(drop=True),
         sid=packed_sid,
@@ -143,6 +145,6 @@ def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
         minutes=rows.minutes,
         first=first,
         target=target,
-        tcol=tcol.astype(np.int64),
-        tser=tser.astype(np.int64),
+        tcol=tcol.astype(np.int64, copy=False),
+        tser=tser.astype(np.int64, copy=False),
     )
