@@ -135,11 +135,18 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     return state
 
 
-def lag_inputs(cfg, n_rows: int) -> np.ndarray:
+def lag_inputs(cfg, n_rows: int, spare: np.ndarray | None = None) -> np.ndarray:
     """An unfilled array of the model's inputs [K, 1 + lags, n_rows] (features.candidates'
     layout), filled in place with the rises and by fill_lags: no lag is held beside it (memory)
-    and none is copied into it."""
-    return np.empty((len(cfg.windows_minutes), 1 + len(cfg.seasonal_lags_minutes), n_rows))
+    and none is copied into it. It lies in `spare` (a flat array: the previous window's, see
+    ScoredWindow.spare) when that is large enough: touching fresh memory for the first time
+    costs more here than filling it. A new one has room for slightly more rows (days differ by
+    a few hundred rows), so the next window can reuse it."""
+    shape = (len(cfg.windows_minutes), 1 + len(cfg.seasonal_lags_minutes), n_rows)
+    size = shape[0] * shape[1] * n_rows
+    if spare is None or spare.size < size:
+        spare = np.empty(size + size // 64)
+    return spare[:size].reshape(shape)
 
 
 def fill_lags(con, series: Series, sid, minute, lo, hi, cols, cfg, inputs, lags) -> None:

@@ -132,7 +132,8 @@ def stored_alerts(con) -> pd.DataFrame:
 class ScoredWindow:
     """[start, end) scored, not yet stored: the rows (`sid`, numpy `columns` of
     learned_scores), the state to store (`loaded`: each series' hour when loaded; `h0`: the
-    window's first hour) and the SPIKE rows (SPIKE_COLUMNS)."""
+    window's first hour), the SPIKE rows (SPIKE_COLUMNS) and the memory its inputs took
+    (`spare`, for the next window's: lag_inputs)."""
 
     start: datetime
     end: datetime
@@ -143,6 +144,7 @@ class ScoredWindow:
     state: ModelState | None = None
     loaded: np.ndarray | None = None
     h0: int = 0
+    spare: np.ndarray | None = None  # the inputs' memory, for the next window's (lag_inputs)
 
 
 @dataclass
@@ -169,10 +171,12 @@ def prepare_learned(
     end: datetime,
     cfg: LearnedConfig = DEFAULT,
     stored_until: datetime | None = None,
+    spare: np.ndarray | None = None,
 ) -> PreparedWindow:
     """Read the raw rows of [start, end) (at most one day) with their history and measure their
     rises; with `stored_until`, also the seasonal rises stored before it (rows from it on may be
-    being replaced meanwhile). Nothing else here reads the learned tables."""
+    being replaced meanwhile). Nothing else here reads the learned tables. `spare`: memory for
+    the inputs (a scored window's `spare`)."""
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
     raw, names = read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
@@ -188,7 +192,7 @@ def prepare_learned(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
-    inputs = lag_inputs(cfg, len(rows))
+    inputs = lag_inputs(cfg, len(rows), spare)
     rises(panel, cfg, rows, out=inputs[:, 0])
     ahead = frozenset()
     if stored_until is not None:
@@ -242,7 +246,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
         "spike": spike,
         **{c: inputs[i, 0].copy() for i, c in enumerate(cols)},
     }
-    del inputs  # memory: the stored rises are copied out of the inputs
+    spare, inputs = inputs.base, None  # the stored rises are copied out; its memory is kept
     at = np.flatnonzero(spike)
     found = {
         "platform": series.platform[sid[rows][at]],
@@ -250,7 +254,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     }
     found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:]}
     spikes = pd.DataFrame(found)
-    return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0)
+    return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0, spare)
 
 
 def store_learned(con, window: ScoredWindow) -> None:
