@@ -123,18 +123,18 @@ def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
     if int(np.count_nonzero(present)) != len(flat):
         raise ValueError("raw_snapshots holds duplicate rows for one platform/category/minute")
     first = np.cumsum(present, dtype=np.int64) - present  # packed rows before each cell
-    pos = first[flat]
-    packed_sid = np.empty(len(flat), dtype=np.int64)
-    packed_sid[pos] = sid - a
-    packed_col = np.empty(len(flat), dtype=np.int64)
-    packed_col[pos] = col
+    # Packed rows are the present cells in (series, column) order, which is nonzero's order:
+    # only the viewers need scattering.
+    packed_sid, packed_col = np.nonzero(present.reshape(n, width))
     packed_viewers = np.empty(len(flat), dtype=np.int64)
-    packed_viewers[pos] = viewers
-    grid = present.reshape(n, width)[:, rows.t0 : rows.t1]
-    tcol, tser = np.nonzero(grid.T)  # time order: by column, then series
+    packed_viewers[first[flat]] = viewers
+    # The targets in time order (by column, then series), from contiguous (column, series)
+    # copies: scanning the transposed views directly strides across every series' row.
+    grid = np.ascontiguousarray(present.reshape(n, width)[:, rows.t0 : rows.t1].T)
+    tcol, tser = np.nonzero(grid)
     tcol = tcol + rows.t0
     first = first.reshape(n, width)
-    target = first.ravel()[tser * width + tcol]
+    target = np.ascontiguousarray(first[:, rows.t0 : rows.t1].T)[grid]
     return Band(
         keys=rows.keys.iloc[a:b].reset_index(drop=True),
         sid=packed_sid,
@@ -143,6 +143,6 @@ def _band(rows: Rows, a: int, b: int, sid, col, viewers) -> Band:
         minutes=rows.minutes,
         first=first,
         target=target,
-        tcol=tcol.astype(np.int64),
-        tser=tser.astype(np.int64),
+        tcol=tcol.astype(np.int64, copy=False),
+        tser=tser.astype(np.int64, copy=False),
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.detection.config import DetectionConfig
@@ -126,32 +127,29 @@ def reclassify_arrivals(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFr
     return out
 
 
+_REASONS = ("person_gate", "spike", "rise", "top_delta", "top_ratio")  # in this order
+_FLAGS = ("rise_ok", "top_delta", "top_ratio")  # the columns of the last three
+
+
 def add_levels(rows: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
-    """Add level and candidate_reasons (rows meeting the SPIKE rules need their cause)."""
+    """Add level and candidate_reasons (rows meeting the SPIKE rules need their cause).
+
+    Set-wise: each row's reasons are the bits of one code, and each code's JSON text is made
+    once (a V3 day has thousands of rows and a handful of distinct reason lists)."""
     out = rows.copy()
-    levels, reasons = [], []
-    for r in rows.to_dict("records"):
-        spike = bool(r["spike_ok"])
-        why = []
-        if spike and r.get("cause") == PERSON:
-            strong = r["growth_ratio"] >= cfg.person_growth and (
-                r["delta"] >= r["person_required_delta"]
-            )
-            if not strong:
-                spike = False
-                why.append("person_gate")
-        if spike:
-            why.append("spike")
-        if r["rise_ok"]:
-            why.append("rise")
-        if r["top_delta"]:
-            why.append("top_delta")
-        if r["top_ratio"]:
-            why.append("top_ratio")
-        levels.append("SPIKE" if spike else "CANDIDATE")
-        reasons.append(json.dumps(why))
-    out["level"] = levels
-    out["candidate_reasons"] = reasons
+    spike = rows["spike_ok"].to_numpy(dtype=bool)
+    gated = np.zeros(len(rows), dtype=bool)
+    if "cause" in rows:  # a PERSON_ISSUE SPIKE needs a stronger rise
+        strong = (rows["growth_ratio"] >= cfg.person_growth) & (
+            rows["delta"] >= rows["person_required_delta"]
+        )
+        gated = spike & (rows["cause"] == PERSON).to_numpy(dtype=bool) & ~strong.to_numpy(bool)
+    spike = spike & ~gated
+    flags = (gated, spike, *(rows[c].to_numpy(dtype=bool) for c in _FLAGS))
+    code = sum(f.astype(np.int64) << i for i, f in enumerate(flags))
+    text = {c: json.dumps([n for i, n in enumerate(_REASONS) if c >> i & 1]) for c in set(code)}
+    out["level"] = ["SPIKE" if s else "CANDIDATE" for s in spike]
+    out["candidate_reasons"] = [text[c] for c in code]
     return out
 
 

@@ -136,7 +136,8 @@ def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
     worker is the longer side, so `con` reads the next slice's raw rows and rises for it
     (prepare_learned: nothing there depends on the learned tables) while it stores this one, and
     the next slice's scoring is queued right behind that store; the rises stored one seasonal lag
-    before the next slice are read ahead too when they lie before this slice.
+    before the next slice are read ahead too when they lie before this slice. The next slice's
+    learned inputs take the memory of this one's (fresh memory costs page faults).
     """
     if not slices:
         return
@@ -146,11 +147,14 @@ def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
             scoring = worker.submit(score_learned, learned_con, *slices[0], cfg.learned)
             for i, (lo, hi) in enumerate(slices):
                 parts = _detector_rows(con, lo, hi, cfg, scoring)
-                storing = worker.submit(store_learned, learned_con, scoring.result())
+                scored = scoring.result()
+                storing = worker.submit(store_learned, learned_con, scored)
+                spare, scored.spare = scored.spare, None  # its inputs' memory, for the next's
                 if i + 1 < len(slices):
-                    ahead = prepare_learned(con, *slices[i + 1], cfg.learned, stored_until=lo)
+                    ahead = prepare_learned(con, *slices[i + 1], cfg.learned, lo, spare)
                     scoring = worker.submit(score_prepared, learned_con, ahead, cfg.learned)
                     del ahead  # memory: the worker holds it until it is scored
+                del scored, spare
                 events = _emitted(con, parts, lo, hi, cfg)
                 storing.result()
                 if write:

@@ -68,27 +68,36 @@ def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
     return rows
 
 
-def rises(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> np.ndarray:
+def rises(
+    panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """The rise of every row over every window [K, n] (rows last); NaN where it cannot be
     measured.
 
-    `rows` limits the computation to those row indices (the others serve as history).
+    `rows` limits the computation to those row indices (the others serve as history); `out`
+    [K, n] receives the rises (default: a new array).
     """
     idx = np.arange(len(panel.x)) if rows is None else rows
     key = panel.key
     csum = np.concatenate([[0.0], np.cumsum(panel.x)])
-    span = window_rows(cfg, panel.step)[panel.sid[idx]]  # [m, K]
-    out = np.full((len(cfg.windows_minutes), len(idx)), np.nan)
+    span = window_rows(cfg, panel.step)  # [S, K]
+    sid = panel.sid[idx]
+    out = np.empty((len(cfg.windows_minutes), len(idx))) if out is None else out
     for k, w in enumerate(cfg.windows_minutes):
+        rise = out[k]  # the mean over the window minus the level at its first row, in place
         if w == 0:
-            out[k] = panel.x[idx] - panel.level[idx]
+            np.subtract(panel.x[idx], panel.level[idx], out=rise)
             continue
         first = np.searchsorted(key, key[idx] - w + 1)  # rows in (t - W, t]
         count = idx - first + 1
-        mean = (csum[idx + 1] - csum[first]) / count
-        need = np.maximum(1.0, np.ceil(cfg.min_window_coverage * span[:, k]))
-        ok = (span[:, k] > 0) & (count >= need)
-        out[k] = np.where(ok, mean - panel.level[first], np.nan)
+        np.subtract(csum[idx + 1], csum[first], out=rise)
+        rise /= count
+        rise -= panel.level[first]
+        # Rows each series' window needs, per series (no row passes a window that is none).
+        need = np.where(
+            span[:, k] > 0, np.maximum(1.0, np.ceil(cfg.min_window_coverage * span[:, k])), np.inf
+        )
+        rise[count < need[sid]] = np.nan
     return out
 
 

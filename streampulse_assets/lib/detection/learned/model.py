@@ -163,13 +163,17 @@ def forecast_errors(inputs: np.ndarray, level_unit: np.ndarray, cfg: LearnedConf
     clip = np.where(np.isfinite(level_unit), cfg.season_clip_units * level_unit, np.inf)
     bound = np.repeat(clip[:, None], past.shape[1], axis=1)
     known = np.isfinite(past)
+    sign, size = np.sign(past), np.abs(past)  # each lag's once, not once per pair
     for j in range(past.shape[1]):
         for i in range(past.shape[1]):
             if i != j:
-                agree = known[:, i] & (np.sign(past[:, i]) == np.sign(past[:, j]))
-                np.maximum(bound[:, j], np.where(agree, np.abs(past[:, i]), 0.0), out=bound[:, j])
-    moves = np.clip(past, -bound, bound)
-    return np.concatenate([rise, rise - moves], axis=1)
+                agree = known[:, i] & (sign[:, i] == sign[:, j])
+                np.maximum(bound[:, j], np.where(agree, size[:, i], 0.0), out=bound[:, j])
+    errors = np.empty(inputs.shape)  # written in place: no moves and differences beside it
+    errors[:, :1] = rise
+    moves = np.clip(past, -bound, bound, out=errors[:, 1:])
+    np.subtract(rise, moves, out=moves)
+    return errors
 
 
 def _floor(cfg: LearnedConfig, span: np.ndarray) -> np.ndarray:
@@ -264,7 +268,8 @@ def update(state: ModelState, sids: np.ndarray, hour_errors: HourErrors, hour: i
     K, C, _ = z.shape
     unit = hour_errors.unit
     cap = _per_row(np.where(np.isfinite(unit), cfg.clip_units * unit, np.inf), inv)
-    mag = np.minimum(np.abs(hour_errors.errors), cap)
+    mag = np.abs(hour_errors.errors)
+    np.minimum(mag, cap, out=mag)
     ok = np.isfinite(mag)
     # The state cell of every (window, candidate, row); bincount adds each cell's rows in row
     # order, as the rows come.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from streampulse_assets.lib.detection.learned.features import candidates, keys, lagged
+from streampulse_assets.lib.detection.learned.features import keys, lagged
 from streampulse_assets.lib.detection.learned.model import (
     FIELDS,
     PROFILE,
@@ -38,13 +38,28 @@ class Series:
         self.category = names["category_id"].to_numpy(dtype=object)
 
     def of(self, key: np.ndarray) -> np.ndarray:
-        """Series ids of keys (-1 = not in this window)."""
-        pos = np.minimum(np.searchsorted(self.keys, key), len(self.keys) - 1)
-        return np.where(self.keys[pos] == key, pos, -1).astype(np.int64)
+        """Series ids of keys (-1 = not in this window). Stored rows come in runs of one series,
+        so each run's key is looked up once."""
+        key = np.asarray(key)
+        if not len(key):
+            return np.zeros(0, dtype=np.int64)
+        new = np.empty(len(key), dtype=bool)
+        new[0], new[1:] = True, key[1:] != key[:-1]
+        heads = np.flatnonzero(new)
+        run = key[heads]
+        pos = np.minimum(np.searchsorted(self.keys, run), len(self.keys) - 1)
+        ids = np.where(self.keys[pos] == run, pos, -1).astype(np.int64)
+        return np.repeat(ids, np.diff(heads, append=len(key)))
 
 
 _KEY = "hash(platform, category_id) AS h"
 _MINUTE = "epoch_us(ts) // 60000000 AS minute"
+
+
+def _nan_for_null(col: str) -> str:
+    """`col` with NULL read as NaN: a column holding NULLs is fetched as a masked array, whose
+    mask and filled copy (column) cost more than DuckDB writing NaN."""
+    return f"coalesce({col}, 'NaN'::DOUBLE) AS {col}"
 
 
 def in_series_order(rows: dict) -> dict:
@@ -62,7 +77,7 @@ def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
     """Raw viewers with their level (rolling_baselines holds both for every raw row), as numpy
     arrays sorted by series key and time, and the names of the series."""
     rows = con.execute(
-        f"SELECT {_KEY}, {_MINUTE}, viewers, median_60 FROM rolling_baselines "
+        f"SELECT {_KEY}, {_MINUTE}, viewers, {_nan_for_null('median_60')} FROM rolling_baselines "
         "WHERE ts >= ? AND ts < ?",
         [lo, hi],
     ).fetchnumpy()
@@ -76,7 +91,7 @@ def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
 
 def stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
     """The rises stored for [lo, hi), in no particular order."""
-    sel = ", ".join(cols)
+    sel = ", ".join(_nan_for_null(c) for c in cols)
     return con.execute(
         f"SELECT {_KEY}, {_MINUTE}, {sel} FROM learned_scores WHERE ts >= ? AND ts < ?",
         [lo, hi],
@@ -120,28 +135,33 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     return state
 
 
-def seasonal_rises(
-    con, series: Series, sid, minute, lo: datetime, hi: datetime, cols, cfg, known=None
-):
-    """The stored rises one seasonal lag before each row (rows' minutes in [lo, hi)), a lag at a
-    time (a generator: features.candidates takes them one by one); only rows before `lo` count
-    (the window itself is being replaced). `known` maps lags to rises already read for these
-    rows (lag_rises)."""
-    for lag in cfg.seasonal_lags_minutes:
-        if known and lag in known:
-            yield known.pop(lag)
-        else:
-            yield _one_lag(con, series, sid, minute, lo, hi, cols, lag)
+def lag_inputs(cfg, n_rows: int, spare: np.ndarray | None = None) -> np.ndarray:
+    """An unfilled array of the model's inputs [K, 1 + lags, n_rows] (features.candidates'
+    layout), filled in place with the rises and by fill_lags: no lag is held beside it (memory)
+    and none is copied into it. It lies in `spare` (a flat array: the previous window's, see
+    ScoredWindow.spare) when that is large enough: touching fresh memory for the first time
+    costs more here than filling it. A new one has room for slightly more rows (days differ by
+    a few hundred rows), so the next window can reuse it."""
+    shape = (len(cfg.windows_minutes), 1 + len(cfg.seasonal_lags_minutes), n_rows)
+    size = shape[0] * shape[1] * n_rows
+    if spare is None or spare.size < size:
+        spare = np.empty(size + size // 64)
+    return spare[:size].reshape(shape)
 
 
-def lag_rises(con, series: Series, sid, minute, lo, hi, cols, cfg, until: datetime) -> dict:
-    """seasonal_rises of the lags whose stored rows all lie before `until` ({lag: rises}): read
+def fill_lags(con, series: Series, sid, minute, lo, hi, cols, cfg, inputs, lags) -> None:
+    """Write the stored rises one seasonal lag before each row (rows' minutes in [lo, hi)) of
+    each lag in `lags` into its place in `inputs` (inputs[:, 1 + j] for lag j), a lag at a time;
+    only rows before `lo` count (the window itself is being replaced)."""
+    for j, lag in enumerate(cfg.seasonal_lags_minutes):
+        if lag in lags:
+            _one_lag(con, series, sid, minute, lo, hi, cols, lag, inputs[:, 1 + j])
+
+
+def lags_before(lo: datetime, hi: datetime, cfg, until: datetime) -> set[int]:
+    """The lags whose stored rows for rows in [lo, hi) all lie before `until`: they can be read
     ahead while the rows from `until` on may still be replaced."""
-    return {
-        lag: _one_lag(con, series, sid, minute, lo, hi, cols, lag)
-        for lag in cfg.seasonal_lags_minutes
-        if _lag_range(lo, hi, lag)[1] <= until
-    }
+    return {lag for lag in cfg.seasonal_lags_minutes if _lag_range(lo, hi, lag)[1] <= until}
 
 
 def _lag_range(lo: datetime, hi: datetime, lag: int) -> tuple[datetime, datetime]:
@@ -150,27 +170,26 @@ def _lag_range(lo: datetime, hi: datetime, lag: int) -> tuple[datetime, datetime
     return lo - lagd, min(hi - lagd, lo)
 
 
-def _one_lag(con, series: Series, sid, minute, lo, hi, cols, lag: int) -> np.ndarray:
-    """The stored rises [K, n] one lag before each row (rows' minutes in [lo, hi))."""
+def _one_lag(con, series: Series, sid, minute, lo, hi, cols, lag: int, out: np.ndarray) -> None:
+    """The stored rises [K, n] one lag before each row (rows' minutes in [lo, hi)) into `out`."""
     past = stored_rises(con, *_lag_range(lo, hi, lag), cols)
-    return rises_at(series, past, cols, sid, minute - lag)
+    rises_at(series, past, cols, sid, minute - lag, out)
 
 
 # Series x minutes of the lookup grid of rises_at; a larger span takes the sorted search.
 GRID_CELLS = 8_000_000
 
 
-def rises_at(series: Series, past: dict, cols, sid: np.ndarray, minute: np.ndarray) -> np.ndarray:
-    """The stored rises [K, n] of `past` (stored_rises rows) at each (sid, minute); NaN where
-    none is stored (features.lagged's answer). The positions come from a dense (series, minute)
-    grid of the stored rows, filled in reverse so the first stored row of a key wins as in
-    lagged's stable sort, instead of sorting the keys and searching them."""
+def rises_at(series: Series, past: dict, cols, sid, minute, out: np.ndarray) -> None:
+    """The stored rises [K, n] of `past` (stored_rises rows) at each (sid, minute) into `out`;
+    NaN where none is stored (features.lagged's answer). The positions come from a dense
+    (series, minute) grid of the stored rows, filled in reverse so the first stored row of a key
+    wins as in lagged's stable sort, instead of sorting the keys and searching them."""
     psid = series.of(past["h"])
     pmin = np.asarray(past["minute"], dtype=np.int64)
-    out = np.empty((len(cols), len(sid)))
     if not len(sid) or not len(psid):
         out.fill(np.nan)
-        return out
+        return
     m0 = int(minute.min())
     span = int(minute.max()) - m0 + 1
     if len(series.keys) * span > GRID_CELLS:
@@ -179,8 +198,10 @@ def rises_at(series: Series, past: dict, cols, sid: np.ndarray, minute: np.ndarr
         order = np.argsort(known_key, kind="stable")
         at = np.flatnonzero(ok)[order]
         known = np.stack([column(past, c).astype(np.float64)[at] for c in cols], axis=0)
-        return lagged(known_key[order], known, keys(sid, minute))
-    grid = np.full(len(series.keys) * span, -1, dtype=np.int64)
+        out[:] = lagged(known_key[order], known, keys(sid, minute))
+        return
+    small = np.int32 if len(psid) < 2**31 else np.int64  # half the grid's memory
+    grid = np.full(len(series.keys) * span, -1, dtype=small)
     rel = pmin - m0
     ok = np.flatnonzero((psid >= 0) & (rel >= 0) & (rel < span))[::-1]
     grid[psid[ok] * span + rel[ok]] = ok
@@ -190,9 +211,8 @@ def rises_at(series: Series, past: dict, cols, sid: np.ndarray, minute: np.ndarr
     for i, c in enumerate(cols):
         values = column(past, c).astype(np.float64, copy=False)
         if len(values):
-            np.take(values, pos, out=out[i])
+            np.take(values, pos, out=out[i], mode="clip")  # in range; "raise" buffers `out`
         out[i, miss] = np.nan
-    return out
 
 
 def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -> None:
@@ -214,10 +234,10 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
     sid, minute, hour = sid[ok], minute[ok], hour[ok]
     if not len(sid):
         return
-    rise = rises_of(past, cols)[:, ok]
+    inputs = lag_inputs(cfg, len(sid))
+    inputs[:, 0] = rises_of(past, cols)[:, ok]
     lo, hi = minute_to_dt(int(hour.min()) * HOUR), minute_to_dt(h0 * HOUR)
-    seasonal = seasonal_rises(con, series, sid, minute, lo, hi, cols, cfg)
-    inputs = candidates(rise, seasonal, len(cfg.seasonal_lags_minutes))
+    fill_lags(con, series, sid, minute, lo, hi, cols, cfg, inputs, cfg.seasonal_lags_minutes)
     for h in np.unique(hour):
         sel = hour == h
         hour_inputs = np.take(inputs, np.flatnonzero(sel), axis=2)

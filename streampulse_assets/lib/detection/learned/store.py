@@ -22,7 +22,6 @@ import pyarrow as pa
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     Panel,
-    candidates,
     rises,
     series_steps,
     window_rows,
@@ -38,11 +37,12 @@ from streampulse_assets.lib.detection.learned.reads import (
     Series,
     advance,
     column,
-    lag_rises,
+    fill_lags,
+    lag_inputs,
+    lags_before,
     last_above,
     load_state,
     read_raw,
-    seasonal_rises,
 )
 from streampulse_assets.lib.detection.learned.run import alerts, score_panel
 from streampulse_assets.lib.duck import registered, transaction
@@ -132,7 +132,8 @@ def stored_alerts(con) -> pd.DataFrame:
 class ScoredWindow:
     """[start, end) scored, not yet stored: the rows (`sid`, numpy `columns` of
     learned_scores), the state to store (`loaded`: each series' hour when loaded; `h0`: the
-    window's first hour) and the SPIKE rows (SPIKE_COLUMNS)."""
+    window's first hour), the SPIKE rows (SPIKE_COLUMNS) and the memory its inputs took
+    (`spare`, for the next window's: lag_inputs)."""
 
     start: datetime
     end: datetime
@@ -143,14 +144,16 @@ class ScoredWindow:
     state: ModelState | None = None
     loaded: np.ndarray | None = None
     h0: int = 0
+    spare: np.ndarray | None = None  # the inputs' memory, for the next window's (lag_inputs)
 
 
 @dataclass
 class PreparedWindow:
     """What scoring [start, end) needs before any stored state or rises: the raw rows with
-    their series, level and rises (`rows`: the window's rows in the panel). `series` is None when
-    the window has no rows. Made by prepare_learned, so a caller can read it ahead on another
-    connection while the previous window is being stored."""
+    their series, level and the model's inputs (`rows`: the window's rows in the panel; `inputs`
+    [K, 1 + lags, rows] holds their rises and the seasonal rises of the lags in `filled`, read
+    ahead). `series` is None when the window has no rows. Made by prepare_learned, so a caller
+    can read it ahead on another connection while the previous window is being stored."""
 
     start: datetime
     end: datetime
@@ -158,8 +161,8 @@ class PreparedWindow:
     panel: Panel | None = None
     viewers: np.ndarray | None = None
     rows: np.ndarray | None = None
-    rise: np.ndarray | None = None
-    lagged: dict | None = None  # {lag: stored rises one lag earlier} read ahead (lag_rises)
+    inputs: np.ndarray | None = None
+    filled: frozenset = frozenset()
 
 
 def prepare_learned(
@@ -168,10 +171,12 @@ def prepare_learned(
     end: datetime,
     cfg: LearnedConfig = DEFAULT,
     stored_until: datetime | None = None,
+    spare: np.ndarray | None = None,
 ) -> PreparedWindow:
     """Read the raw rows of [start, end) (at most one day) with their history and measure their
     rises; with `stored_until`, also the seasonal rises stored before it (rows from it on may be
-    being replaced meanwhile). Nothing else here reads the learned tables."""
+    being replaced meanwhile). Nothing else here reads the learned tables. `spare`: memory for
+    the inputs (a scored window's `spare`)."""
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
     raw, names = read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
@@ -187,12 +192,14 @@ def prepare_learned(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
-    rise = rises(panel, cfg, rows)
-    ahead = None
+    inputs = lag_inputs(cfg, len(rows), spare)
+    rises(panel, cfg, rows, out=inputs[:, 0])
+    ahead = frozenset()
     if stored_until is not None:
+        ahead = frozenset(lags_before(start, end, cfg, stored_until))
         cols = rise_columns(cfg)
-        ahead = lag_rises(con, series, sid[rows], minute[rows], start, end, cols, cfg, stored_until)
-    return PreparedWindow(start, end, series, panel, viewers, rows, rise, ahead)
+        fill_lags(con, series, sid[rows], minute[rows], start, end, cols, cfg, inputs, ahead)
+    return PreparedWindow(start, end, series, panel, viewers, rows, inputs, ahead)
 
 
 def score_learned(
@@ -214,12 +221,9 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     sid, minute, level = panel.sid, panel.minute, panel.level
     n_series = len(series.keys)
     spans = window_rows(cfg, panel.step)
-    seasonal = seasonal_rises(
-        con, series, sid[rows], minute[rows], start, end, cols, cfg, prepared.lagged
-    )
-    inputs = candidates(prepared.rise, seasonal, len(cfg.seasonal_lags_minutes))
-    del seasonal  # memory: the inputs hold the rises (inputs[k, 0] is window k's rise)
-    prepared.rise = prepared.lagged = None
+    inputs, prepared.inputs = prepared.inputs, None  # inputs[k, 0] is window k's rise
+    rest = set(cfg.seasonal_lags_minutes) - prepared.filled
+    fill_lags(con, series, sid[rows], minute[rows], start, end, cols, cfg, inputs, rest)
     h0 = int(minute[rows].min() // HOUR) if len(rows) else to_minute(start, ceil=False) // HOUR
     state = load_state(con, series, minute_to_dt(h0 * HOUR), (n_series, 4, inputs.shape[1]))
     loaded = state.hour.copy()
@@ -242,7 +246,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
         "spike": spike,
         **{c: inputs[i, 0].copy() for i, c in enumerate(cols)},
     }
-    del inputs  # memory: the stored rises are copied out of the inputs
+    spare, inputs = inputs.base, None  # the stored rises are copied out; its memory is kept
     at = np.flatnonzero(spike)
     found = {
         "platform": series.platform[sid[rows][at]],
@@ -250,7 +254,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     }
     found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:]}
     spikes = pd.DataFrame(found)
-    return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0)
+    return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0, spare)
 
 
 def store_learned(con, window: ScoredWindow) -> None:
