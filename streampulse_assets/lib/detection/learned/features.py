@@ -11,7 +11,6 @@ of the rows its span should hold at the series' own step.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -114,13 +113,16 @@ def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> n
     return out
 
 
-def candidates(rise: np.ndarray, seasonal: Iterable[np.ndarray], n_lags: int) -> np.ndarray:
-    """The model's inputs [K, 1 + lags, n] from the rises [K, n] (rows last): each row's rise,
-    then its rise at the same time of day one lag earlier (model.forecast_errors turns them into
-    the candidates' forecast errors). `seasonal` yields the `n_lags` lagged rises [K, n]; taken
-    one at a time, only one of them is held beside the inputs (memory)."""
-    inputs = np.empty((rise.shape[0], 1 + n_lags, rise.shape[1]))
-    inputs[:, 0] = rise
-    for j, lag in enumerate(seasonal):
-        inputs[:, 1 + j] = lag
-    return inputs
+def model_inputs(cfg: LearnedConfig, n_rows: int, spare: np.ndarray | None = None) -> np.ndarray:
+    """An unfilled array of the model's inputs [K, 1 + lags, n_rows]: inputs[:, 0] takes each
+    row's rises, inputs[:, 1 + j] its rises at the same time of day lag j earlier
+    (model.forecast_errors turns them into the candidates' forecast errors). Filled in place, so
+    no lag is held beside it (memory) and none is copied into it. It lies in `spare` (a flat
+    array: the previous window's, see store.ScoredWindow.spare) when that is large enough:
+    touching fresh memory for the first time costs more than filling it. A new one has room for
+    slightly more rows (days differ by a few hundred rows), so the next window can reuse it."""
+    shape = (len(cfg.windows_minutes), 1 + len(cfg.seasonal_lags_minutes), n_rows)
+    size = shape[0] * shape[1] * n_rows
+    if spare is None or spare.size < size:
+        spare = np.empty(size + size // 64)
+    return spare[:size].reshape(shape)

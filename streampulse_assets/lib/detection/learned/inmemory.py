@@ -12,9 +12,9 @@ import pandas as pd
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     Panel,
-    candidates,
     keys,
     lagged,
+    model_inputs,
     rises,
     series_steps,
 )
@@ -47,10 +47,11 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     level = level_60(sid, data["ts"], x)
     n_series = int(sid.max()) + 1 if len(sid) else 0
     panel = Panel(sid, minute, x, level, series_steps(sid, minute, n_series))
-    rise = rises(panel, cfg)
+    inputs = model_inputs(cfg, len(x))
+    rise = rises(panel, cfg, out=inputs[:, 0])
     key = panel.key
-    seasonal = [lagged(key, rise, keys(sid, minute - lag)) for lag in cfg.seasonal_lags_minutes]
-    inputs = candidates(rise, seasonal, len(seasonal))
+    for j, lag in enumerate(cfg.seasonal_lags_minutes):
+        inputs[:, 1 + j] = lagged(key, rise, keys(sid, minute - lag))
     state = ModelState.empty(n_series, inputs.shape[0], inputs.shape[1])
     rows = np.arange(len(x))
     result = score_panel(panel, rows, inputs, state, cfg, complete_hours=np.unique(minute // 60))

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from streampulse_assets.lib.detection.learned.features import keys, lagged
+from streampulse_assets.lib.detection.learned.features import keys, lagged, model_inputs
 from streampulse_assets.lib.detection.learned.model import (
     FIELDS,
     PROFILE,
@@ -135,20 +135,6 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     return state
 
 
-def lag_inputs(cfg, n_rows: int, spare: np.ndarray | None = None) -> np.ndarray:
-    """An unfilled array of the model's inputs [K, 1 + lags, n_rows] (features.candidates'
-    layout), filled in place with the rises and by fill_lags: no lag is held beside it (memory)
-    and none is copied into it. It lies in `spare` (a flat array: the previous window's, see
-    ScoredWindow.spare) when that is large enough: touching fresh memory for the first time
-    costs more here than filling it. A new one has room for slightly more rows (days differ by
-    a few hundred rows), so the next window can reuse it."""
-    shape = (len(cfg.windows_minutes), 1 + len(cfg.seasonal_lags_minutes), n_rows)
-    size = shape[0] * shape[1] * n_rows
-    if spare is None or spare.size < size:
-        spare = np.empty(size + size // 64)
-    return spare[:size].reshape(shape)
-
-
 def fill_lags(con, series: Series, sid, minute, lo, hi, cols, cfg, inputs, lags) -> None:
     """Write the stored rises one seasonal lag before each row (rows' minutes in [lo, hi)) of
     each lag in `lags` into its place in `inputs` (inputs[:, 1 + j] for lag j), a lag at a time;
@@ -234,7 +220,7 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
     sid, minute, hour = sid[ok], minute[ok], hour[ok]
     if not len(sid):
         return
-    inputs = lag_inputs(cfg, len(sid))
+    inputs = model_inputs(cfg, len(sid))
     inputs[:, 0] = rises_of(past, cols)[:, ok]
     lo, hi = minute_to_dt(int(hour.min()) * HOUR), minute_to_dt(h0 * HOUR)
     fill_lags(con, series, sid, minute, lo, hi, cols, cfg, inputs, cfg.seasonal_lags_minutes)

@@ -22,6 +22,7 @@ import pyarrow as pa
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     Panel,
+    model_inputs,
     rises,
     series_steps,
     window_rows,
@@ -38,7 +39,6 @@ from streampulse_assets.lib.detection.learned.reads import (
     advance,
     column,
     fill_lags,
-    lag_inputs,
     lags_before,
     last_above,
     load_state,
@@ -133,7 +133,7 @@ class ScoredWindow:
     """[start, end) scored, not yet stored: the rows (`sid`, numpy `columns` of
     learned_scores), the state to store (`loaded`: each series' hour when loaded; `h0`: the
     window's first hour), the SPIKE rows (SPIKE_COLUMNS) and the memory its inputs took
-    (`spare`, for the next window's: lag_inputs)."""
+    (`spare`, for the next window's: features.model_inputs)."""
 
     start: datetime
     end: datetime
@@ -144,7 +144,7 @@ class ScoredWindow:
     state: ModelState | None = None
     loaded: np.ndarray | None = None
     h0: int = 0
-    spare: np.ndarray | None = None  # the inputs' memory, for the next window's (lag_inputs)
+    spare: np.ndarray | None = None  # the inputs' memory, for the next window's (model_inputs)
 
 
 @dataclass
@@ -192,7 +192,7 @@ def prepare_learned(
         sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
     )
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
-    inputs = lag_inputs(cfg, len(rows), spare)
+    inputs = model_inputs(cfg, len(rows), spare)
     rises(panel, cfg, rows, out=inputs[:, 0])
     ahead = frozenset()
     if stored_until is not None:
