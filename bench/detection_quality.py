@@ -163,11 +163,11 @@ def simulated(
                 "set": name,
                 "detector": det,
                 "alerts": s.alerts,
-                "precision": _r(s.precision),
-                "recall": _r(s.recall),
+                "precision": rounded(s.precision),
+                "recall": rounded(s.recall),
                 "windows": s.windows,
-                "fa_per_cat_day": _r(s.false_alarms_per_category_day, 4),
-                "fa_per_cat_day_under_100": _r(t.false_alarms_per_category_day, 4),
+                "fa_per_cat_day": rounded(s.false_alarms_per_category_day, 4),
+                "fa_per_cat_day_under_100": rounded(t.false_alarms_per_category_day, 4),
                 "fa_by_kind": s.false_alarms_by_kind,
                 "detect_s": round(took, 1),
             }
@@ -179,7 +179,7 @@ def simulated(
     return rows
 
 
-def _r(x, digits: int = 3):
+def rounded(x, digits: int = 3):
     return None if x is None else round(float(x), digits)
 
 

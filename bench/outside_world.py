@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from detection_quality import rounded, table  # bench/ is the script's folder
 from scipy.signal import lfilter
 
 from streampulse_assets.lib.detection.engine import detect_frame
@@ -114,10 +115,10 @@ def scores(series: int, days: int, seed: int, every: float, warmup_days: float) 
             "world": f"outside {series} series x {days} d, a spike every {every:g} d (seed {seed})",
             "detector": det,
             "alerts": s.alerts,
-            "precision": None if s.precision is None else round(s.precision, 3),
-            "recall": None if s.recall is None else round(s.recall, 3),
+            "precision": rounded(s.precision),
+            "recall": rounded(s.recall),
             "spikes": s.windows,
-            "fa_per_series_day": round(s.false_alarms_per_category_day, 4),
+            "fa_per_series_day": rounded(s.false_alarms_per_category_day, 4),
             "fa_by_kind": s.false_alarms_by_kind,
         }
         for det, s in scored.items()
@@ -135,7 +136,4 @@ if __name__ == "__main__":
     rows = []
     for every in (float(x) for x in args.every.split(",")):
         rows += scores(args.series, args.days, args.seed, every, args.warmup_days)
-    cols = list(rows[0])
-    print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
-    for r in rows:
-        print("| " + " | ".join("" if r[c] is None else str(r[c]) for c in cols) + " |")
+    print(table(rows))
