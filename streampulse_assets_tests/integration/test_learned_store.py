@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.detection.config import get_config
@@ -14,9 +15,10 @@ from streampulse_assets.lib.detection.engine import refresh_all
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.detection.learned import reads
 from streampulse_assets.lib.detection.learned import run as learned_run
+from streampulse_assets.lib.detection.learned.inmemory import score_frame
 from streampulse_assets.lib.schema import migrate_duckdb
 from streampulse_assets.lib.sources.simulator import Simulator
-from streampulse_assets_tests.unit.test_learned import T0
+from streampulse_assets_tests.unit.test_learned import T0, noisy
 from streampulse_assets_tests.warehouses import backfill_and_ticks
 
 
@@ -54,6 +56,48 @@ def test_live_ticks_and_a_backfill_store_identical_scores_and_state(tmp_path):
     events = backfill.execute("SELECT * FROM signal_events WHERE detector = 'LEARNED'").df()
     spikes_stored = a["scores"][a["scores"]["spike"]]
     assert len(events) == len(spikes_stored)
+
+
+def test_a_coarse_series_scores_the_same_live_backfilled_and_in_memory(tmp_path):
+    """An hourly series beside a minute one: its stretched spans (a level of 12 rows, windows
+    up to 36 rows, read from 48 hours back) give the same scores in live ticks, in one backfill
+    and in memory (learned/inmemory.score_frame)."""
+    hours = 4 * 24
+    ts = pd.date_range(T0, periods=hours, freq="60min")
+    hourly = noisy(4, 400, step_min=60, seed=9)
+    hourly[80:83] *= 3  # a three-hour spike on the fourth day
+    minute = noisy(4, 900, seed=10)
+    snapshots = pd.concat(
+        [
+            pd.DataFrame({"platform": "p", "category_id": "hourly", "ts": ts, "viewers": hourly}),
+            pd.DataFrame(
+                {
+                    "platform": "p",
+                    "category_id": "minute",
+                    "ts": pd.date_range(T0, periods=len(minute), freq="1min"),
+                    "viewers": minute,
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
+    raw = normalise(snapshots)
+    end = T0 + timedelta(days=4)
+    edges = [end - timedelta(hours=3) + timedelta(minutes=m) for m in range(0, 181, 20)]
+    backfill, live = backfill_and_ticks(tmp_path, raw, T0, edges, get_config())
+    a, b = _learned_tables(backfill), _learned_tables(live)
+    pd.testing.assert_frame_equal(a["scores"], b["scores"], check_exact=True)
+
+    memory = score_frame(snapshots.rename(columns={"viewers": "value"}))
+    stored = a["scores"]
+    for name in ("hourly", "minute"):
+        got = stored[stored["category_id"] == name]
+        want = memory[memory["category_id"] == name]
+        np.testing.assert_allclose(got["level"], want["level"], equal_nan=True)
+        np.testing.assert_allclose(got["score"], want["score"], atol=1e-9)
+        assert got["spike"].tolist() == want["spike"].tolist()
+    spikes = stored[stored["spike"] & (stored["category_id"] == "hourly")]
+    assert len(spikes) == 1 and pd.Timestamp(spikes["ts"].iloc[0]) == ts[80]
 
 
 def test_rerunning_a_window_is_idempotent(tmp_path):

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from streampulse_assets.lib.detection.learned.config import LearnedConfig
-from streampulse_assets.lib.detection.learned.features import series_steps
+from streampulse_assets.lib.detection.learned.features import series_steps, window_rows
 from streampulse_assets.lib.detection.learned.inmemory import score_frame
 from streampulse_assets.lib.detection.learned.store import refresh_learned
 from streampulse_assets.lib.schema import migrate_duckdb
@@ -89,6 +89,22 @@ def test_each_series_keeps_its_own_step():
     sid = np.array([0, 0, 0, 1, 1, 1])
     minute = np.array([0, 5, 10, 0, 30, 60])
     np.testing.assert_array_equal(series_steps(sid, minute, 2), [5.0, 30.0])
+
+
+def test_a_coarse_series_measures_its_spans_in_rows():
+    """Windows and the level are minutes up to the reference step (5 minutes) and rows beyond:
+    an hourly series has a level of 12 rows and windows of 3, 12 and 36 rows, as a 5-minute
+    series has, not a level of the one row before it."""
+    steps = np.array([1.0, 5.0, 60.0])
+    expected = [[1, 15, 60, 180], [1, 3, 12, 36], [1, 3, 12, 36]]
+    np.testing.assert_array_equal(window_rows(LearnedConfig(), steps), expected)
+    hourly = noisy(20, 400, step_min=60, seed=8)
+    scored = score_frame(frame({"hourly": hourly}, step_min=60))
+    level = pd.Series(hourly).rolling(12, min_periods=1).median().shift(1)
+    np.testing.assert_array_equal(scored["level"].to_numpy(), level.to_numpy())
+    minute = frame({"one": noisy(1, 400)})  # a 1-minute series keeps its 60-minute median
+    level_1 = pd.Series(minute["value"]).rolling(60, min_periods=1).median().shift(1)
+    np.testing.assert_array_equal(score_frame(minute)["level"].to_numpy(), level_1.to_numpy())
 
 
 def test_a_row_is_scored_from_earlier_rows_only():

@@ -210,7 +210,7 @@ def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, sc
         rest = v3[~v3["spike_ok"]] if len(v3) else v3
         parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
         parts += [v1.assign(detector="V1")] if len(v1) else []
-        learned = learned_rows(con, scoring.result().spikes, FEATURES_TABLE, cfg.learned)
+        learned = learned_rows(con, scoring.result().spikes, FEATURES_TABLE)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
     return parts + ([learned.assign(detector=LEARNED)] if len(learned) else [])

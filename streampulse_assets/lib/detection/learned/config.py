@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+LEVEL_MINUTES = 60  # the level: median of the 60 minutes before (rolling_baselines.median_60)
+
 
 class LearnedConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -15,6 +17,12 @@ class LearnedConfig(BaseModel):
     # A rise is measured over the last W minutes (0 = the current row alone), against the
     # series' own level (median of the 60 minutes before that window).
     windows_minutes: tuple[int, ...] = (0, 15, 60, 180)
+    # Those minutes (the windows' and the level's 60) are for a series sampled at least every
+    # `reference_step_minutes`; a coarser series measures them in rows, as many as such a series
+    # has: every span times step / reference_step_minutes (features.time_scale). A series read
+    # hourly then has a level of 12 rows and windows of 0, 3, 12 and 36 rows, as a 5-minute one
+    # does, not a level of one row. The quiet period and the seasonal lags stay in minutes.
+    reference_step_minutes: float = Field(default=5.0, gt=0)
     # The forecasts every row is compared with, each with its own learned errors: the recent
     # level alone, and the level plus the move seen at the same time of day 1 day, 7 days and
     # 2 days earlier (seasonal differencing); a row is as surprising as the least surprised of
@@ -63,8 +71,8 @@ class LearnedConfig(BaseModel):
 
     @property
     def history_minutes(self) -> int:
-        """Raw minutes before a row that its features read."""
-        return max(self.windows_minutes) + 60
+        """Raw minutes before a row that its features read (times a coarse series' time scale)."""
+        return max(self.windows_minutes) + LEVEL_MINUTES
 
 
 DEFAULT = LearnedConfig()

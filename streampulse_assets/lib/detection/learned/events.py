@@ -8,11 +8,10 @@ import json
 
 import pandas as pd
 
-from streampulse_assets.lib.detection.learned.config import LearnedConfig
 from streampulse_assets.lib.duck import registered
 
 _SQL = """
-SELECT s.platform, s.category_id, s.ts, s."current", s.score, s.z, s."window",
+SELECT s.platform, s.category_id, s.ts, s."current", s.score, s.z, s."window", s.window_minutes,
        coalesce(f.median_60, s.level) AS baseline_short, f.baseline_season, f.season_source,
        s."current" / nullif(coalesce(f.median_60, s.level), 0) AS growth_ratio,
        s."current" / nullif(f.baseline_season, 0) AS season_ratio,
@@ -23,28 +22,24 @@ LEFT JOIN {features} f ON f.platform = s.platform AND f.category_id = s.category
 """
 
 
-def _reasons(score: float, z: float, window: int, cfg: LearnedConfig) -> str:
-    minutes = cfg.windows_minutes[window] if 0 <= window < len(cfg.windows_minutes) else None
-    span = "the minute itself" if not minutes else f"{minutes} min"
+def _reasons(score: float, z: float, minutes: float) -> str:
+    span = "the row itself" if not minutes else f"{minutes:.0f} min"
     return json.dumps([f"learned score {score:.3f}", f"z {z:.1f} over {span}"])
 
 
-def learned_rows(
-    con, spikes: pd.DataFrame, features: str, cfg: LearnedConfig | None = None
-) -> pd.DataFrame:
+def learned_rows(con, spikes: pd.DataFrame, features: str) -> pd.DataFrame:
     """Event rows (level SPIKE, before causes and context) for the learned SPIKEs."""
     if spikes.empty:
         return spikes.iloc[0:0]
-    cfg = cfg or LearnedConfig()
     with registered(con, "_learned_spikes", spikes):
         rows = con.execute(_SQL.format(features=features)).df()
     rows["level"] = "SPIKE"
     rows["is_major"] = False
     rows["required_delta"] = None
     rows["candidate_reasons"] = [
-        _reasons(s, z, int(w), cfg)
-        for s, z, w in zip(rows["score"], rows["z"], rows["window"], strict=True)
+        _reasons(s, z, m)
+        for s, z, m in zip(rows["score"], rows["z"], rows["window_minutes"], strict=True)
     ]
-    return rows.drop(columns=["score", "z", "window"]).sort_values(
+    return rows.drop(columns=["score", "z", "window", "window_minutes"]).sort_values(
         ["platform", "category_id", "ts"], ignore_index=True
     )

@@ -6,7 +6,9 @@ level (`level`: median of the 60 minutes before the row, as `rolling_baselines.m
 For a window of W minutes the rise is `mean(x over (t - W, t]) - level at the window's first row`
 (W = 0: the row alone), so a sudden jump and a rise sustained for hours are both seen. Windows
 are spans of time, not row counts: gaps only thin a window, which then needs `min_window_coverage`
-of the rows its span should hold at the series' own step.
+of the rows its span should hold at the series' own step. A series sampled more coarsely than
+`reference_step_minutes` stretches every span (windows and the level's) by its time scale, so it
+sees as many rows as a series at the reference step (`time_scale`, `coarse_levels`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streampulse_assets.lib.detection.learned.config import LearnedConfig
+from streampulse_assets.lib.detection.learned.config import LEVEL_MINUTES, LearnedConfig
+from streampulse_assets.lib.detection.windows import window_median
 
 KEY_SHIFT = np.int64(1) << np.int64(36)  # minutes since 1970 fit in 36 bits until ~132,000 AD
 
@@ -58,10 +61,22 @@ def series_steps(sid: np.ndarray, minute: np.ndarray, n_series: int) -> np.ndarr
     return np.maximum(out, 1.0)
 
 
+def time_scale(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
+    """Per series, the factor its spans are stretched by: 1 up to `reference_step_minutes`,
+    step / reference_step_minutes beyond (a span of rows, not of minutes)."""
+    return np.maximum(1.0, np.asarray(step, dtype=np.float64) / cfg.reference_step_minutes)
+
+
+def window_minutes(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
+    """The minutes each window spans per series [S, K] (`windows_minutes` times the series'
+    time scale)."""
+    w = np.asarray(cfg.windows_minutes, dtype=np.float64)[None, :]
+    return w * time_scale(cfg, step)[:, None]
+
+
 def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
     """Rows each window spans per series [S, K]; 0 marks a window no wider than the row itself."""
-    w = np.asarray(cfg.windows_minutes, dtype=np.float64)[None, :]
-    rows = np.rint(w / step[:, None])
+    rows = np.rint(window_minutes(cfg, step) / step[:, None])
     rows[:, 0] = 1.0
     rows[:, 1:][rows[:, 1:] < 2] = 0.0  # the same as the row alone: not a window of its own
     return rows
@@ -81,13 +96,17 @@ def rises(
     csum = np.concatenate([[0.0], np.cumsum(panel.x)])
     span = window_rows(cfg, panel.step)  # [S, K]
     sid = panel.sid[idx]
+    scale = time_scale(cfg, panel.step)
+    coarse = bool((scale > 1.0).any())
     out = np.empty((len(cfg.windows_minutes), len(idx))) if out is None else out
     for k, w in enumerate(cfg.windows_minutes):
         rise = out[k]  # the mean over the window minus the level at its first row, in place
         if w == 0:
             np.subtract(panel.x[idx], panel.level[idx], out=rise)
             continue
-        first = np.searchsorted(key, key[idx] - w + 1)  # rows in (t - W, t]
+        # rows in (t - W, t], W stretched for coarse series
+        back = np.rint(w * scale[sid]).astype(np.int64) if coarse else w
+        first = np.searchsorted(key, key[idx] - back + 1)
         count = idx - first + 1
         np.subtract(csum[idx + 1], csum[first], out=rise)
         rise /= count
@@ -98,6 +117,24 @@ def rises(
         )
         rise[count < need[sid]] = np.nan
     return out
+
+
+def coarse_levels(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> None:
+    """Replace, in place, the level of the rows (default: all) of series coarser than
+    `reference_step_minutes` by the median of their values in the LEVEL_MINUTES x time scale
+    minutes before the row (NaN when there are none); other rows keep theirs
+    (rolling_baselines.median_60, or its in-memory equal)."""
+    scale = time_scale(cfg, panel.step)
+    if not (scale > 1.0).any():
+        return
+    idx = np.arange(len(panel.x)) if rows is None else np.asarray(rows)
+    idx = idx[scale[panel.sid[idx]] > 1.0]
+    if not len(idx):
+        return
+    key = panel.key
+    back = np.rint(LEVEL_MINUTES * scale[panel.sid[idx]]).astype(np.int64)
+    lo = np.searchsorted(key, key[idx] - back)  # rows in [t - span, t)
+    panel.level[idx] = window_median(panel.x, lo, idx)
 
 
 def lagged(known_key: np.ndarray, known: np.ndarray, query_key: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import pandas as pd
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     Panel,
+    coarse_levels,
     keys,
     lagged,
     model_inputs,
@@ -27,7 +28,7 @@ def level_60(sid: np.ndarray, ts: pd.Series, x: np.ndarray) -> np.ndarray:
     """Median of each series' values in [ts - 60 min, ts - 1 min] (NaN when there are none)."""
     frame = pd.DataFrame({"sid": sid, "ts": ts.to_numpy(), "x": x})
     rolled = frame.groupby("sid", sort=False).rolling("60min", on="ts", closed="left")["x"]
-    return rolled.median().to_numpy()
+    return rolled.median().to_numpy(copy=True)  # writable: coarse_levels replaces some
 
 
 def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFrame:
@@ -47,6 +48,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     level = level_60(sid, data["ts"], x)
     n_series = int(sid.max()) + 1 if len(sid) else 0
     panel = Panel(sid, minute, x, level, series_steps(sid, minute, n_series))
+    coarse_levels(panel, cfg)
     inputs = model_inputs(cfg, len(x))
     rise = rises(panel, cfg, out=inputs[:, 0])
     key = panel.key
@@ -55,7 +57,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     state = ModelState.empty(n_series, inputs.shape[0], inputs.shape[1])
     rows = np.arange(len(x))
     result = score_panel(panel, rows, inputs, state, cfg, complete_hours=np.unique(minute // 60))
-    data["level"] = level
+    data["level"] = panel.level
     data["score"] = result.score
     data["z"] = result.z
     data["window"] = result.window

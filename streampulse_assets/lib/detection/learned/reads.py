@@ -89,6 +89,18 @@ def read_raw(con, lo: datetime, hi: datetime) -> tuple[dict, pd.DataFrame]:
     return in_series_order(rows), names
 
 
+def with_history(con, rows: dict, series_keys: np.ndarray, lo: datetime, hi: datetime) -> dict:
+    """`rows` (read_raw's) with the raw rows of the series `series_keys` in [lo, hi) added, in
+    series order: the longer history of the series whose spans are stretched (a coarse step)."""
+    more = con.execute(
+        f"SELECT {_KEY}, {_MINUTE}, viewers, {_nan_for_null('median_60')} FROM rolling_baselines "
+        "WHERE ts >= ? AND ts < ? AND list_contains(?::UBIGINT[], hash(platform, category_id))",
+        [lo, hi, [int(k) for k in series_keys]],
+    ).fetchnumpy()
+    merged = {c: np.concatenate([np.asarray(more[c]), np.asarray(rows[c])]) for c in rows}
+    return in_series_order(merged)
+
+
 def stored_rises(con, lo: datetime, hi: datetime, cols: list[str]) -> dict:
     """The rises stored for [lo, hi), in no particular order."""
     sel = ", ".join(_nan_for_null(c) for c in cols)

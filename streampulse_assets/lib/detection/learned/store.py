@@ -22,9 +22,12 @@ import pyarrow as pa
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     Panel,
+    coarse_levels,
     model_inputs,
     rises,
     series_steps,
+    time_scale,
+    window_minutes,
     window_rows,
 )
 from streampulse_assets.lib.detection.learned.model import (
@@ -43,6 +46,7 @@ from streampulse_assets.lib.detection.learned.reads import (
     last_above,
     load_state,
     read_raw,
+    with_history,
 )
 from streampulse_assets.lib.detection.learned.run import alerts, score_panel
 from streampulse_assets.lib.duck import registered, transaction
@@ -118,6 +122,7 @@ def _write_scores(con, series: Series, sid: np.ndarray, columns: dict) -> None:
 
 
 SPIKE_COLUMNS = ["platform", "category_id", "ts", "current", "level", "score", "z", "window"]
+SPIKE_COLUMNS += ["window_minutes"]  # the span of that window for its series (time_scale)
 ALERT_COLUMNS = ["platform", "category_id", "ts"]
 
 
@@ -179,18 +184,26 @@ def prepare_learned(
     the inputs (a scored window's `spare`)."""
     if end - start > timedelta(days=1):
         raise ValueError("refresh_learned takes at most one day; slice longer ranges")
-    raw, names = read_raw(con, start - timedelta(minutes=cfg.history_minutes), end)
+    history = timedelta(minutes=cfg.history_minutes)
+    raw, names = read_raw(con, start - history, end)
     if not len(raw["h"]):
         return PreparedWindow(start, end)
     series = Series(raw["h"], names)
     sid, minute = series.codes, raw["minute"].astype(np.int64)
     n_series = len(series.keys)
+    step = series_steps(sid, minute, n_series)
+    scale = time_scale(cfg, step)
+    if (scale > 1.0).any():  # a coarse series' spans reach further back
+        coarse = series.keys[scale > 1.0]
+        raw = with_history(con, raw, coarse, start - history * scale.max(), start - history)
+        series = Series(raw["h"], names)
+        sid, minute = series.codes, raw["minute"].astype(np.int64)
+        step = series_steps(sid, minute, n_series)
     viewers = column(raw, "viewers")
     level = column(raw, "median_60").astype(np.float64)
     del raw  # memory: its columns are copied out
-    panel = Panel(
-        sid, minute, viewers.astype(np.float64), level, series_steps(sid, minute, n_series)
-    )
+    panel = Panel(sid, minute, viewers.astype(np.float64), level, step)
+    coarse_levels(panel, cfg)
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
     inputs = model_inputs(cfg, len(rows), spare)
     rises(panel, cfg, rows, out=inputs[:, 0])
@@ -252,7 +265,9 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
         "platform": series.platform[sid[rows][at]],
         "category_id": series.category[sid[rows][at]],
     }
-    found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:]}
+    found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:-1]}
+    span = window_minutes(cfg, panel.step)[sid[rows][at], np.maximum(found["window"], 0)]
+    found["window_minutes"] = span
     spikes = pd.DataFrame(found)
     return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0, spare)
 
