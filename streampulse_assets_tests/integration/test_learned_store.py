@@ -67,16 +67,12 @@ def test_a_coarse_series_scores_the_same_live_backfilled_and_in_memory(tmp_path)
     hourly = noisy(4, 400, step_min=60, seed=9)
     hourly[80:83] *= 3  # a three-hour spike on the fourth day
     minute = noisy(4, 900, seed=10)
+    every = pd.date_range(T0, periods=len(minute), freq="1min")
     snapshots = pd.concat(
         [
             pd.DataFrame({"platform": "p", "category_id": "hourly", "ts": ts, "viewers": hourly}),
-            pd.DataFrame(
-                {
-                    "platform": "p",
-                    "category_id": "minute",
-                    "ts": pd.date_range(T0, periods=len(minute), freq="1min"),
-                    "viewers": minute,
-                }
+            pd.DataFrame({"platform": "p", "category_id": "minute", "ts": every}).assign(
+                viewers=minute
             ),
         ],
         ignore_index=True,

@@ -10,7 +10,12 @@ import pandas as pd
 import pytest
 
 from streampulse_assets.lib.detection.learned.config import LearnedConfig
-from streampulse_assets.lib.detection.learned.features import series_steps, window_rows
+from streampulse_assets.lib.detection.learned.features import (
+    series_clock,
+    series_steps,
+    time_scale,
+    window_rows,
+)
 from streampulse_assets.lib.detection.learned.inmemory import score_frame
 from streampulse_assets.lib.detection.learned.store import refresh_learned
 from streampulse_assets.lib.schema import migrate_duckdb
@@ -95,9 +100,17 @@ def test_a_coarse_series_measures_its_spans_in_rows():
     """Windows and the level are minutes up to the reference step (5 minutes) and rows beyond:
     an hourly series has a level of 12 rows and windows of 3, 12 and 36 rows, as a 5-minute
     series has, not a level of the one row before it."""
-    steps = np.array([1.0, 5.0, 60.0])
+    cfg, steps = LearnedConfig(), np.array([1.0, 5.0, 60.0])
     expected = [[1, 15, 60, 180], [1, 3, 12, 36], [1, 3, 12, 36]]
-    np.testing.assert_array_equal(window_rows(LearnedConfig(), steps), expected)
+    np.testing.assert_array_equal(window_rows(cfg, steps, time_scale(cfg, steps)), expected)
+    # Only a clock stretches: an hourly series with a missing row keeps one; rows at random
+    # (a category listed in some minutes only) do not, whatever their median gap.
+    rng = np.random.default_rng(0)
+    sparse = np.sort(rng.choice(1440, 120, replace=False))
+    hourly = np.delete(np.arange(0, 1440, 60), 5)
+    sid = np.repeat([0, 1], [len(hourly), len(sparse)])
+    step, clock = series_clock(sid, np.concatenate([hourly, sparse]), 2)
+    assert step[0] == 60 and clock[0] == 60 and step[1] > 5 and clock[1] == 1
     hourly = noisy(20, 400, step_min=60, seed=8)
     scored = score_frame(frame({"hourly": hourly}, step_min=60))
     level = pd.Series(hourly).rolling(12, min_periods=1).median().shift(1)

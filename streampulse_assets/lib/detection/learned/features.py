@@ -37,6 +37,11 @@ class Panel:
     x: np.ndarray  # float64
     level: np.ndarray  # float64, NaN when unknown
     step: np.ndarray  # float64 per sid
+    scale: np.ndarray | None = None  # per sid, time_scale of its clock (None: 1 for all)
+
+    def __post_init__(self):
+        if self.scale is None:
+            self.scale = np.ones(len(self.step))
 
     @property
     def key(self) -> np.ndarray:
@@ -45,10 +50,22 @@ class Panel:
 
 def series_steps(sid: np.ndarray, minute: np.ndarray, n_series: int) -> np.ndarray:
     """Median positive gap between consecutive rows of each series (1 where unknown)."""
+    return series_clock(sid, minute, n_series)[0]
+
+
+def series_clock(
+    sid: np.ndarray, minute: np.ndarray, n_series: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per series, the median positive gap between consecutive rows (1 where unknown) and the
+    step of its clock: that median where the series keeps one (its lower-quartile gap is the
+    median: it is sampled every N minutes, some rows missing), 1 where it does not (rows that
+    come at random, or too few to tell). Only a clock stretches a series' spans (time_scale), so
+    a sparse series is not judged by how many of its rows one read happens to hold."""
     gaps = np.diff(minute).astype(np.float64)
     same = np.diff(sid) == 0
     ok = same & (gaps > 0)
-    out = np.ones(n_series, dtype=np.float64)
+    step = np.ones(n_series, dtype=np.float64)
+    clock = np.ones(n_series, dtype=np.float64)
     if ok.any():
         g_sid, g = sid[1:][ok], gaps[ok]
         order = np.lexsort((g, g_sid))
@@ -57,26 +74,31 @@ def series_steps(sid: np.ndarray, minute: np.ndarray, n_series: int) -> np.ndarr
         ends = np.searchsorted(g_sid, np.arange(n_series), side="right")
         has = ends > starts
         lo, hi = starts[has], ends[has] - 1
-        out[has] = (g[lo + (hi - lo) // 2] + g[lo + (hi - lo + 1) // 2]) / 2.0
-    return np.maximum(out, 1.0)
+        step[has] = (g[lo + (hi - lo) // 2] + g[lo + (hi - lo + 1) // 2]) / 2.0
+        regular = (g[lo + (hi - lo) // 4] == step[has]) & (hi - lo >= 2)
+        clock[has] = np.where(regular, step[has], 1.0)
+    return np.maximum(step, 1.0), np.maximum(clock, 1.0)
 
 
-def time_scale(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
-    """Per series, the factor its spans are stretched by: 1 up to `reference_step_minutes`,
-    step / reference_step_minutes beyond (a span of rows, not of minutes)."""
-    return np.maximum(1.0, np.asarray(step, dtype=np.float64) / cfg.reference_step_minutes)
+def time_scale(cfg: LearnedConfig, clock: np.ndarray) -> np.ndarray:
+    """Per series, the factor its spans are stretched by, from the step of its clock
+    (series_clock): 1 up to `reference_step_minutes`, clock / reference_step_minutes beyond
+    (a span of rows, not of minutes)."""
+    return np.maximum(1.0, np.asarray(clock, dtype=np.float64) / cfg.reference_step_minutes)
 
 
-def window_minutes(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
-    """The minutes each window spans per series [S, K] (`windows_minutes` times the series'
-    time scale)."""
+def window_minutes(cfg: LearnedConfig, scale: np.ndarray) -> np.ndarray:
+    """The minutes each window spans per series [S, K]: `windows_minutes` times the series'
+    time scale."""
     w = np.asarray(cfg.windows_minutes, dtype=np.float64)[None, :]
-    return w * time_scale(cfg, step)[:, None]
+    return w * np.asarray(scale, dtype=np.float64)[:, None]
 
 
-def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
-    """Rows each window spans per series [S, K]; 0 marks a window no wider than the row itself."""
-    rows = np.rint(window_minutes(cfg, step) / step[:, None])
+def window_rows(cfg: LearnedConfig, step: np.ndarray, scale: np.ndarray | None = None):
+    """Rows each window spans per series [S, K] (`scale`: their time scale, default 1); 0 marks
+    a window no wider than the row itself."""
+    scale = np.ones(len(step)) if scale is None else scale
+    rows = np.rint(window_minutes(cfg, scale) / step[:, None])
     rows[:, 0] = 1.0
     rows[:, 1:][rows[:, 1:] < 2] = 0.0  # the same as the row alone: not a window of its own
     return rows
@@ -94,9 +116,9 @@ def rises(
     idx = np.arange(len(panel.x)) if rows is None else rows
     key = panel.key
     csum = np.concatenate([[0.0], np.cumsum(panel.x)])
-    span = window_rows(cfg, panel.step)  # [S, K]
+    span = window_rows(cfg, panel.step, panel.scale)  # [S, K]
     sid = panel.sid[idx]
-    scale = time_scale(cfg, panel.step)
+    scale = panel.scale
     coarse = bool((scale > 1.0).any())
     out = np.empty((len(cfg.windows_minutes), len(idx))) if out is None else out
     for k, w in enumerate(cfg.windows_minutes):
@@ -124,7 +146,7 @@ def coarse_levels(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = No
     `reference_step_minutes` by the median of their values in the LEVEL_MINUTES x time scale
     minutes before the row (NaN when there are none); other rows keep theirs
     (rolling_baselines.median_60, or its in-memory equal)."""
-    scale = time_scale(cfg, panel.step)
+    scale = panel.scale
     if not (scale > 1.0).any():
         return
     idx = np.arange(len(panel.x)) if rows is None else np.asarray(rows)

@@ -25,7 +25,7 @@ from streampulse_assets.lib.detection.learned.features import (
     coarse_levels,
     model_inputs,
     rises,
-    series_steps,
+    series_clock,
     time_scale,
     window_minutes,
     window_rows,
@@ -191,18 +191,19 @@ def prepare_learned(
     series = Series(raw["h"], names)
     sid, minute = series.codes, raw["minute"].astype(np.int64)
     n_series = len(series.keys)
-    step = series_steps(sid, minute, n_series)
-    scale = time_scale(cfg, step)
+    step, clock = series_clock(sid, minute, n_series)
+    scale = time_scale(cfg, clock)
     if (scale > 1.0).any():  # a coarse series' spans reach further back
         coarse = series.keys[scale > 1.0]
         raw = with_history(con, raw, coarse, start - history * scale.max(), start - history)
         series = Series(raw["h"], names)
         sid, minute = series.codes, raw["minute"].astype(np.int64)
-        step = series_steps(sid, minute, n_series)
+        step, clock = series_clock(sid, minute, n_series)
+        scale = time_scale(cfg, clock)
     viewers = column(raw, "viewers")
     level = column(raw, "median_60").astype(np.float64)
     del raw  # memory: its columns are copied out
-    panel = Panel(sid, minute, viewers.astype(np.float64), level, step)
+    panel = Panel(sid, minute, viewers.astype(np.float64), level, step, scale)
     coarse_levels(panel, cfg)
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
     inputs = model_inputs(cfg, len(rows), spare)
@@ -233,7 +234,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     series, panel, viewers, rows = prepared.series, prepared.panel, prepared.viewers, prepared.rows
     sid, minute, level = panel.sid, panel.minute, panel.level
     n_series = len(series.keys)
-    spans = window_rows(cfg, panel.step)
+    spans = window_rows(cfg, panel.step, panel.scale)
     inputs, prepared.inputs = prepared.inputs, None  # inputs[k, 0] is window k's rise
     rest = set(cfg.seasonal_lags_minutes) - prepared.filled
     fill_lags(con, series, sid[rows], minute[rows], start, end, cols, cfg, inputs, rest)
@@ -266,7 +267,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
         "category_id": series.category[sid[rows][at]],
     }
     found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:-1]}
-    span = window_minutes(cfg, panel.step)[sid[rows][at], np.maximum(found["window"], 0)]
+    span = window_minutes(cfg, panel.scale)[sid[rows][at], np.maximum(found["window"], 0)]
     found["window_minutes"] = span
     spikes = pd.DataFrame(found)
     return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0, spare)
