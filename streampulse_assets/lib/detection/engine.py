@@ -119,15 +119,21 @@ LEARNED = "LEARNED"
 EVENT_SLICE = timedelta(days=1)
 
 
-def compute_events(con, start: datetime, end: datetime, cfg: DetectionConfig) -> pd.DataFrame:
-    """Emitted V3, V1 and LEARNED events of [start, end) from the stored baselines; nothing is
-    written to signal_events (the learned detector stores its own per-row scores and state)."""
-    [(_, _, events)] = _events_by_slice(con, [(start, end)], cfg, write=False)
-    return events
+def event_slices(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """[start, end) in the slices detection runs on: days, except that a start inside an hour
+    first gets the rest of that hour alone. The learned detector learns an hour in the window
+    that holds all of it, or, from its stored rows, when a later window starts; a window that
+    began inside an hour and ran past its end would score the next hour's rows before that hour
+    was learned, unlike a backfill (V3 and V1 do not depend on the slicing)."""
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    if hour < start and hour + timedelta(hours=1) < end:
+        first = hour + timedelta(hours=1)
+        return [(start, first), *time_slices(first, end, EVENT_SLICE)]
+    return list(time_slices(start, end, EVENT_SLICE))
 
 
-def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
-    """(lo, hi, emitted events) of each slice in turn, stored in signal_events if `write`.
+def _events_by_slice(con, slices: list, cfg: DetectionConfig):
+    """(lo, hi, emitted events) of each slice in turn, each stored in signal_events.
 
     The learned detector runs in a worker thread on its own connection to the same database
     (it reads committed rows and writes only its own tables): it scores while the V3 and V1
@@ -157,8 +163,7 @@ def _events_by_slice(con, slices: list, cfg: DetectionConfig, write: bool):
                 del scored, spare
                 events = _emitted(con, parts, lo, hi, cfg)
                 storing.result()
-                if write:
-                    write_events(con, events, lo, hi)
+                write_events(con, events, lo, hi)
                 yield lo, hi, events
     finally:
         learned_con.close()
@@ -237,8 +242,8 @@ def refresh_signal_events(
     baseline join whatever the range.
     """
     cfg = get_config(config)
-    slices = list(time_slices(start, end, EVENT_SLICE))
-    parts = [events for _, _, events in _events_by_slice(con, slices, cfg, write=True)]
+    slices = event_slices(start, end)
+    parts = [events for _, _, events in _events_by_slice(con, slices, cfg)]
     parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else empty_events()
 

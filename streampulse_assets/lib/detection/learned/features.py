@@ -37,7 +37,7 @@ class Panel:
     x: np.ndarray  # float64
     level: np.ndarray  # float64, NaN when unknown
     step: np.ndarray  # float64 per sid
-    scale: np.ndarray | None = None  # per sid, time_scale of its clock (None: 1 for all)
+    scale: np.ndarray | None = None  # per sid, time_scale of its step (None: 1 for all)
 
     def __post_init__(self):
         if self.scale is None:
@@ -48,24 +48,22 @@ class Panel:
         return keys(self.sid, self.minute)
 
 
+# Gaps a series' rows must show before their step is taken as its clock; fewer cannot tell a clock
+# from rows at random (two or three random gaps are equal often enough).
+CLOCK_GAPS = 8
+
+
 def series_steps(sid: np.ndarray, minute: np.ndarray, n_series: int) -> np.ndarray:
-    """Median positive gap between consecutive rows of each series (1 where unknown)."""
-    return series_clock(sid, minute, n_series)[0]
-
-
-def series_clock(
-    sid: np.ndarray, minute: np.ndarray, n_series: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per series, the median positive gap between consecutive rows (1 where unknown) and the
-    step of its clock: that median where the series keeps one (its lower-quartile gap is the
-    median: it is sampled every N minutes, some rows missing), 1 where it does not (rows that
-    come at random, or too few to tell). Only a clock stretches a series' spans (time_scale), so
-    a sparse series is not judged by how many of its rows one read happens to hold."""
+    """The step each series is scored at: its sampling clock, the median gap between its
+    consecutive rows where at least half of its gaps (and CLOCK_GAPS or more) are exactly that
+    (a series sampled every N minutes, some rows missing); 1 minute otherwise. A series whose rows
+    come at random (a category listed only in the minutes it has a live) is on the platform's
+    minute clock with rows missing: its step must not follow how many of its rows one read
+    happens to hold, or a live tick and a backfill would score it differently."""
     gaps = np.diff(minute).astype(np.float64)
     same = np.diff(sid) == 0
     ok = same & (gaps > 0)
-    step = np.ones(n_series, dtype=np.float64)
-    clock = np.ones(n_series, dtype=np.float64)
+    out = np.ones(n_series, dtype=np.float64)
     if ok.any():
         g_sid, g = sid[1:][ok], gaps[ok]
         order = np.lexsort((g, g_sid))
@@ -74,17 +72,21 @@ def series_clock(
         ends = np.searchsorted(g_sid, np.arange(n_series), side="right")
         has = ends > starts
         lo, hi = starts[has], ends[has] - 1
-        step[has] = (g[lo + (hi - lo) // 2] + g[lo + (hi - lo + 1) // 2]) / 2.0
-        regular = (g[lo + (hi - lo) // 4] == step[has]) & (hi - lo >= 2)
-        clock[has] = np.where(regular, step[has], 1.0)
-    return np.maximum(step, 1.0), np.maximum(clock, 1.0)
+        median = (g[lo + (hi - lo) // 2] + g[lo + (hi - lo + 1) // 2]) / 2.0
+        step = np.zeros(n_series)
+        step[has] = median
+        at_median = np.bincount(g_sid, weights=g == step[g_sid], minlength=n_series)[has]
+        count = (hi - lo + 1).astype(np.float64)
+        clock = (count >= CLOCK_GAPS) & (2 * at_median >= count)
+        out[has] = np.where(clock, median, 1.0)
+    return np.maximum(out, 1.0)
 
 
-def time_scale(cfg: LearnedConfig, clock: np.ndarray) -> np.ndarray:
-    """Per series, the factor its spans are stretched by, from the step of its clock
-    (series_clock): 1 up to `reference_step_minutes`, clock / reference_step_minutes beyond
-    (a span of rows, not of minutes)."""
-    return np.maximum(1.0, np.asarray(clock, dtype=np.float64) / cfg.reference_step_minutes)
+def time_scale(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
+    """Per series, the factor its spans are stretched by, from its step (series_steps): 1 up
+    to `reference_step_minutes`, step / reference_step_minutes beyond (a span of rows, not of
+    minutes)."""
+    return np.maximum(1.0, np.asarray(step, dtype=np.float64) / cfg.reference_step_minutes)
 
 
 def window_minutes(cfg: LearnedConfig, scale: np.ndarray) -> np.ndarray:

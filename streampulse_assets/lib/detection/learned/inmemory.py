@@ -17,7 +17,7 @@ from streampulse_assets.lib.detection.learned.features import (
     lagged,
     model_inputs,
     rises,
-    series_clock,
+    series_steps,
     time_scale,
 )
 from streampulse_assets.lib.detection.learned.model import ModelState
@@ -48,8 +48,8 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     x = data["value"].to_numpy(dtype=np.float64)
     level = level_60(sid, data["ts"], x)
     n_series = int(sid.max()) + 1 if len(sid) else 0
-    step, clock = series_clock(sid, minute, n_series)
-    panel = Panel(sid, minute, x, level, step, time_scale(cfg, clock))
+    step = series_steps(sid, minute, n_series)
+    panel = Panel(sid, minute, x, level, step, time_scale(cfg, step))
     coarse_levels(panel, cfg)
     inputs = model_inputs(cfg, len(x))
     rise = rises(panel, cfg, out=inputs[:, 0])

@@ -21,11 +21,12 @@ import pyarrow as pa
 
 from streampulse_assets.lib.detection.learned.config import DEFAULT, LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
+    CLOCK_GAPS,
     Panel,
     coarse_levels,
     model_inputs,
     rises,
-    series_clock,
+    series_steps,
     time_scale,
     window_minutes,
     window_rows,
@@ -170,6 +171,10 @@ class PreparedWindow:
     filled: frozenset = frozenset()
 
 
+# How far back the rows of a series with few rows in the window's read are read to tell its step.
+STEP_HISTORY = timedelta(days=1)
+
+
 def prepare_learned(
     con,
     start: datetime,
@@ -189,17 +194,20 @@ def prepare_learned(
     if not len(raw["h"]):
         return PreparedWindow(start, end)
     series = Series(raw["h"], names)
-    sid, minute = series.codes, raw["minute"].astype(np.int64)
     n_series = len(series.keys)
-    step, clock = series_clock(sid, minute, n_series)
-    scale = time_scale(cfg, clock)
-    if (scale > 1.0).any():  # a coarse series' spans reach further back
-        coarse = series.keys[scale > 1.0]
-        raw = with_history(con, raw, coarse, start - history * scale.max(), start - history)
+    few = np.bincount(series.codes, minlength=n_series) <= CLOCK_GAPS
+    if few.any():  # too few rows to tell their step: read the day before for those series
+        raw = with_history(con, raw, series.keys[few], start - STEP_HISTORY, start - history)
         series = Series(raw["h"], names)
-        sid, minute = series.codes, raw["minute"].astype(np.int64)
-        step, clock = series_clock(sid, minute, n_series)
-        scale = time_scale(cfg, clock)
+    step = series_steps(series.codes, raw["minute"].astype(np.int64), n_series)
+    scale = time_scale(cfg, step)
+    for group, reach in ((few, start - STEP_HISTORY), (~few, start - history)):
+        coarse = group & (scale > 1.0)  # a coarse series' spans reach further back
+        wanted = start - history * float(scale[coarse].max()) if coarse.any() else reach
+        if wanted < reach:
+            raw = with_history(con, raw, series.keys[coarse], wanted, reach)
+            series = Series(raw["h"], names)
+    sid, minute = series.codes, raw["minute"].astype(np.int64)
     viewers = column(raw, "viewers")
     level = column(raw, "median_60").astype(np.float64)
     del raw  # memory: its columns are copied out
