@@ -239,7 +239,8 @@ def refresh_signal_events(
     Cooldowns are seeded from events stored before `start`, so refreshing minute by minute and
     refreshing the whole range at once store identical events. A long range is detected a day at
     a time (each day stored before the next is seeded from it), which bounds the memory of the
-    baseline join whatever the range.
+    baseline join whatever the range; a range that starts inside an hour first detects the rest
+    of that hour (event_slices).
     """
     cfg = get_config(config)
     slices = event_slices(start, end)
