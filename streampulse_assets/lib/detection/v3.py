@@ -12,73 +12,30 @@ from datetime import datetime
 
 import pandas as pd
 
+from streampulse_assets.lib.detection.candidates import candidates_sql
 from streampulse_assets.lib.detection.config import DetectionConfig
-from streampulse_assets.lib.detection.features import features_sql, min_short_points
 
 
-def _major_sql(cfg: DetectionConfig, source: str, usable: str) -> str:
-    """Per platform and minute, the seasonal baseline of the N-th largest category.
+def v3_sql(cfg: DetectionConfig, candidates: str | None = None) -> str:
+    """V3 triggers from `candidates` (a table of candidates.candidates_sql; default: that query
+    inline).
 
-    `baseline_season >= that` is exactly `rank() <= N`, via a cheap aggregate instead of a
-    window over many small partitions.
-    """
-    if cfg.major_top_n <= 0:
-        return (
-            "SELECT DISTINCT platform, ts, 'Infinity'::DOUBLE AS major_floor "
-            f"FROM {source} WHERE {usable}"
-        )
-    return (
-        f"SELECT platform, ts, list_min(max(baseline_season, {cfg.major_top_n})) AS major_floor "
-        f"FROM {source} WHERE {usable} GROUP BY platform, ts"
-    )
-
-
-def v3_sql(cfg: DetectionConfig, features: str | None = None) -> str:
-    """V3 triggers from `features` (a table name; default: the features query inline).
-
-    Only the rows that can meet a rule reach the join with the major floors: a SPIKE at the
-    lower of the two growth thresholds, a rise or a top-N candidate (neither depends on
-    is_major). That is a superset of the triggered rows, so they are exactly those of joining
-    every row; the floors themselves are aggregated over every usable row.
+    The candidates hold every row that can meet a rule (a SPIKE at the lower of the two growth
+    thresholds, a rise or a top-N candidate; the last two do not depend on is_major) with its
+    minute's major floor, so the rules, and the top-N ranks among the top_ok rows, see exactly
+    the rows they would over every features row.
     """
     c = cfg
-    source = features or "m"
-    head = "" if features else f"m AS ({features_sql(cfg)}),"
-    usable = f"median_60 IS NOT NULL AND n_60 >= {min_short_points(cfg)}"
+    source = candidates or f"({candidates_sql(cfg)})"
     return f"""
-    WITH {head}
-    g AS (
-        SELECT *,
-            "current" / greatest(median_60, {c.baseline_floor} * unit) AS growth_ratio,
-            "current" / greatest(baseline_season, {c.baseline_floor} * unit) AS season_ratio,
-            "current" - median_60 AS delta,
-            greatest({c.min_delta} * unit, {c.season_delta_frac} * baseline_season)
-                AS required_delta,
-            greatest({c.person_min_delta} * unit, {c.person_delta_frac} * baseline_season)
-                AS person_required_delta
-        FROM {source}
-        WHERE {usable}
-    ),
-    h AS (
-        SELECT *,
-            coalesce(growth_ratio >= {c.candidate_growth}
-                     AND delta >= {c.candidate_min_delta} * unit, false) AS rise_ok,
-            coalesce(growth_ratio >= {c.candidate_top_min_growth}
-                     AND delta >= {c.candidate_min_delta} * unit, false) AS top_ok,
-            coalesce(growth_ratio >= {min(c.growth_major, c.growth_minor)}
-                     AND season_ratio >= {c.season_ratio_min}
-                     AND delta >= required_delta, false) AS spike_any
-        FROM g
-    ),
-    k AS ({_major_sql(cfg, source, usable)}),
+    WITH u AS (SELECT platform, ts, major_floor, unnest(v3, recursive := true) FROM {source}),
     f AS (
-        SELECT h.* EXCLUDE (spike_any), h.baseline_season >= k.major_floor AS is_major,
-            coalesce(growth_ratio >= CASE WHEN h.baseline_season >= k.major_floor
+        SELECT *, baseline_season >= major_floor AS is_major,
+            coalesce(growth_ratio >= CASE WHEN baseline_season >= major_floor
                                           THEN {c.growth_major} ELSE {c.growth_minor} END
                      AND season_ratio >= {c.season_ratio_min}
                      AND delta >= required_delta, false) AS spike_ok
-        FROM h JOIN k ON k.platform = h.platform AND k.ts = h.ts
-        WHERE h.spike_any OR h.rise_ok OR h.top_ok
+        FROM u
     ),
     t AS (SELECT * FROM f WHERE spike_ok OR rise_ok OR top_ok),
     r AS (
@@ -102,9 +59,9 @@ def v3_sql(cfg: DetectionConfig, features: str | None = None) -> str:
 
 
 def v3_triggers(
-    con, start: datetime, end: datetime, cfg: DetectionConfig, features: str | None = None
+    con, start: datetime, end: datetime, cfg: DetectionConfig, candidates: str | None = None
 ) -> pd.DataFrame:
     """Rows of [start, end) meeting a V3 SPIKE or CANDIDATE rule (before causes and cooldown)."""
-    params = {} if features else {"start": start, "end": end}
-    frame = con.execute(v3_sql(cfg, features), params).df()
+    params = {} if candidates else {"start": start, "end": end}
+    frame = con.execute(v3_sql(cfg, candidates), params).df()
     return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)
