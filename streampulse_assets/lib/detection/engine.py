@@ -217,13 +217,15 @@ def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, sc
         parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
         parts += [v1.assign(detector="V1")] if len(v1) else []
         spikes = scoring.result().spikes
-        with registered(con, LEARNED_KEYS, spikes[["platform", "category_id", "ts"]]):
-            con.execute(
-                f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS "
-                f"{features_sql(cfg, keys=LEARNED_KEYS)}",
-                params,
-            )
-        learned = learned_rows(con, spikes, FEATURES_TABLE, cfg.learned)
+        learned = spikes.iloc[0:0]  # learned_rows' own answer for no spikes (most live ticks)
+        if len(spikes):
+            with registered(con, LEARNED_KEYS, spikes[["platform", "category_id", "ts"]]):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS "
+                    f"{features_sql(cfg, keys=LEARNED_KEYS)}",
+                    params,
+                )
+            learned = learned_rows(con, spikes, FEATURES_TABLE, cfg.learned)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {CANDIDATES_TABLE}")
         con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
