@@ -23,8 +23,10 @@ import pandas as pd
 from streampulse_assets.lib.timeutil import to_minute
 
 KEYS_TABLE = "_detection_keys"
-# Series x columns laid out at once (bounds the memory of a long backfill).
-CHUNK_CELLS = 2_000_000
+# Series x columns laid out at once (bounds the memory of a long backfill). Smaller chunks start
+# the writer thread sooner and leave a shorter last insert after the last chunk, and their arrays
+# are reused by the allocator instead of faulted in afresh (8-day backfill: 12 chunks, not 6).
+CHUNK_CELLS = 1_000_000
 
 
 @dataclass
@@ -105,8 +107,10 @@ def read_rows(con, ranges: list[tuple[datetime, datetime]], start: datetime, end
     return Rows(keys, sid, col, viewers, minutes, int(t0), int(t1))
 
 
-def bands(rows: Rows, cells: int = CHUNK_CELLS) -> Iterator[Band]:
-    """The rows as Bands of consecutive series, each at most ~`cells` series x columns."""
+def bands(rows: Rows, cells: int | None = None) -> Iterator[Band]:
+    """The rows as Bands of consecutive series, each at most ~`cells` (default CHUNK_CELLS, read
+    at call time) series x columns."""
+    cells = CHUNK_CELLS if cells is None else cells
     n_series, width = len(rows.keys), len(rows.minutes) + 1
     per = max(1, cells // width)
     for a in range(0, n_series, per):

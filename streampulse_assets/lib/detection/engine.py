@@ -20,6 +20,7 @@ from streampulse_assets.lib.detection.baselines import (
     refresh_rolling_baselines,
     refresh_seasonal_baselines,
 )
+from streampulse_assets.lib.detection.candidates import candidates_sql
 from streampulse_assets.lib.detection.causes import add_causes, add_levels, reclassify_arrivals
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.context import streamer_context
@@ -115,6 +116,8 @@ def empty_events() -> pd.DataFrame:
 
 
 FEATURES_TABLE = "_detection_features"
+CANDIDATES_TABLE = "_detection_candidates"
+LEARNED_KEYS = "_detection_learned_keys"
 LEARNED = "LEARNED"
 EVENT_SLICE = timedelta(days=1)
 
@@ -201,22 +204,35 @@ def _emitted(con, parts: list[pd.DataFrame], start, end, cfg: DetectionConfig) -
 
 def _detector_rows(con, start: datetime, end: datetime, cfg: DetectionConfig, scoring):
     """The V3 rows (levels set, SPIKE candidates with their cause), the V1 rows and the LEARNED
-    rows (once `scoring`, the future of score_learned, has its SPIKEs), before the cooldown."""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS {features_sql(cfg)}",
-        {"start": start, "end": end},
-    )
+    rows (once `scoring`, the future of score_learned, has its SPIKEs), before the cooldown.
+
+    V3 and V1 read the candidates (candidates.py: one aggregate over the day's joined baselines);
+    the learned rows join the features of their own few minutes only.
+    """
+    params = {"start": start, "end": end}
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {CANDIDATES_TABLE} AS {candidates_sql(cfg)}", params)
     try:
-        v3 = v3_triggers(con, start, end, cfg, FEATURES_TABLE)
-        v1 = v1_triggers(con, start, end, cfg, FEATURES_TABLE)
+        v3 = v3_triggers(con, start, end, cfg, CANDIDATES_TABLE)
+        v1 = v1_triggers(con, start, end, cfg, CANDIDATES_TABLE)
+        con.execute(f"DROP TABLE IF EXISTS {CANDIDATES_TABLE}")
         spiky = v3[v3["spike_ok"]] if len(v3) else v3
         if len(spiky):
             spiky = add_causes(_with_raw_context(con, spiky, start, end), cfg).assign(_ctx=True)
         rest = v3[~v3["spike_ok"]] if len(v3) else v3
         parts = [add_levels(p, cfg).assign(detector="V3") for p in (spiky, rest) if len(p)]
         parts += [v1.assign(detector="V1")] if len(v1) else []
-        learned = learned_rows(con, scoring.result().spikes, FEATURES_TABLE)
+        spikes = scoring.result().spikes
+        learned = spikes.iloc[0:0]  # learned_rows' own answer for no spikes (most live ticks)
+        if len(spikes):
+            with registered(con, LEARNED_KEYS, spikes[["platform", "category_id", "ts"]]):
+                con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {FEATURES_TABLE} AS "
+                    f"{features_sql(cfg, keys=LEARNED_KEYS)}",
+                    params,
+                )
+            learned = learned_rows(con, spikes, FEATURES_TABLE)
     finally:
+        con.execute(f"DROP TABLE IF EXISTS {CANDIDATES_TABLE}")
         con.execute(f"DROP TABLE IF EXISTS {FEATURES_TABLE}")
     return parts + ([learned.assign(detector=LEARNED)] if len(learned) else [])
 

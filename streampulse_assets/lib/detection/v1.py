@@ -11,32 +11,30 @@ from datetime import datetime
 
 import pandas as pd
 
+from streampulse_assets.lib.detection.candidates import candidates_sql
 from streampulse_assets.lib.detection.config import DetectionConfig
-from streampulse_assets.lib.detection.features import features_sql
 
 
-def v1_sql(cfg: DetectionConfig, features: str | None = None) -> str:
-    source = features or f"({features_sql(cfg)})"
+def v1_sql(cfg: DetectionConfig, candidates: str | None = None) -> str:
+    """V1 rows from `candidates` (a table of candidates.candidates_sql, which lists the rows where
+    V1 fires; default: that query inline)."""
+    source = candidates or f"({candidates_sql(cfg)})"
     return f"""
-    WITH m AS (SELECT * FROM {source})
     SELECT platform, category_id, ts, "current", median_60 AS baseline_short, baseline_season,
            season_source, "current" / prev_viewers AS growth_ratio,
            "current" / nullif(baseline_season, 0) AS season_ratio,
            "current" - prev_viewers AS delta, {cfg.v1_min_delta} * unit AS required_delta,
            ago_ts
-    FROM m
-    WHERE prev_viewers IS NOT NULL
-      AND "current" >= {cfg.v1_growth} * prev_viewers
-      AND "current" - prev_viewers >= {cfg.v1_min_delta} * unit
+    FROM (SELECT platform, ts, unnest(v1, recursive := true) FROM {source})
     """
 
 
 def v1_triggers(
-    con, start: datetime, end: datetime, cfg: DetectionConfig, features: str | None = None
+    con, start: datetime, end: datetime, cfg: DetectionConfig, candidates: str | None = None
 ) -> pd.DataFrame:
     """Rows of [start, end) where V1 fires (before cooldown)."""
-    params = {} if features else {"start": start, "end": end}
-    frame = con.execute(v1_sql(cfg, features), params).df()
+    params = {} if candidates else {"start": start, "end": end}
+    frame = con.execute(v1_sql(cfg, candidates), params).df()
     frame["level"] = "SPIKE"
     frame["candidate_reasons"] = '["v1_previous_minute"]'
     return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)

@@ -12,54 +12,30 @@ from datetime import datetime
 
 import pandas as pd
 
+from streampulse_assets.lib.detection.candidates import candidates_sql
 from streampulse_assets.lib.detection.config import DetectionConfig
-from streampulse_assets.lib.detection.features import features_sql, min_short_points
 
 
-def _major_sql(cfg: DetectionConfig) -> str:
-    """Per platform and minute, the seasonal baseline of the N-th largest category.
+def v3_sql(cfg: DetectionConfig, candidates: str | None = None) -> str:
+    """V3 triggers from `candidates` (a table of candidates.candidates_sql; default: that query
+    inline).
 
-    `baseline_season >= that` is exactly `rank() <= N`, via a cheap aggregate instead of a
-    window over many small partitions.
+    The candidates hold every row that can meet a rule (a SPIKE at the lower of the two growth
+    thresholds, a rise or a top-N candidate; the last two do not depend on is_major) with its
+    minute's major floor, so the rules, and the top-N ranks among the top_ok rows, see exactly
+    the rows they would over every features row.
     """
-    if cfg.major_top_n <= 0:
-        return "SELECT DISTINCT platform, ts, 'Infinity'::DOUBLE AS major_floor FROM g"
-    return (
-        f"SELECT platform, ts, list_min(max(baseline_season, {cfg.major_top_n})) AS major_floor "
-        "FROM g GROUP BY platform, ts"
-    )
-
-
-def v3_sql(cfg: DetectionConfig, features: str | None = None) -> str:
-    """V3 triggers from `features` (a table name; default: the features query inline)."""
     c = cfg
-    source = features or f"({features_sql(cfg)})"
+    source = candidates or f"({candidates_sql(cfg)})"
     return f"""
-    WITH m AS (SELECT * FROM {source}),
-    g AS (
-        SELECT *,
-            "current" / greatest(median_60, {c.baseline_floor} * unit) AS growth_ratio,
-            "current" / greatest(baseline_season, {c.baseline_floor} * unit) AS season_ratio,
-            "current" - median_60 AS delta,
-            greatest({c.min_delta} * unit, {c.season_delta_frac} * baseline_season)
-                AS required_delta,
-            greatest({c.person_min_delta} * unit, {c.person_delta_frac} * baseline_season)
-                AS person_required_delta
-        FROM m
-        WHERE median_60 IS NOT NULL AND n_60 >= {min_short_points(cfg)}
-    ),
-    k AS ({_major_sql(cfg)}),
+    WITH u AS (SELECT platform, ts, major_floor, unnest(v3, recursive := true) FROM {source}),
     f AS (
-        SELECT g.*, g.baseline_season >= k.major_floor AS is_major,
-            coalesce(growth_ratio >= CASE WHEN g.baseline_season >= k.major_floor
+        SELECT *, baseline_season >= major_floor AS is_major,
+            coalesce(growth_ratio >= CASE WHEN baseline_season >= major_floor
                                           THEN {c.growth_major} ELSE {c.growth_minor} END
                      AND season_ratio >= {c.season_ratio_min}
-                     AND delta >= required_delta, false) AS spike_ok,
-            coalesce(growth_ratio >= {c.candidate_growth}
-                     AND delta >= {c.candidate_min_delta} * unit, false) AS rise_ok,
-            coalesce(growth_ratio >= {c.candidate_top_min_growth}
-                     AND delta >= {c.candidate_min_delta} * unit, false) AS top_ok
-        FROM g JOIN k ON k.platform = g.platform AND k.ts = g.ts
+                     AND delta >= required_delta, false) AS spike_ok
+        FROM u
     ),
     t AS (SELECT * FROM f WHERE spike_ok OR rise_ok OR top_ok),
     r AS (
@@ -83,9 +59,9 @@ def v3_sql(cfg: DetectionConfig, features: str | None = None) -> str:
 
 
 def v3_triggers(
-    con, start: datetime, end: datetime, cfg: DetectionConfig, features: str | None = None
+    con, start: datetime, end: datetime, cfg: DetectionConfig, candidates: str | None = None
 ) -> pd.DataFrame:
     """Rows of [start, end) meeting a V3 SPIKE or CANDIDATE rule (before causes and cooldown)."""
-    params = {} if features else {"start": start, "end": end}
-    frame = con.execute(v3_sql(cfg, features), params).df()
+    params = {} if candidates else {"start": start, "end": end}
+    frame = con.execute(v3_sql(cfg, candidates), params).df()
     return frame.sort_values(["platform", "category_id", "ts"], ignore_index=True)
