@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import resource
 import shutil
 import statistics
@@ -114,12 +115,16 @@ def count_rows(path: Path) -> int:
 
 
 def scratch_copy(src: Path, name: str, folder: Path = OUT) -> Path:
-    """A fresh copy of a raw warehouse (so runs never change the cached file)."""
+    """A fresh copy of a raw warehouse (so runs never change the cached file), written to disk
+    before anything is timed: otherwise the first COMMIT of the timed run pays for flushing the
+    copy's dirty pages (about 0.65 s for the 2.3 GB warehouse)."""
     folder.mkdir(parents=True, exist_ok=True)
     dst = folder / name
     dst.unlink(missing_ok=True)
     dst.with_name(name + ".wal").unlink(missing_ok=True)  # a crashed run's log would replay
     shutil.copyfile(src, dst)
+    with open(dst, "rb+") as copy:
+        os.fsync(copy.fileno())
     return dst
 
 
