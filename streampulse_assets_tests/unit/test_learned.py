@@ -12,7 +12,6 @@ import pytest
 from streampulse_assets.lib.detection.learned.config import LearnedConfig
 from streampulse_assets.lib.detection.learned.features import (
     series_steps,
-    time_scale,
     window_rows,
 )
 from streampulse_assets.lib.detection.learned.inmemory import score_frame
@@ -102,7 +101,7 @@ def test_a_coarse_series_measures_its_spans_in_rows():
     series has, not a level of the one row before it."""
     cfg, steps = LearnedConfig(), np.array([1.0, 5.0, 60.0])
     expected = [[1, 15, 60, 180], [1, 3, 12, 36], [1, 3, 12, 36]]
-    np.testing.assert_array_equal(window_rows(cfg, steps, time_scale(cfg, steps)), expected)
+    np.testing.assert_array_equal(window_rows(cfg, steps), expected)
     # A step is a clock: an hourly series with a missing row keeps one; rows at random (a
     # category listed in some minutes only) are on the minute clock, whatever their median gap.
     rng = np.random.default_rng(0)

@@ -36,12 +36,7 @@ class Panel:
     minute: np.ndarray  # int64, minutes since the epoch
     x: np.ndarray  # float64
     level: np.ndarray  # float64, NaN when unknown
-    step: np.ndarray  # float64 per sid
-    scale: np.ndarray | None = None  # per sid, time_scale of its step (None: 1 for all)
-
-    def __post_init__(self):
-        if self.scale is None:
-            self.scale = np.ones(len(self.step))
+    step: np.ndarray  # float64 per sid (series_steps)
 
     @property
     def key(self) -> np.ndarray:
@@ -89,18 +84,16 @@ def time_scale(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
     return np.maximum(1.0, np.asarray(step, dtype=np.float64) / cfg.reference_step_minutes)
 
 
-def window_minutes(cfg: LearnedConfig, scale: np.ndarray) -> np.ndarray:
+def window_minutes(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
     """The minutes each window spans per series [S, K]: `windows_minutes` times the series'
     time scale."""
     w = np.asarray(cfg.windows_minutes, dtype=np.float64)[None, :]
-    return w * np.asarray(scale, dtype=np.float64)[:, None]
+    return w * time_scale(cfg, step)[:, None]
 
 
-def window_rows(cfg: LearnedConfig, step: np.ndarray, scale: np.ndarray | None = None):
-    """Rows each window spans per series [S, K] (`scale`: their time scale, default 1); 0 marks
-    a window no wider than the row itself."""
-    scale = np.ones(len(step)) if scale is None else scale
-    rows = np.rint(window_minutes(cfg, scale) / step[:, None])
+def window_rows(cfg: LearnedConfig, step: np.ndarray) -> np.ndarray:
+    """Rows each window spans per series [S, K]; 0 marks a window no wider than the row itself."""
+    rows = np.rint(window_minutes(cfg, step) / step[:, None])
     rows[:, 0] = 1.0
     rows[:, 1:][rows[:, 1:] < 2] = 0.0  # the same as the row alone: not a window of its own
     return rows
@@ -118,9 +111,9 @@ def rises(
     idx = np.arange(len(panel.x)) if rows is None else rows
     key = panel.key
     csum = np.concatenate([[0.0], np.cumsum(panel.x)])
-    span = window_rows(cfg, panel.step, panel.scale)  # [S, K]
+    span = window_rows(cfg, panel.step)  # [S, K]
     sid = panel.sid[idx]
-    scale = panel.scale
+    scale = time_scale(cfg, panel.step)
     coarse = bool((scale > 1.0).any())
     out = np.empty((len(cfg.windows_minutes), len(idx))) if out is None else out
     for k, w in enumerate(cfg.windows_minutes):
@@ -143,18 +136,15 @@ def rises(
     return out
 
 
-def coarse_levels(panel: Panel, cfg: LearnedConfig, rows: np.ndarray | None = None) -> None:
-    """Replace, in place, the level of the rows (default: all) of series coarser than
-    `reference_step_minutes` by the median of their values in the LEVEL_MINUTES x time scale
-    minutes before the row (NaN when there are none); other rows keep theirs
-    (rolling_baselines.median_60, or its in-memory equal)."""
-    scale = panel.scale
+def coarse_levels(panel: Panel, cfg: LearnedConfig) -> None:
+    """Replace, in place, the level of the rows of series coarser than `reference_step_minutes`
+    by the median of their values in the LEVEL_MINUTES x time scale minutes before the row (NaN
+    when there are none); other rows keep theirs (rolling_baselines.median_60, or its in-memory
+    equal)."""
+    scale = time_scale(cfg, panel.step)
     if not (scale > 1.0).any():
         return
-    idx = np.arange(len(panel.x)) if rows is None else np.asarray(rows)
-    idx = idx[scale[panel.sid[idx]] > 1.0]
-    if not len(idx):
-        return
+    idx = np.flatnonzero(scale[panel.sid] > 1.0)
     key = panel.key
     back = np.rint(LEVEL_MINUTES * scale[panel.sid[idx]]).astype(np.int64)
     lo = np.searchsorted(key, key[idx] - back)  # rows in [t - span, t)

@@ -18,7 +18,6 @@ from streampulse_assets.lib.detection.learned.features import (
     model_inputs,
     rises,
     series_steps,
-    time_scale,
 )
 from streampulse_assets.lib.detection.learned.model import ModelState
 from streampulse_assets.lib.detection.learned.run import alerts, score_panel
@@ -48,8 +47,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     x = data["value"].to_numpy(dtype=np.float64)
     level = level_60(sid, data["ts"], x)
     n_series = int(sid.max()) + 1 if len(sid) else 0
-    step = series_steps(sid, minute, n_series)
-    panel = Panel(sid, minute, x, level, step, time_scale(cfg, step))
+    panel = Panel(sid, minute, x, level, series_steps(sid, minute, n_series))
     coarse_levels(panel, cfg)
     inputs = model_inputs(cfg, len(x))
     rise = rises(panel, cfg, out=inputs[:, 0])

@@ -90,7 +90,7 @@ def _score_part(part, panel, rows, inputs, state, cfg, hour, complete, out) -> N
     bounds = np.flatnonzero(np.diff(hours_sorted)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [len(order)]])
-    spans = window_rows(cfg, panel.step, panel.scale)
+    spans = window_rows(cfg, panel.step)
     rows_per_day = 1440.0 / panel.step
     for a, b in zip(starts, ends, strict=True):
         sel = order[a:b]

@@ -122,8 +122,10 @@ def _write_scores(con, series: Series, sid: np.ndarray, columns: dict) -> None:
         con.execute(f"INSERT INTO learned_scores ({names}) SELECT {names} FROM _learned_scores")
 
 
-SPIKE_COLUMNS = ["platform", "category_id", "ts", "current", "level", "score", "z", "window"]
-SPIKE_COLUMNS += ["window_minutes"]  # the span of that window for its series (time_scale)
+# The SPIKE rows: stored columns of learned_scores, then the span of the row's window for its
+# series (features.window_minutes).
+SPIKE_COLUMNS = ["platform", "category_id", "ts", "current", "level", "score", "z", "window",
+                 "window_minutes"]  # fmt: skip
 ALERT_COLUMNS = ["platform", "category_id", "ts"]
 
 
@@ -211,7 +213,7 @@ def prepare_learned(
     viewers = column(raw, "viewers")
     level = column(raw, "median_60").astype(np.float64)
     del raw  # memory: its columns are copied out
-    panel = Panel(sid, minute, viewers.astype(np.float64), level, step, scale)
+    panel = Panel(sid, minute, viewers.astype(np.float64), level, step)
     coarse_levels(panel, cfg)
     rows = np.flatnonzero(minute >= to_minute(start, ceil=False))
     inputs = model_inputs(cfg, len(rows), spare)
@@ -242,7 +244,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     series, panel, viewers, rows = prepared.series, prepared.panel, prepared.viewers, prepared.rows
     sid, minute, level = panel.sid, panel.minute, panel.level
     n_series = len(series.keys)
-    spans = window_rows(cfg, panel.step, panel.scale)
+    spans = window_rows(cfg, panel.step)
     inputs, prepared.inputs = prepared.inputs, None  # inputs[k, 0] is window k's rise
     rest = set(cfg.seasonal_lags_minutes) - prepared.filled
     fill_lags(con, series, sid[rows], minute[rows], start, end, cols, cfg, inputs, rest)
@@ -275,7 +277,7 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
         "category_id": series.category[sid[rows][at]],
     }
     found |= {c: out["viewers" if c == "current" else c][at] for c in SPIKE_COLUMNS[2:-1]}
-    span = window_minutes(cfg, panel.scale)[sid[rows][at], np.maximum(found["window"], 0)]
+    span = window_minutes(cfg, panel.step)[sid[rows][at], np.maximum(found["window"], 0)]
     found["window_minutes"] = span
     spikes = pd.DataFrame(found)
     return ScoredWindow(start, end, spikes, series, sid[rows], out, state, loaded, h0, spare)
