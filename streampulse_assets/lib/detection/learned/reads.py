@@ -121,29 +121,43 @@ def rises_of(rows: dict, cols: list[str]) -> np.ndarray:
 
 
 def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
-    """The newest stored state at or before `hour` of every series (empty where none)."""
+    """The newest stored state at or before `hour` of every series (empty where none).
+
+    Two narrow reads: the model's fields of every (window, candidate) row, and the time-of-day
+    profile from the one row per series that carries it (the others hold NULLs), both fetched as
+    numpy (a pandas frame of the ~60 columns cost a live tick more than the query)."""
     n_series, k, c = shape
     state = ModelState.empty(n_series, k, c, np.full(n_series, to_minute(hour, ceil=False) // HOUR))
+    newest = (
+        "FROM learned_state s JOIN (SELECT platform, category_id, max(hour) AS hour "
+        "FROM learned_state WHERE hour <= ? GROUP BY ALL) m USING (platform, category_id, hour)"
+    )
+    fields = ", ".join(f"s.{f}" for f in FIELDS)
     rows = con.execute(
-        f"SELECT {_KEY}, s.* FROM learned_state s JOIN (SELECT platform, category_id, "
-        "max(hour) AS hour FROM learned_state WHERE hour <= ? GROUP BY ALL) m "
-        "USING (platform, category_id, hour)",
+        f'SELECT {_KEY}, s.hour, s."window", s.cand, {fields} {newest}',
         [hour],
-    ).df()
-    if rows.empty:
+    ).fetchnumpy()
+    if not len(rows["h"]):
         return state
-    sid = series.of(rows["h"].to_numpy(np.uint64))
-    keep = (sid >= 0) & (rows["cand"].to_numpy(int) < c)  # a lag no longer configured is dropped
-    rows, sid = rows[keep], sid[keep]
-    w, cand = rows["window"].to_numpy(int), rows["cand"].to_numpy(int)
+    sid = series.of(rows["h"])
+    cand = rows["cand"].astype(np.int64)
+    keep = (sid >= 0) & (cand < c)  # a lag no longer configured is dropped
+    sid, w, cand = sid[keep], rows["window"].astype(np.int64)[keep], cand[keep]
     for f in FIELDS:
-        state.arrays[f][sid, w, cand] = rows[f].to_numpy(float)
-    first = (w == 0) & (cand == 0)  # the row that carries the series' time-of-day profile
+        state.arrays[f][sid, w, cand] = rows[f][keep]
+    state.hour[sid] = datetime64_to_minutes(rows["hour"][keep]) // HOUR
+    cols = [col for name in PROFILE for col in profile_columns(name)]
+    profile = con.execute(
+        f"SELECT {_KEY}, {', '.join(_nan_for_null(col) for col in cols)} {newest} "
+        'WHERE s."window" = 0 AND s.cand = 0',
+        [hour],
+    ).fetchnumpy()
+    psid = series.of(profile["h"])
+    known = psid >= 0
     for name in PROFILE:
         for h, col in enumerate(profile_columns(name)):
-            values = rows[col].to_numpy(float)[first]
-            state.profile[name][sid[first], h] = np.nan_to_num(values, nan=0.0)
-    state.hour[sid] = datetime64_to_minutes(rows["hour"]) // HOUR
+            values = np.nan_to_num(profile[col][known], nan=0.0)
+            state.profile[name][psid[known], h] = values
     return state
 
 
