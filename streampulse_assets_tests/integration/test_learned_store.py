@@ -128,6 +128,36 @@ def test_ticks_across_hours_and_intermittent_series_store_what_a_backfill_stores
     pd.testing.assert_frame_equal(a["scores"], b["scores"], check_exact=True)
 
 
+def test_a_tick_finds_the_state_of_a_series_silent_for_hours(tmp_path):
+    """A live tick looks for each series' newest state among the last few hours' states first
+    (reads.RECENT_STATE_HOURS); a series that was silent for longer (an intermittent category,
+    here 10 hours without a row) is found among all of its states: the ticks after its silence
+    score it as the backfill does, from the state it learned before."""
+    n = 2 * 1440
+    every = pd.date_range(T0, periods=n, freq="1min")
+    keep = np.ones(n, dtype=bool)
+    keep[n - 720 : n - 60] = False  # silent from 12 h to 1 h before the end
+    parts = [
+        pd.DataFrame({"category_id": "steady", "ts": every, "viewers": noisy(2, 300, seed=50)}),
+        pd.DataFrame(
+            {"category_id": "silent", "ts": every[keep], "viewers": noisy(2, 80, seed=51)[keep]}
+        ),
+    ]
+    raw = normalise(pd.concat(parts, ignore_index=True).assign(platform="p"))
+    end = T0 + timedelta(days=2)
+    edges = [end - timedelta(minutes=100) + timedelta(minutes=m) for m in range(0, 101, 5)]
+    backfill, live = backfill_and_ticks(tmp_path, raw, T0, edges, get_config())
+    a, b = _learned_tables(backfill), _learned_tables(live)
+    pd.testing.assert_frame_equal(a["scores"], b["scores"], check_exact=True)
+    state = b["state"]
+    hours = state.groupby("category_id")["hour"].apply(lambda h: sorted(set(h)))
+    back = end - timedelta(minutes=60)  # the ticks from here on list the series again
+    newest = max(h for h in hours["silent"] if h < back)  # what the first of them found
+    assert back - newest > timedelta(hours=reads.RECENT_STATE_HOURS)
+    after = b["scores"][(b["scores"]["category_id"] == "silent") & (b["scores"]["ts"] >= back)]
+    assert len(after) == 60 and (after["score"] > 0).any()
+
+
 def test_rerunning_a_window_is_idempotent(tmp_path):
     sim = Simulator(seed=3, categories_per_platform=4)
     start, end = T0, T0 + timedelta(hours=30)

@@ -19,6 +19,7 @@ from streampulse_assets.lib.detection.learned.model import (
     profile_columns,
 )
 from streampulse_assets.lib.detection.learned.run import learn_hour
+from streampulse_assets.lib.duck import registered
 from streampulse_assets.lib.timeutil import datetime64_to_minutes, minute_to_dt, to_minute
 
 HOUR = 60
@@ -56,10 +57,10 @@ _KEY = "hash(platform, category_id) AS h"
 _MINUTE = "epoch_us(ts) // 60000000 AS minute"
 
 
-def _nan_for_null(col: str) -> str:
-    """`col` with NULL read as NaN: a column holding NULLs is fetched as a masked array, whose
-    mask and filled copy (column) cost more than DuckDB writing NaN."""
-    return f"coalesce({col}, 'NaN'::DOUBLE) AS {col}"
+def _nan_for_null(col: str, name: str | None = None) -> str:
+    """`col` with NULL read as NaN (as `name`, default `col`): a column holding NULLs is fetched
+    as a masked array, whose mask and filled copy (column) cost more than DuckDB writing NaN."""
+    return f"coalesce({col}, 'NaN'::DOUBLE) AS {name or col}"
 
 
 def in_series_order(rows: dict) -> dict:
@@ -120,6 +121,14 @@ def rises_of(rows: dict, cols: list[str]) -> np.ndarray:
     return np.stack([column(rows, c).astype(np.float64) for c in cols], axis=0)
 
 
+# A series that had rows in the last hours has its newest state among the states of those hours
+# (one is stored per series and hour it learned), so the newest state is first looked for there:
+# the table holds every hour of the retention period (~16 rows per series and hour), and finding
+# the newest state per series over all of it cost a live tick more the longer the history.
+RECENT_STATE_HOURS = 6
+_STATE_KEYS = "_learned_state_keys"
+
+
 def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     """The newest stored state at or before `hour` of every series (empty where none).
 
@@ -128,15 +137,8 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     numpy (a pandas frame of the ~60 columns cost a live tick more than the query)."""
     n_series, k, c = shape
     state = ModelState.empty(n_series, k, c, np.full(n_series, to_minute(hour, ceil=False) // HOUR))
-    newest = (
-        "FROM learned_state s JOIN (SELECT platform, category_id, max(hour) AS hour "
-        "FROM learned_state WHERE hour <= ? GROUP BY ALL) m USING (platform, category_id, hour)"
-    )
     fields = ", ".join(f"s.{f}" for f in FIELDS)
-    rows = con.execute(
-        f'SELECT {_KEY}, s.hour, s."window", s.cand, {fields} {newest}',
-        [hour],
-    ).fetchnumpy()
+    rows = _newest_states(con, series, hour, f's.hour, s."window", s.cand, {fields}', "")
     if not len(rows["h"]):
         return state
     sid = series.of(rows["h"])
@@ -147,11 +149,13 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
         state.arrays[f][sid, w, cand] = rows[f][keep]
     state.hour[sid] = datetime64_to_minutes(rows["hour"][keep]) // HOUR
     cols = [col for name in PROFILE for col in profile_columns(name)]
-    profile = con.execute(
-        f"SELECT {_KEY}, {', '.join(_nan_for_null(col) for col in cols)} {newest} "
-        'WHERE s."window" = 0 AND s.cand = 0',
-        [hour],
-    ).fetchnumpy()
+    profile = _newest_states(
+        con,
+        series,
+        hour,
+        ", ".join(_nan_for_null(f"s.{col}", col) for col in cols),
+        'AND s."window" = 0 AND s.cand = 0',
+    )
     psid = series.of(profile["h"])
     known = psid >= 0
     for name in PROFILE:
@@ -159,6 +163,32 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
             values = np.nan_to_num(profile[col][known], nan=0.0)
             state.profile[name][psid[known], h] = values
     return state
+
+
+def _newest_states(con, series: Series, hour: datetime, select: str, where: str) -> dict:
+    """`select` (columns of learned_state s) of each series' newest state at or before `hour`
+    (rows also filtered by `where`), with its key `h`: first among the states of the last
+    RECENT_STATE_HOURS, then, for the series of `series` that have none there (new or
+    intermittent series), among all of theirs."""
+    newest = (
+        f"SELECT {_KEY}, {select} FROM learned_state s JOIN (SELECT platform, category_id, "
+        "max(hour) AS hour FROM learned_state {keys} WHERE hour <= ? {since} GROUP BY ALL) m "
+        "USING (platform, category_id, hour) WHERE true " + where
+    )
+    since = hour - timedelta(hours=RECENT_STATE_HOURS)
+    recent = con.execute(newest.format(keys="", since="AND hour > ?"), [hour, since]).fetchnumpy()
+    sid = series.of(recent["h"])
+    missing = np.ones(len(series.keys), dtype=bool)
+    missing[sid[sid >= 0]] = False
+    if not missing.any():
+        return recent
+    older = pd.DataFrame(
+        {"platform": series.platform[missing], "category_id": series.category[missing]}
+    )
+    with registered(con, _STATE_KEYS, older):
+        keys = f"JOIN {_STATE_KEYS} USING (platform, category_id)"
+        rest = con.execute(newest.format(keys=keys, since=""), [hour]).fetchnumpy()
+    return {col: np.concatenate([np.asarray(recent[col]), np.asarray(rest[col])]) for col in rest}
 
 
 def fill_lags(con, series: Series, sid, minute, lo, hi, cols, cfg, inputs, lags) -> None:
