@@ -69,12 +69,16 @@ def test_killed_servers_are_restarted_with_their_data(services):
     said: list[str] = []
     supervisor = Supervisor(svc, svc.embedded(), said.append, interval=0.5).start()
     try:
-        for server, answers in ((pg, _answers_pg), (rd, _answers_redis)):
+        for name, server, answers in (("postgres", pg, _answers_pg), ("redis", rd, _answers_redis)):
             old = server.pid()
             os.kill(old, signal.SIGKILL)
             new = _wait(lambda s=server, o=old: s.pid() not in (None, o) and s.pid(), what="pid")
             _wait(lambda s=server, a=answers: a(s.url()), what="the restarted server to answer")
             assert new != old
+            # The new server answers as soon as it is up, a moment before the supervisor's
+            # thread, back from starting it, counts and reports the restart.
+            done = f"services: {name} restarted"
+            _wait(lambda d=done: any(line.startswith(d) for line in said), what="the report")
         assert supervisor.restarts == {"postgres": 1, "redis": 1}
     finally:
         supervisor.stop()
