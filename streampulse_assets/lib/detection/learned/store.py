@@ -109,11 +109,31 @@ def _profile_cells(state: ModelState, sids: np.ndarray, cells: int) -> dict[str,
 
 def _write_scores(con, series: Series, sid: np.ndarray, columns: dict) -> None:
     """Insert rows into learned_scores from numpy `columns` (NaN stored as NULL) of series
-    `sid`, through Arrow with the names as dictionaries over the series (no join, no copy)."""
+    `sid`, through Arrow with the names as dictionaries over the series (no join). `columns`
+    is consumed: each column is dropped from it once converted, so a day's rows are not held
+    twice.
+
+    The rows are stored hour by hour (series order within an hour), as live ticks store them: a
+    later read of a few minutes (the rises one seasonal lag back) then skips the row groups of
+    other hours by their time range. Stored in series order, each row group of a backfilled day
+    spanned the whole day, and each of a tick's three lag reads scanned the day (22-43 ms
+    instead of 3 ms after a 30-day backfill). The hours are ordered by a stable radix sort of
+    their 16-bit offsets, cheaper than DuckDB sorting the rows by time."""
+    hours = columns["ts"].astype("datetime64[h]").astype(np.int64)
+    order = None
+    if len(hours) and hours.min() != hours.max():  # a live tick's rows are one hour already
+        offset = hours - hours.min()
+        small = offset.max() < 2**15  # a day slice's: numpy radix-sorts 16-bit keys
+        order = np.argsort(offset.astype(np.int16) if small else offset, kind="stable")
+        sid = sid[order]
+    del hours
     data = {}
     for name, values in (("platform", series.platform), ("category_id", series.category)):
         data[name] = pa.DictionaryArray.from_arrays(sid.astype(np.int32), pa.array(list(values)))
-    for name, values in columns.items():
+    for name in list(columns):
+        values = columns.pop(name)
+        if order is not None:
+            values = values[order]
         nulls = np.isnan(values) if values.dtype.kind == "f" else None
         data[name] = pa.array(values, mask=nulls)
     table = pa.table(data)
@@ -291,7 +311,8 @@ def store_learned(con, window: ScoredWindow) -> None:
             "DELETE FROM learned_scores WHERE ts >= ? AND ts < ?", [window.start, window.end]
         )
         if window.series is not None:
-            _write_scores(con, window.series, window.sid, window.columns)
+            columns, window.columns = window.columns, None  # consumed by the write
+            _write_scores(con, window.series, window.sid, columns)
             _write_state(con, window.state, window.series, window.loaded, window.h0)
 
 
