@@ -131,7 +131,7 @@ def test_ticks_across_hours_and_intermittent_series_store_what_a_backfill_stores
 def test_a_tick_finds_the_state_of_a_series_silent_for_hours(tmp_path):
     """A live tick looks for each series' newest state among the last few hours' states first
     (reads.RECENT_STATE_HOURS); a series that was silent for longer (an intermittent category,
-    here 10 hours without a row) is found among all of its states: the ticks after its silence
+    here 11 hours without a row) is found among all of its states: the ticks after its silence
     score it as the backfill does, from the state it learned before."""
     n = 2 * 1440
     every = pd.date_range(T0, periods=n, freq="1min")

@@ -20,7 +20,12 @@ from streampulse_assets.lib.detection.learned.model import (
 )
 from streampulse_assets.lib.detection.learned.run import learn_hour
 from streampulse_assets.lib.duck import registered
-from streampulse_assets.lib.timeutil import datetime64_to_minutes, minute_to_dt, to_minute
+from streampulse_assets.lib.timeutil import (
+    datetime64_to_minutes,
+    minute_to_dt,
+    minutes_to_datetime64,
+    to_minute,
+)
 
 HOUR = 60
 
@@ -57,10 +62,10 @@ _KEY = "hash(platform, category_id) AS h"
 _MINUTE = "epoch_us(ts) // 60000000 AS minute"
 
 
-def _nan_for_null(col: str, name: str | None = None) -> str:
-    """`col` with NULL read as NaN (as `name`, default `col`): a column holding NULLs is fetched
-    as a masked array, whose mask and filled copy (column) cost more than DuckDB writing NaN."""
-    return f"coalesce({col}, 'NaN'::DOUBLE) AS {name or col}"
+def _nan_for_null(col: str) -> str:
+    """`col` with NULL read as NaN: a column holding NULLs is fetched as a masked array, whose
+    mask and filled copy (column) cost more than DuckDB writing NaN."""
+    return f"coalesce({col}, 'NaN'::DOUBLE) AS {col}"
 
 
 def in_series_order(rows: dict) -> dict:
@@ -132,13 +137,14 @@ _STATE_KEYS = "_learned_state_keys"
 def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     """The newest stored state at or before `hour` of every series (empty where none).
 
-    Two narrow reads: the model's fields of every (window, candidate) row, and the time-of-day
-    profile from the one row per series that carries it (the others hold NULLs), both fetched as
-    numpy (a pandas frame of the ~60 columns cost a live tick more than the query)."""
+    Two narrow reads, fetched as numpy (a pandas frame of the ~60 columns cost a live tick more
+    than the query): the model's fields of every (window, candidate) row of each series' newest
+    state, then the time-of-day profile from the one row of that state that carries it (the
+    others hold NULLs), looked up by the series and hour the first read found."""
     n_series, k, c = shape
     state = ModelState.empty(n_series, k, c, np.full(n_series, to_minute(hour, ceil=False) // HOUR))
     fields = ", ".join(f"s.{f}" for f in FIELDS)
-    rows = _newest_states(con, series, hour, f's.hour, s."window", s.cand, {fields}', "")
+    rows = _newest_states(con, series, hour, f's.hour, s."window", s.cand, {fields}')
     if not len(rows["h"]):
         return state
     sid = series.of(rows["h"])
@@ -148,32 +154,36 @@ def load_state(con, series: Series, hour: datetime, shape) -> ModelState:
     for f in FIELDS:
         state.arrays[f][sid, w, cand] = rows[f][keep]
     state.hour[sid] = datetime64_to_minutes(rows["hour"][keep]) // HOUR
-    cols = [col for name in PROFILE for col in profile_columns(name)]
-    profile = _newest_states(
-        con,
-        series,
-        hour,
-        ", ".join(_nan_for_null(f"s.{col}", col) for col in cols),
-        'AND s."window" = 0 AND s.cand = 0',
+    found = np.unique(sid)
+    newest = pd.DataFrame(
+        {
+            "platform": series.platform[found],
+            "category_id": series.category[found],
+            "hour": minutes_to_datetime64(state.hour[found] * HOUR),
+        }
     )
+    cols = [col for name in PROFILE for col in profile_columns(name)]
+    with registered(con, _STATE_KEYS, newest):
+        profile = con.execute(
+            f"SELECT {_KEY}, {', '.join(_nan_for_null(col) for col in cols)} FROM learned_state "
+            f"JOIN {_STATE_KEYS} USING (platform, category_id, hour) "
+            'WHERE "window" = 0 AND cand = 0'
+        ).fetchnumpy()
     psid = series.of(profile["h"])
-    known = psid >= 0
     for name in PROFILE:
         for h, col in enumerate(profile_columns(name)):
-            values = np.nan_to_num(profile[col][known], nan=0.0)
-            state.profile[name][psid[known], h] = values
+            state.profile[name][psid, h] = np.nan_to_num(profile[col], nan=0.0)
     return state
 
 
-def _newest_states(con, series: Series, hour: datetime, select: str, where: str) -> dict:
-    """`select` (columns of learned_state s) of each series' newest state at or before `hour`
-    (rows also filtered by `where`), with its key `h`: first among the states of the last
-    RECENT_STATE_HOURS, then, for the series of `series` that have none there (new or
-    intermittent series), among all of theirs."""
+def _newest_states(con, series: Series, hour: datetime, select: str) -> dict:
+    """`select` (columns of learned_state s) of each series' newest state at or before `hour`,
+    with its key `h`: first among the states of the last RECENT_STATE_HOURS, then, for the
+    series of `series` that have none there (new or intermittent series), among all of theirs."""
     newest = (
         f"SELECT {_KEY}, {select} FROM learned_state s JOIN (SELECT platform, category_id, "
         "max(hour) AS hour FROM learned_state {keys} WHERE hour <= ? {since} GROUP BY ALL) m "
-        "USING (platform, category_id, hour) WHERE true " + where
+        "USING (platform, category_id, hour)"
     )
     since = hour - timedelta(hours=RECENT_STATE_HOURS)
     recent = con.execute(newest.format(keys="", since="AND hour > ?"), [hour, since]).fetchnumpy()
