@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from streampulse_assets.lib.detection.causes import classify, classify_row
+from streampulse_assets.lib.detection.causes import (
+    classify,
+    classify_row,
+    demote_going_live,
+    went_live,
+)
 from streampulse_assets.lib.detection.config import UnknownProfileError, get_config
 from streampulse_assets.lib.detection.cooldown import apply_cooldown
 from streampulse_assets.lib.detection.engine import EVENT_COLUMNS, detect_frame
@@ -328,3 +333,99 @@ def test_detect_command_writes_events(tmp_path):
     assert "V1 SPIKE: 1" in only.output and "V3" not in only.output
     bad = runner.invoke(app, ["detect", "--snapshots", str(snapshots), "--profile", "nope"])
     assert bad.exit_code == 1 and "unknown detection profile" in bad.output
+
+
+def tiny_category(days: int, seed: int) -> np.ndarray:
+    """About 20 viewers with a daily rhythm, wandering (AR(1)) with Poisson noise."""
+    n = days * 1440
+    rng = np.random.default_rng(seed)
+    wander = np.zeros(n)
+    shocks = rng.normal(0, 0.03, n)
+    for i in range(1, n):
+        wander[i] = 0.9 * wander[i - 1] + shocks[i]
+    t = np.arange(n)
+    return rng.poisson(20 * (1 + 0.3 * np.sin(2 * np.pi * t / 1440)) * np.exp(wander))
+
+
+def three_streamers(values: np.ndarray) -> list[list[tuple[str, int]]]:
+    out = []
+    for v in values:
+        s1, s2 = int(v) // 2, int(v) * 3 // 10
+        out.append([("s1", s1), ("s2", s2), ("s3", int(v) - s1 - s2)])
+    return out
+
+
+def test_a_streamer_going_live_in_a_tiny_category_is_a_learned_candidate_not_a_spike():
+    days, start, length, gain = 4, 3 * 1440 + 600, 90, 25
+    base = {"live": tiny_category(days, seed=1), "raid": tiny_category(days, seed=1)}
+    tops = {name: three_streamers(v) for name, v in base.items()}
+    lives = {name: [3] * len(v) for name, v in base.items()}
+    for i in range(start, start + length):
+        # `live`: a new streamer goes live with `gain` viewers (one more open live);
+        # `raid`: the same viewers join s1, who was live (and listed) an hour before.
+        tops["live"][i] = [("new", gain), *tops["live"][i]]
+        lives["live"][i] = 4
+        s1 = tops["raid"][i][0][1] + gain
+        tops["raid"][i] = [("s1", s1), *tops["raid"][i][1:]]
+    values = {name: v.copy() for name, v in base.items()}
+    for v in values.values():
+        v[start : start + length] += gain
+    frame = frame_of(
+        values,
+        top_streamers={n: [streamers(*t) for t in ts] for n, ts in tops.items()},
+        open_lives=lives,
+    )
+    events = events_of(detect_frame(frame), "LEARNED")
+    during = events[events["ts"].between(at(start), at(start + length))]
+    raid = during[during["category_id"] == "raid"]
+    live = during[during["category_id"] == "live"]
+    assert list(raid["level"]) == ["SPIKE"]
+    assert list(live["level"]) == ["CANDIDATE"] and list(live["ts"]) == list(raid["ts"])
+    reasons = json.loads(live.iloc[0]["candidate_reasons"])
+    assert reasons[-1].startswith("going live: new was not live here an hour ago")
+    assert live.iloc[0]["cause"] == raid.iloc[0]["cause"] == "PERSON_ISSUE"
+
+
+def context_row(
+    lead: dict, listed: int, lives_before: int | None, others=((20, 20),), lives=None, delta=40.0
+) -> dict:
+    now = [lead] + [
+        {"channel_id": f"o{i}", "viewers": v, "viewers_before": b, "category_before": None}
+        for i, (v, b) in enumerate(others)
+    ]
+    before = streamers(*[(f"o{i}", 20) for i in range(listed)])
+    return {
+        "detector": "LEARNED",
+        "level": "SPIKE",
+        "delta": delta,
+        "unit": 1.0,
+        "top_streamers": json.dumps(now),
+        "top_streamers_before": before,
+        "open_lives_before": lives_before,
+        "open_lives": lives,
+        "candidate_reasons": json.dumps(["learned score 0.400"]),
+    }
+
+
+def test_going_live_needs_an_hour_ago_list_of_every_live_and_the_lead_alone():
+    cfg = get_config()
+    new = {"channel_id": "n", "channel_name": "N", "viewers": 30, "viewers_before": None}
+    cases = {
+        "went live": context_row(new, listed=3, lives_before=3, lives=4),
+        "list was full": context_row(new, listed=5, lives_before=7),  # maybe live, unlisted
+        "moved in": context_row({**new, "category_before": "Category b"}, 3, 3),
+        "was listed": context_row({**new, "viewers_before": 5}, 3, 3),
+        "brought little": context_row({**new, "viewers": 15}, 3, 3),
+        "lives rose": context_row(new, 3, 3, lives=6),
+        "others rose": context_row(
+            {**new, "viewers": 3_000}, 3, 3, others=((1_000, 400), (1_000, 400)), delta=4_000.0
+        ),
+        "no hour-ago count": context_row(new, 3, None),
+    }
+    assert went_live(cases["went live"], cfg)["channel_id"] == "n"
+    assert [k for k, r in cases.items() if went_live(r, cfg) is not None] == ["went live"]
+    rows = pd.DataFrame([cases["went live"], {**cases["went live"], "detector": "V3"}])
+    out = demote_going_live(rows, cfg)
+    assert list(out["level"]) == ["CANDIDATE", "SPIKE"]  # V3 is never touched
+    assert json.loads(out.iloc[0]["candidate_reasons"])[0] == "learned score 0.400"
+    assert out.iloc[1]["candidate_reasons"] == rows.iloc[1]["candidate_reasons"]

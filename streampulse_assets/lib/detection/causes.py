@@ -12,6 +12,12 @@
   below the dominance threshold (`reclassify_arrivals`, applied once the context is known).
 - A PERSON_ISSUE SPIKE needs growth >= 2.0 and delta >= max(1500, 0.5 x baseline), else it stays
   a CANDIDATE.
+- A LEARNED SPIKE that is one streamer going live (`demote_going_live`: the lead streamer was not
+  live in the category an hour ago, which the hour-ago list shows when it held every open live,
+  was in no other category's top 5 then, alone brought at least half the rise, and there is no
+  market proof) becomes a CANDIDATE: the count of lives changed, viewers did not flock
+  in. In a tiny category every new live doubles the count; the learned detector, which has no
+  viewer floors, would otherwise call each rare one a spike.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ import numpy as np
 import pandas as pd
 
 from streampulse_assets.lib.detection.config import DetectionConfig
+
+LEAD_SHARE = 0.5  # the lead streamer alone brought at least this share of the rise
+GOING_LIVE = "going live"
 
 PERSON = "PERSON_ISSUE"
 STRUCTURE = "STRUCTURE_ISSUE"
@@ -111,20 +120,78 @@ def reclassify_arrivals(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFr
             continue
         lead = tops[0]
         arrived = lead.get("category_before") and not _known(lead.get("viewers_before"))
-        if not arrived or lead["viewers"] < 0.5 * float(delta):
+        if not arrived or lead["viewers"] < LEAD_SHARE * float(delta):
             continue
-        others_now = sum(s["viewers"] for s in tops[1:5])
-        others_before = sum(int(s.get("viewers_before") or 0) for s in tops[1:5])
-        market = (
-            others_now - others_before
-            >= cfg.proof_others_delta
-            * float(row.get("unit", 1.0) if _known(row.get("unit")) else 1.0)
-            and others_now >= (1 + cfg.proof_others_growth) * others_before
-        )
-        if not market:
+        if not _others_rose(tops, row, cfg):
             causes[i] = ADOPTION
     out["cause"] = causes
     return out
+
+
+def _others_rose(tops: list[dict], row: dict, cfg: DetectionConfig) -> bool:
+    """Market proof from the context: streamers 2-5 up by the market-proof margin."""
+    others_now = sum(s["viewers"] for s in tops[1:5])
+    others_before = sum(int(s.get("viewers_before") or 0) for s in tops[1:5])
+    unit = float(row.get("unit", 1.0) if _known(row.get("unit")) else 1.0)
+    return (
+        others_now - others_before >= cfg.proof_others_delta * unit
+        and others_now >= (1 + cfg.proof_others_growth) * others_before
+    )
+
+
+def went_live(row: dict, cfg: DetectionConfig) -> dict | None:
+    """The lead streamer of a rising row if the rise is that streamer going live, else None.
+
+    Needs the streamer context (`top_streamers` with viewers/category before, and the hour-ago
+    list `top_streamers_before`). The lead was not live in this category an hour ago only when
+    the hour-ago list held every open live then (open_lives_before <= its length) and the lead is
+    not in it; a lead found in another category's top 5 then moved in (an arrival, not this).
+    The market proof of an adoption (open lives up by `proof_open_lives`, or streamers 2-5 up)
+    says the category rose beside the new streamer: then it is not just one more live."""
+    tops, delta = parse_streamers(row.get("top_streamers")), row.get("delta")
+    lives_before = row.get("open_lives_before")
+    if not tops or not _known(delta) or float(delta) <= 0 or not _known(lives_before):
+        return None
+    listed = parse_streamers(row.get("top_streamers_before"))
+    lead = tops[0]
+    new = not _known(lead.get("viewers_before")) and not lead.get("category_before")
+    complete = int(lives_before) <= len(listed)
+    if not (new and complete) or lead["viewers"] < LEAD_SHARE * float(delta):
+        return None
+    lives = row.get("open_lives")
+    more_lives = _known(lives) and lives - lives_before >= cfg.proof_open_lives
+    return None if more_lives or _others_rose(tops, row, cfg) else lead
+
+
+def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
+    """LEARNED SPIKE rows whose rise is one streamer going live (`went_live`) become CANDIDATEs,
+    the reason added to their candidate_reasons."""
+    if events.empty:
+        return events
+    out = events.copy()
+    levels, reasons = list(out["level"]), list(out["candidate_reasons"])
+    for i, row in enumerate(out.to_dict("records")):
+        if row["detector"] != "LEARNED" or row["level"] != "SPIKE":
+            continue
+        lead = went_live(row, cfg)
+        if lead is None:
+            continue
+        why = (
+            f"{GOING_LIVE}: {lead.get('channel_name') or lead['channel_id']} was not live here an "
+            f"hour ago and brought {lead['viewers']} of the +{float(row['delta']):.0f}"
+        )
+        levels[i] = "CANDIDATE"
+        reasons[i] = json.dumps([*_reason_list(reasons[i]), why], ensure_ascii=False)
+    out["level"], out["candidate_reasons"] = levels, reasons
+    return out
+
+
+def _reason_list(text) -> list:
+    try:
+        items = json.loads(text) if isinstance(text, str) else []
+    except ValueError:
+        return [text]
+    return items if isinstance(items, list) else [items]
 
 
 _REASONS = ("person_gate", "spike", "rise", "top_delta", "top_ratio")  # in this order

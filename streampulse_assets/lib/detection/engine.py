@@ -21,7 +21,12 @@ from streampulse_assets.lib.detection.baselines import (
     refresh_seasonal_baselines,
 )
 from streampulse_assets.lib.detection.candidates import candidates_sql
-from streampulse_assets.lib.detection.causes import add_causes, add_levels, reclassify_arrivals
+from streampulse_assets.lib.detection.causes import (
+    add_causes,
+    add_levels,
+    demote_going_live,
+    reclassify_arrivals,
+)
 from streampulse_assets.lib.detection.config import DetectionConfig, get_config
 from streampulse_assets.lib.detection.context import streamer_context
 from streampulse_assets.lib.detection.cooldown import apply_cooldown
@@ -197,7 +202,7 @@ def _emitted(con, parts: list[pd.DataFrame], start, end, cfg: DetectionConfig) -
     for col in ("cause", "contribution_ratio", "dominance_index", "market_proof", "is_major"):
         if col not in emitted:
             emitted[col] = None
-    emitted = reclassify_arrivals(emitted, cfg)
+    emitted = demote_going_live(reclassify_arrivals(emitted, cfg), cfg)
     events = emitted[EVENT_COLUMNS].sort_values(["ts", "detector", "platform", "category_id"])
     return events.reset_index(drop=True)
 
