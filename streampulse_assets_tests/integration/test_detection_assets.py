@@ -16,7 +16,7 @@ from streampulse_assets.defs.detection.assets import (
     signal_events,
 )
 from streampulse_assets.defs.resources import PostgresResource, WarehouseResource
-from streampulse_assets.lib.detection.engine import detect_frame
+from streampulse_assets.lib.detection.engine import EVENT_COLUMNS, detect_frame
 from streampulse_assets.lib.detection.enqueue import enqueue_events
 from streampulse_assets.lib.detection.frame import load_raw, normalise
 from streampulse_assets.lib.schema import migrate_duckdb
@@ -102,6 +102,36 @@ def test_enqueue_is_exactly_once_and_skips_adoption(pg_url):
     assert streamer["viewers_before"] == 5_000 and streamer["title_before"] == "a1 live"
     star = adoption["evidence"]["top_streamers"][0]
     assert star["channel_id"] == "star" and star["category_before"] == "Cat big"
+
+
+def test_a_learned_going_live_candidate_is_queued_as_skipped(pg_url):
+    learned = {
+        "detector": "LEARNED", "platform": "soop", "category_name": "Cat", "current": 60,
+        "baseline_short": 30.0, "delta": 30.0, "cause": "PERSON_ISSUE", "open_lives": 4,
+        "open_lives_before": 3, "top_streamers": top(("new", 28), ("s1", 15)), "profile": "default",
+    }  # fmt: skip
+    reasons = ["learned score 0.412", "z 14.0 over the row itself"]
+    going = json.dumps([*reasons, "going live: NEW was not live here an hour ago and brought 28"])
+    rows = [
+        {**learned, "category_id": "tiny", "ts": T0, "level": "CANDIDATE",
+         "candidate_reasons": going},
+        {**learned, "category_id": "other", "ts": T0, "level": "SPIKE",
+         "candidate_reasons": json.dumps(reasons)},
+        {**learned, "detector": "V3", "category_id": "tiny", "ts": T0, "level": "SPIKE",
+         "candidate_reasons": json.dumps(["spike"])},
+    ]  # fmt: skip
+    events = pd.DataFrame(rows).reindex(columns=EVENT_COLUMNS)
+    conn = psycopg2.connect(pg_url)
+    try:
+        stats = enqueue_events(conn, events, detector="LEARNED")
+    finally:
+        conn.close()
+    assert (stats.inserted, stats.pending, stats.skipped, stats.ignored) == (2, 1, 1, 1)
+    stored = queue(pg_url).set_index("category_id")
+    assert stored.loc["tiny", "analysis_status"] == "SKIPPED"
+    assert stored.loc["tiny", "level"] == "CANDIDATE"
+    assert stored.loc["tiny", "evidence"]["candidate_reasons"][-1].startswith("going live")
+    assert stored.loc["other", "analysis_status"] == "PENDING"
 
 
 def test_enqueue_of_nothing(pg_url):

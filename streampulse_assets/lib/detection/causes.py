@@ -186,6 +186,15 @@ def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFram
     return out
 
 
+def is_going_live(candidate_reasons) -> bool:
+    """Whether an event's candidate_reasons (JSON list, or a list) say it is one streamer going
+    live (`demote_going_live`)."""
+    items = candidate_reasons if isinstance(candidate_reasons, list) else None
+    if items is None:
+        items = _reason_list(candidate_reasons)
+    return bool(items) and str(items[-1]).startswith(GOING_LIVE + ":")
+
+
 def _reason_list(text) -> list:
     try:
         items = json.loads(text) if isinstance(text, str) else []

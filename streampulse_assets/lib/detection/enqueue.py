@@ -2,8 +2,9 @@
 lib/analysis/queue/), exactly once.
 
 Only SPIKE/CANDIDATE rows of the primary detector (V3 unless `STREAMPULSE_PRIMARY_DETECTOR` says
-LEARNED) are queued; the others run in shadow. CATEGORY_ADOPTION rows are
-stored as SKIPPED: one streamer moving in needs no paid explanation. The unique key (detector,
+LEARNED) are queued; the others run in shadow. CATEGORY_ADOPTION rows and LEARNED's going-live
+CANDIDATEs (causes.is_going_live) are stored as SKIPPED: one streamer moving in, or going live,
+needs no paid explanation. The unique key (detector,
 platform, category_id, ts) with ON CONFLICT DO NOTHING makes re-runs and overlapping ticks safe.
 With `series` (lib/detection/series.event_series), each row's evidence also carries the last hours
 of viewers and baselines for its chart, captured now because the analysis never reads DuckDB.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from streampulse_assets.lib.analysis import queue
+from streampulse_assets.lib.detection.causes import ADOPTION, is_going_live
 from streampulse_assets.lib.detection.series import series_key
 from streampulse_assets.lib.timeutil import aware_utc
 
@@ -34,7 +36,7 @@ class EnqueueStats:
     offered: int = 0  # SPIKE/CANDIDATE rows of the primary detector considered
     inserted: int = 0  # new queue rows (pending + skipped)
     pending: int = 0
-    skipped: int = 0  # CATEGORY_ADOPTION, stored as SKIPPED
+    skipped: int = 0  # CATEGORY_ADOPTION and going live, stored as SKIPPED
     duplicates: int = 0  # already queued earlier
     ignored: int = 0  # rows of the shadow detectors, never queued
 
@@ -83,7 +85,8 @@ def enqueue_events(
     rows = events[mask].to_dict("records")
     values = []
     for r in rows:
-        status = "SKIPPED" if r.get("cause") == "CATEGORY_ADOPTION" else "PENDING"
+        skip = r.get("cause") == ADOPTION or is_going_live(r.get("candidate_reasons"))
+        status = "SKIPPED" if skip else "PENDING"
         ev = evidence(r)
         if series:
             found = series.get(series_key(r["platform"], r["category_id"], r["ts"]))
