@@ -42,3 +42,21 @@ def test_live_ticks_and_one_backfill_store_identical_events(tmp_path):
     last = events[events["ts"] >= tick_start]
     assert len(last[(last["detector"] == "V3") & (last["level"] == "SPIKE")]) >= 1
     assert {"V1", "V3"} <= set(last["detector"])  # LEARNED runs beside them
+
+
+def test_live_ticks_and_a_backfill_store_the_same_going_live_candidate(tmp_path):
+    from streampulse_assets.lib.detection.frame import normalise
+    from streampulse_assets_tests.going_live import T0, going_live_frame
+    from streampulse_assets_tests.warehouses import backfill_and_ticks
+
+    frame, start, _ = going_live_frame()
+    raw = normalise(frame)
+    edges = [start - timedelta(minutes=5) + timedelta(minutes=i) for i in range(21)]
+    backfill, live = backfill_and_ticks(tmp_path, raw, T0, edges, get_config())
+    a, b = _tables(backfill)["signal_events"], _tables(live)["signal_events"]
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    learned = a[(a["detector"] == "LEARNED") & (a["ts"] >= edges[0])]
+    assert set(zip(learned["category_id"], learned["level"], strict=True)) == {
+        ("live", "CANDIDATE"),
+        ("raid", "SPIKE"),
+    }

@@ -20,6 +20,7 @@ from streampulse_assets.lib.detection.cooldown import apply_cooldown
 from streampulse_assets.lib.detection.engine import EVENT_COLUMNS, detect_frame
 from streampulse_assets.lib.detection.frame import SnapshotFrameError
 from streampulse_assets.lib.services.paths import REPO_ROOT
+from streampulse_assets_tests.going_live import going_live_frame
 
 T0 = datetime(2025, 3, 1)
 NAB = REPO_ROOT.parent / "shared" / "datasets" / "nab"
@@ -335,48 +336,10 @@ def test_detect_command_writes_events(tmp_path):
     assert bad.exit_code == 1 and "unknown detection profile" in bad.output
 
 
-def tiny_category(days: int, seed: int) -> np.ndarray:
-    """About 20 viewers with a daily rhythm, wandering (AR(1)) with Poisson noise."""
-    n = days * 1440
-    rng = np.random.default_rng(seed)
-    wander = np.zeros(n)
-    shocks = rng.normal(0, 0.03, n)
-    for i in range(1, n):
-        wander[i] = 0.9 * wander[i - 1] + shocks[i]
-    t = np.arange(n)
-    return rng.poisson(20 * (1 + 0.3 * np.sin(2 * np.pi * t / 1440)) * np.exp(wander))
-
-
-def three_streamers(values: np.ndarray) -> list[list[tuple[str, int]]]:
-    out = []
-    for v in values:
-        s1, s2 = int(v) // 2, int(v) * 3 // 10
-        out.append([("s1", s1), ("s2", s2), ("s3", int(v) - s1 - s2)])
-    return out
-
-
 def test_a_streamer_going_live_in_a_tiny_category_is_a_learned_candidate_not_a_spike():
-    days, start, length, gain = 4, 3 * 1440 + 600, 90, 25
-    base = {"live": tiny_category(days, seed=1), "raid": tiny_category(days, seed=1)}
-    tops = {name: three_streamers(v) for name, v in base.items()}
-    lives = {name: [3] * len(v) for name, v in base.items()}
-    for i in range(start, start + length):
-        # `live`: a new streamer goes live with `gain` viewers (one more open live);
-        # `raid`: the same viewers join s1, who was live (and listed) an hour before.
-        tops["live"][i] = [("new", gain), *tops["live"][i]]
-        lives["live"][i] = 4
-        s1 = tops["raid"][i][0][1] + gain
-        tops["raid"][i] = [("s1", s1), *tops["raid"][i][1:]]
-    values = {name: v.copy() for name, v in base.items()}
-    for v in values.values():
-        v[start : start + length] += gain
-    frame = frame_of(
-        values,
-        top_streamers={n: [streamers(*t) for t in ts] for n, ts in tops.items()},
-        open_lives=lives,
-    )
+    frame, start, end = going_live_frame()
     events = events_of(detect_frame(frame), "LEARNED")
-    during = events[events["ts"].between(at(start), at(start + length))]
+    during = events[events["ts"].between(start, end)]
     raid = during[during["category_id"] == "raid"]
     live = during[during["category_id"] == "live"]
     assert list(raid["level"]) == ["SPIKE"]
