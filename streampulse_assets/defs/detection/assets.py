@@ -138,7 +138,8 @@ def signal_events(
     same-time-of-day moves and its own errors; its per-row anomaly score is kept in
     learned_scores). Each event has its level (SPIKE or CANDIDATE), baselines, growth and season
     ratios, the cause (PERSON_ISSUE, STRUCTURE_ISSUE, CATEGORY_ADOPTION) with its evidence, after
-    the per-category cooldown. All events are stored in the warehouse; the primary detector's
+    the per-category cooldown (a LEARNED rise that is one streamer going live is a CANDIDATE,
+    queued as SKIPPED). All events are stored in the warehouse; the primary detector's
     events (STREAMPULSE_PRIMARY_DETECTOR, V3 by default) of a live tick (and of a backfill only
     when `enqueue_history` is set) are queued once in Postgres for analysis; the others are shadow.
     """
