@@ -178,7 +178,8 @@ def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFram
             continue
         why = (
             f"{GOING_LIVE}: {lead.get('channel_name') or lead['channel_id']} was not live here an "
-            f"hour ago and brought {lead['viewers']} of the +{float(row['delta']):.0f}"
+            f"hour ago and has {lead['viewers']} viewers; the category rose by "
+            f"{float(row['delta']):.0f}"
         )
         levels[i] = "CANDIDATE"
         reasons[i] = json.dumps([*_reason_list(reasons[i]), why], ensure_ascii=False)
