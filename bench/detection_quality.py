@@ -191,6 +191,9 @@ def simulated(
                 "set": name,
                 "detector": det,
                 "alerts": s.alerts,
+                # its CANDIDATE rows after the warm-up (LEARNED's: rises that are one streamer
+                # going live, causes.demote_going_live; V3's: its weaker signals)
+                "candidates": candidates(events, det, warmup),
                 "precision": rounded(s.precision),
                 "recall": rounded(s.recall),
                 "windows": s.windows,
@@ -205,6 +208,17 @@ def simulated(
         f"(under 100 viewers: {len(small)} categories, {small_days:.1f} category-days)"
     )
     return rows
+
+
+def candidates(events: pd.DataFrame, detector: str, warmup) -> int:
+    rows = events[(events["detector"] == detector) & (events["level"] == "CANDIDATE")]
+    if rows.empty:
+        return 0
+    until = warmup.series[["platform", "category_id", "until"]]
+    rows = rows.merge(until, on=["platform", "category_id"], how="left")
+    ts = pd.to_datetime(rows["ts"]).dt.tz_localize(None)
+    start = pd.to_datetime(rows["until"]).dt.tz_localize(None)
+    return int((start.isna() | (ts >= start)).sum())
 
 
 def rounded(x, digits: int = 3):
