@@ -148,7 +148,8 @@ def test_detection_quality_metadata_and_checks(warehouse):
     assert meta["v3_f1"] == pytest.approx(0.8)
     assert meta["v3_false_alarms_per_category_day"] == pytest.approx(1 / 3)
     assert meta["v3_delay_median_min"] == pytest.approx(1.0)
-    assert meta["v3_events_per_day"] == 4
+    assert meta["v3_events_per_day"] == 4 and meta["v3_candidates"] == 1
+    assert meta["v1_candidates"] == 0
     assert meta["v1_precision"] == pytest.approx(2 / 3)
     assert meta["v1_recall"] == pytest.approx(0.5)
     assert meta["v1_f1"] == pytest.approx(4 / 7)

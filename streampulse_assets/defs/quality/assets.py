@@ -75,6 +75,11 @@ def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
             int((events["detector"] == name).sum()) if len(events) else 0
         )
         meta[f"{p}_windows_caught"] = dg.MetadataValue.int(d["windows_caught"])
+        # CANDIDATE rows: V3's weaker signals; LEARNED's rises that are one streamer going live
+        mine = events[events["detector"] == name] if len(events) else events
+        meta[f"{p}_candidates"] = dg.MetadataValue.int(
+            int((mine["level"] == "CANDIDATE").sum()) if len(mine) else 0
+        )
     meta["windows"] = dg.MetadataValue.int(report["detectors"]["V3"]["windows"])
     meta["category_days"] = dg.MetadataValue.float(report["meta"]["category_days"])
     if report.get("warmup"):
