@@ -111,7 +111,8 @@ def test_a_learned_going_live_candidate_is_queued_as_skipped(pg_url):
         "open_lives_before": 3, "top_streamers": top(("new", 28), ("s1", 15)), "profile": "default",
     }  # fmt: skip
     reasons = ["learned score 0.412", "z 14.0 over the row itself"]
-    why = "going live: NEW was not live here an hour ago and has 28 viewers; the category rose by 3"
+    why = "going live: NEW was not live here an hour ago and has 28 viewers; the category rose "
+    why += "by 30"
     going = json.dumps([*reasons, why])
     rows = [
         {**learned, "category_id": "tiny", "ts": T0, "level": "CANDIDATE",

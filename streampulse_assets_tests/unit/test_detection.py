@@ -378,7 +378,8 @@ def test_going_live_needs_an_hour_ago_list_of_every_live_and_the_lead_alone():
         "list was full": context_row(new, listed=5, lives_before=7),  # maybe live, unlisted
         "moved in": context_row({**new, "category_before": "Category b"}, 3, 3),
         "was listed": context_row({**new, "viewers_before": 5}, 3, 3),
-        "brought little": context_row({**new, "viewers": 15}, 3, 3),
+        "brought little": context_row(new, 3, 3, lives=4, delta=80.0),  # 30 of +80
+        "fell": context_row(new, 3, 3, lives=4, delta=-5.0),
         "lives rose": context_row(new, 3, 3, lives=6),
         "others rose": context_row(
             {**new, "viewers": 3_000}, 3, 3, others=((1_000, 400), (1_000, 400)), delta=4_000.0

@@ -169,6 +169,8 @@ def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFram
     if events.empty:
         return events
     out = events.copy()
+    if "candidate_reasons" not in out:
+        out["candidate_reasons"] = None
     levels, reasons = list(out["level"]), list(out["candidate_reasons"])
     for i, row in enumerate(out.to_dict("records")):
         if row["detector"] != "LEARNED" or row["level"] != "SPIKE":

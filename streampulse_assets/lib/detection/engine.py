@@ -202,6 +202,9 @@ def _emitted(con, parts: list[pd.DataFrame], start, end, cfg: DetectionConfig) -
     for col in ("cause", "contribution_ratio", "dominance_index", "market_proof", "is_major"):
         if col not in emitted:
             emitted[col] = None
+    # After the cooldown: a going-live row counted as a SPIKE there, while a later tick seeds its
+    # cooldown from the stored CANDIDATE. Ticks and a backfill still agree because a LEARNED
+    # alert's own quiet period (learned quiet_minutes, 6 h) is longer than the cooldowns (30, 120).
     emitted = demote_going_live(reclassify_arrivals(emitted, cfg), cfg)
     events = emitted[EVENT_COLUMNS].sort_values(["ts", "detector", "platform", "category_id"])
     return events.reset_index(drop=True)
