@@ -36,6 +36,7 @@ import pandas as pd
 
 from streampulse_assets.lib.detection.engine import detect_frame, detect_frame_with_alerts
 from streampulse_assets.lib.nab import import_nab
+from streampulse_assets.lib.quality.exposure import _until as warmup_end
 from streampulse_assets.lib.quality.exposure import scored_exposure, series_spans, warmup_from_spans
 from streampulse_assets.lib.quality.metrics import score_events
 from streampulse_assets.lib.quality.nab_corpus import (
@@ -211,14 +212,12 @@ def simulated(
 
 
 def candidates(events: pd.DataFrame, detector: str, warmup) -> int:
+    """The detector's CANDIDATE rows outside their series' warm-up."""
     rows = events[(events["detector"] == detector) & (events["level"] == "CANDIDATE")]
     if rows.empty:
         return 0
-    until = warmup.series[["platform", "category_id", "until"]]
-    rows = rows.merge(until, on=["platform", "category_id"], how="left")
-    ts = pd.to_datetime(rows["ts"]).dt.tz_localize(None)
-    start = pd.to_datetime(rows["until"]).dt.tz_localize(None)
-    return int((start.isna() | (ts >= start)).sum())
+    ts = pd.to_datetime(rows["ts"]).to_numpy().astype("datetime64[us]")
+    return int((~(ts < warmup_end(rows, warmup))).sum())
 
 
 def rounded(x, digits: int = 3):

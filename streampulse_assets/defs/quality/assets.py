@@ -71,12 +71,10 @@ def quality_metadata(report: dict, events: pd.DataFrame, analysis) -> dict:
         }
         meta.update({k: dg.MetadataValue.float(v) for k, v in values.items() if v is not None})
         meta[f"{p}_alerts"] = dg.MetadataValue.int(d["alerts"])
-        meta[f"{p}_events_per_day"] = dg.MetadataValue.int(
-            int((events["detector"] == name).sum()) if len(events) else 0
-        )
+        mine = events[events["detector"] == name] if len(events) else events
+        meta[f"{p}_events_per_day"] = dg.MetadataValue.int(len(mine))
         meta[f"{p}_windows_caught"] = dg.MetadataValue.int(d["windows_caught"])
         # CANDIDATE rows: V3's weaker signals; LEARNED's rises that are one streamer going live
-        mine = events[events["detector"] == name] if len(events) else events
         meta[f"{p}_candidates"] = dg.MetadataValue.int(
             int((mine["level"] == "CANDIDATE").sum()) if len(mine) else 0
         )

@@ -67,10 +67,7 @@ def classify_row(row: dict, cfg: DetectionConfig) -> dict:
         contribution = gained / increase
     if now and current > 0:
         dominance = now[0]["viewers"] / current
-    proof = False
-    lives, lives_before = row.get("open_lives"), row.get("open_lives_before")
-    if _known(lives) and _known(lives_before) and lives - lives_before >= cfg.proof_open_lives:
-        proof = True
+    proof = _lives_rose(row, cfg)
     if now:
         top_id = str(now[0]["channel_id"])
         others_now = sum(s["viewers"] for s in now[1:5])
@@ -128,6 +125,12 @@ def reclassify_arrivals(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFr
     return out
 
 
+def _lives_rose(row: dict, cfg: DetectionConfig) -> bool:
+    """Market proof from the open lives: up by at least `proof_open_lives` in the hour."""
+    lives, lives_before = row.get("open_lives"), row.get("open_lives_before")
+    return _known(lives) and _known(lives_before) and lives - lives_before >= cfg.proof_open_lives
+
+
 def _others_rose(tops: list[dict], row: dict, cfg: DetectionConfig) -> bool:
     """Market proof from the context: streamers 2-5 up by the market-proof margin."""
     others_now = sum(s["viewers"] for s in tops[1:5])
@@ -158,9 +161,7 @@ def went_live(row: dict, cfg: DetectionConfig) -> dict | None:
     complete = int(lives_before) <= len(listed)
     if not (new and complete) or lead["viewers"] < LEAD_SHARE * float(delta):
         return None
-    lives = row.get("open_lives")
-    more_lives = _known(lives) and lives - lives_before >= cfg.proof_open_lives
-    return None if more_lives or _others_rose(tops, row, cfg) else lead
+    return None if _lives_rose(row, cfg) or _others_rose(tops, row, cfg) else lead
 
 
 def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFrame:
@@ -192,13 +193,14 @@ def demote_going_live(events: pd.DataFrame, cfg: DetectionConfig) -> pd.DataFram
 def is_going_live(candidate_reasons) -> bool:
     """Whether an event's candidate_reasons (JSON list, or a list) say it is one streamer going
     live (`demote_going_live`)."""
-    items = candidate_reasons if isinstance(candidate_reasons, list) else None
-    if items is None:
-        items = _reason_list(candidate_reasons)
+    items = _reason_list(candidate_reasons)
     return bool(items) and str(items[-1]).startswith(GOING_LIVE + ":")
 
 
 def _reason_list(text) -> list:
+    """candidate_reasons as a list (a JSON list, a list, or nothing)."""
+    if isinstance(text, list):
+        return text
     try:
         items = json.loads(text) if isinstance(text, str) else []
     except ValueError:
