@@ -11,20 +11,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-T0 = datetime(2025, 3, 1)
+from streampulse_assets_tests.unit.test_learned import T0, noisy
+
 DAYS, START, LENGTH, GAIN = 4, 3 * 1440 + 600, 90, 25  # minutes from T0; viewers
-
-
-def tiny_category(days: int, seed: int) -> np.ndarray:
-    """About 20 viewers with a daily rhythm, wandering (AR(1)) with Poisson noise."""
-    n = days * 1440
-    rng = np.random.default_rng(seed)
-    wander = np.zeros(n)
-    shocks = rng.normal(0, 0.03, n)
-    for i in range(1, n):
-        wander[i] = 0.9 * wander[i - 1] + shocks[i]
-    t = np.arange(n)
-    return rng.poisson(20 * (1 + 0.3 * np.sin(2 * np.pi * t / 1440)) * np.exp(wander))
 
 
 def _streamers(pairs) -> str:
@@ -35,7 +24,7 @@ def _streamers(pairs) -> str:
 
 def going_live_frame() -> tuple[pd.DataFrame, datetime, datetime]:
     """(snapshots, first and last minute of the rise)."""
-    base = tiny_category(DAYS, seed=1)
+    base = noisy(DAYS, 20.0, seed=1).astype(np.int64)  # about 20 viewers
     parts = []
     for name in ("live", "raid"):
         values = base.copy()
