@@ -72,12 +72,15 @@ WITH need AS (
     SELECT platform, category_id, ts FROM _detection_triggered
     UNION SELECT platform, category_id, ago_ts FROM _detection_triggered WHERE ago_ts IS NOT NULL
 ),
-raw AS (  -- only the needed rows leave the scan (a semi join, not a join per side); `ts IN`
-          -- lets the scan skip the other minutes before it reads the streamers
-    SELECT r.platform, r.category_id, r.ts, r.category_name, r.open_lives, r.top_streamers
-    FROM raw_snapshots r SEMI JOIN need n
+found AS (  -- the needed rows' ids from the key columns alone (`ts IN` lets the scan skip the
+            -- other minutes) ...
+    SELECT r.rowid AS id FROM raw_snapshots r SEMI JOIN need n
       ON r.ts = n.ts AND r.platform = n.platform AND r.category_id = n.category_id
     WHERE r.ts >= $lo AND r.ts < $hi AND r.ts IN (SELECT ts FROM need)
+),
+raw AS (  -- ... then only those rows' streamers are fetched, not every row's of those minutes
+    SELECT platform, category_id, ts, category_name, open_lives, top_streamers
+    FROM raw_snapshots WHERE rowid IN (SELECT id FROM found)
 )
 SELECT t.row_id, x.category_name, x.open_lives, x.top_streamers,
        a.open_lives AS open_lives_before, a.top_streamers AS top_streamers_before
