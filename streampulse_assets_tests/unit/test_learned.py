@@ -154,6 +154,35 @@ def test_a_drop_is_an_anomaly_but_not_a_spike():
     assert len(spikes(score_frame(frame({"a": w})))) >= 1
 
 
+def test_an_improbable_rise_is_a_spike_once_it_reaches_the_spike_size():
+    """A 1.4x step is improbable for a quiet series (an alert: what NAB scores) but smaller than
+    a spike (`spike_growth`, 1.7x its level); when the same excursion grows to 2.5x forty
+    minutes later, that row is the SPIKE (the small rise did not start the quiet period)."""
+    at = 3 * 1440 + 600
+    v = noisy(4, 1_000, seed=14)
+    v[at : at + 120] *= 1.4
+    grows = v.copy()
+    grows[at + 40 : at + 120] *= 1.8
+
+    def minutes(rows):
+        return [int((t - T0).total_seconds() // 60) - at for t in rows["ts"]]
+
+    small = score_frame(frame({"a": v}))
+    after = small[small["ts"] >= T0 + timedelta(minutes=at - 5)]
+    assert minutes(after[after["alert"]]) and max(minutes(after[after["alert"]])) < 40
+    assert spikes(small).empty
+    # Without the size rule the same rise is a SPIKE at its alert.
+    assert minutes(spikes(score_frame(frame({"a": v}), LearnedConfig(spike_growth=0)))) == (
+        minutes(after[after["alert"]])
+    )
+    grown = score_frame(frame({"a": grows}))
+    assert minutes(grown[grown["alert"] & (grown["ts"] >= T0 + timedelta(minutes=at - 5))]) == (
+        minutes(after[after["alert"]])
+    )
+    found = minutes(spikes(grown))
+    assert len(found) == 1 and 40 <= found[0] <= 50
+
+
 def test_a_window_longer_than_a_day_is_refused(tmp_path):
     con = duckdb.connect()
     migrate_duckdb(con)
@@ -186,9 +215,10 @@ def test_a_spike_seen_the_day_before_only_is_not_forecast_again():
 
 
 def test_the_noise_unit_follows_the_hour_of_day():
-    """A series fifteen times noisier in the evening than at night: the same rise is a spike at
-    03:00 and ordinary at 20:00, because each hour of day has its own unit (with one all-day
-    unit, both score about the same and neither is a spike)."""
+    """A series fifteen times noisier in the evening than at night: the same rise (+4 %, an
+    anomaly but no spike-sized rise) is an alert at 03:00 and ordinary at 20:00, because each
+    hour of day has its own unit (with one all-day unit, both score about the same and neither
+    is an alert)."""
     rng = np.random.default_rng(2)
     minute = np.arange(14 * 1440)
     hour = (minute % 1440) // 60
@@ -199,6 +229,6 @@ def test_the_noise_unit_follows_the_hour_of_day():
         values[at : at + 30] += 40
     scored = score_frame(frame({"evening_noise": values}))
     at_night, in_evening = scored.iloc[night : night + 30], scored.iloc[evening : evening + 30]
-    assert at_night["spike"].sum() == 1
+    assert at_night["alert"].sum() == 1
     assert in_evening["score"].max() < LearnedConfig().threshold
     assert at_night["score"].max() > in_evening["score"].max() + 0.2

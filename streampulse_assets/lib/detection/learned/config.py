@@ -59,6 +59,11 @@ class LearnedConfig(BaseModel):
     # in the previous `quiet_minutes` (one alert per excursion); an alert on a rise is a SPIKE.
     threshold: float = Field(default=0.33, ge=0, le=1)
     quiet_minutes: int = Field(default=360, ge=0)
+    # An alert says a rise is improbable for its series (the anomalies NAB scores); it is a
+    # SPIKE when the row is also at least this many times its level: the original design's
+    # growth rule for a spike (V3's 1.7 outside a platform's 12 largest categories). A smaller
+    # improbable rise is an anomaly, not a spike (run.spike_rows).
+    spike_growth: float = Field(default=1.7, ge=0)
     # The resolution of the values (1 for viewer and tweet counts).
     resolution: float = Field(default=1.0, gt=0)
     # Rows a window needs (share of the rows its span should hold at the series' step).

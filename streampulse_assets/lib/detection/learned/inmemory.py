@@ -20,7 +20,7 @@ from streampulse_assets.lib.detection.learned.features import (
     series_steps,
 )
 from streampulse_assets.lib.detection.learned.model import ModelState
-from streampulse_assets.lib.detection.learned.run import alerts, score_panel
+from streampulse_assets.lib.detection.learned.run import alerts, score_panel, spike_rows
 from streampulse_assets.lib.timeutil import datetime64_to_minutes
 
 
@@ -36,7 +36,7 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
 
     Returns the rows sorted by series and time with columns platform, category_id, ts, value,
     level, score, z, window, alert (an anomaly either side: what NAB scores) and
-    spike (an alert on a rise).
+    spike (an alert on a rise to the size of a spike, run.spike_rows).
     """
     data = frame[["platform", "category_id", "ts", "value"]].copy()
     data["ts"] = pd.to_datetime(data["ts"]).astype("datetime64[us]")
@@ -62,5 +62,5 @@ def score_frame(frame: pd.DataFrame, cfg: LearnedConfig = DEFAULT) -> pd.DataFra
     data["z"] = result.z
     data["window"] = result.window
     data["alert"] = alerts(sid, minute, result.score, cfg)
-    data["spike"] = data["alert"] & (data["z"] > 0)
+    data["spike"] = spike_rows(sid, minute, result.score, result.z, x, panel.level, cfg)
     return data

@@ -297,11 +297,24 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
 
 
 def last_above(con, series: Series, start: datetime, cfg) -> dict[int, int]:
+    """Per series, the minute of its latest stored row at or above the threshold in the quiet
+    period before `start` (run.alerts' seed)."""
+    return _last_where(con, series, start, cfg, "score >= ?", [cfg.threshold])
+
+
+def last_marked(con, series: Series, start: datetime, cfg) -> dict[int, int]:
+    """Per series, the minute of its latest stored row that run.spike_marks marks, in the quiet
+    period before `start` (run.spike_rows' seed)."""
+    where = "score >= ? AND (z < 0 OR viewers >= ?::DOUBLE * level)"
+    return _last_where(con, series, start, cfg, where, [cfg.threshold, cfg.spike_growth])
+
+
+def _last_where(con, series: Series, start: datetime, cfg, where: str, params) -> dict[int, int]:
     lo = start - timedelta(minutes=cfg.quiet_minutes)
     rows = con.execute(
         f"SELECT {_KEY}, max(epoch_us(ts) // 60000000) AS minute FROM learned_scores "
-        "WHERE ts >= ? AND ts < ? AND score >= ? GROUP BY ALL",
-        [lo, start, cfg.threshold],
+        f"WHERE ts >= ? AND ts < ? AND {where} GROUP BY ALL",
+        [lo, start, *params],
     ).fetchnumpy()
     sid = series.of(rows["h"])
     return {int(s): int(m) for s, m in zip(sid, rows["minute"], strict=True) if s >= 0}

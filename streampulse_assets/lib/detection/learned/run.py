@@ -110,13 +110,52 @@ def alerts(
 ) -> np.ndarray:
     """Rows (sorted by sid, minute) that are alerts: score >= threshold and no row of the series
     reached the threshold in the previous `quiet_minutes`, so one excursion (a rise, a drop, or
-    a drop and its recovery) is one alert. An alert on a rise (z > 0) is a SPIKE. `last_above`
-    gives, per series, the minute of its latest row at or above the threshold before these
-    rows."""
+    a drop and its recovery) is one alert: the anomalies NAB scores. `last_above` gives, per
+    series, the minute of its latest row at or above the threshold before these rows."""
+    return first_after_quiet(sid, minute, score >= cfg.threshold, cfg, last_above)
+
+
+def spike_rows(
+    sid: np.ndarray,
+    minute: np.ndarray,
+    score: np.ndarray,
+    z: np.ndarray,
+    value: np.ndarray,
+    level: np.ndarray,
+    cfg: LearnedConfig,
+    last_marked: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Rows (sorted by sid, minute) that are SPIKEs: alerts as `alerts` makes them, counting only
+    the rows that `spike_marks` marks, and on a rise (z > 0). An improbable rise smaller than
+    `spike_growth` x its level is an anomaly, not a spike, and does not start the quiet period,
+    so the same excursion is a SPIKE at the first row it reaches that size; a drop does, so a
+    dip's recovery is not one. `last_marked`: per series, the minute of its latest marked row
+    before these rows."""
+    marked = spike_marks(score, z, value, level, cfg)
+    return first_after_quiet(sid, minute, marked, cfg, last_marked) & (z > 0)
+
+
+def spike_marks(score, z, value, level, cfg: LearnedConfig) -> np.ndarray:
+    """Rows at or above the threshold that are a drop (z < 0) or a rise to at least
+    `spike_growth` x the level (reads.last_marked asks the same of stored rows)."""
     above = score >= cfg.threshold
+    with np.errstate(invalid="ignore"):
+        return above & ((z < 0) | (value >= cfg.spike_growth * level))
+
+
+def first_after_quiet(
+    sid: np.ndarray,
+    minute: np.ndarray,
+    above: np.ndarray,
+    cfg: LearnedConfig,
+    last_above: dict[int, int] | None = None,
+) -> np.ndarray:
+    """Rows of `above` (sorted by sid, minute) with no row of `above` of their series in the
+    previous `quiet_minutes` (`last_above`: per series, the minute of its latest such row before
+    these rows)."""
     idx = np.flatnonzero(above)
     if len(idx) == 0:
-        return np.zeros(len(score), dtype=bool)
+        return np.zeros(len(above), dtype=bool)
     s, t = sid[idx], minute[idx]
     prev_t = np.empty(len(idx), dtype=np.int64)
     prev_t[1:] = t[:-1]
@@ -124,6 +163,6 @@ def alerts(
     first[1:] = s[1:] != s[:-1]
     seed = last_above or {}
     prev_t[first] = [seed.get(int(x), -(10**12)) for x in s[first]]
-    out = np.zeros(len(score), dtype=bool)
+    out = np.zeros(len(above), dtype=bool)
     out[idx] = t - prev_t > cfg.quiet_minutes
     return out

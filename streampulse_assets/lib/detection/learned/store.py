@@ -45,11 +45,12 @@ from streampulse_assets.lib.detection.learned.reads import (
     fill_lags,
     lags_before,
     last_above,
+    last_marked,
     load_state,
     read_raw,
     with_history,
 )
-from streampulse_assets.lib.detection.learned.run import alerts, score_panel
+from streampulse_assets.lib.detection.learned.run import alerts, score_panel, spike_rows
 from streampulse_assets.lib.duck import registered, transaction
 from streampulse_assets.lib.timeutil import (
     minute_to_dt,
@@ -278,7 +279,10 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     scored = score_panel(panel, rows, inputs, state, cfg, complete_hours=complete)
     seed = last_above(con, series, start, cfg)
     alert = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
-    spike = alert & (scored.z > 0)  # a SPIKE is an alert on a rise
+    spike = spike_rows(  # an alert on a rise to the size of a spike
+        sid[rows], minute[rows], scored.score, scored.z, viewers[rows], level[rows], cfg,
+        last_marked(con, series, start, cfg),
+    )  # fmt: skip
     out = {
         "ts": minutes_to_datetime64(minute[rows]),
         "viewers": viewers[rows],
