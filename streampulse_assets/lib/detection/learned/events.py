@@ -6,9 +6,10 @@ An alert is a SPIKE only while the category is above its level now (delta, the c
 minus the median of the hour before, > 0): a rise seen over a long window (180 min) can become
 improbable only once the category has already turned down, and an alert that says "spike" beside
 "current 47, baseline 63" is not true. Such an alert is a CANDIDATE ("not above its level now");
-its quiet period still starts (run.alerts), and the cooldowns (30 / 120 min) never reach a
+its quiet period still starts (run.spike_rows), and the cooldowns (30 / 120 min) never reach a
 LEARNED row, whose alerts are at least that quiet period (6 h) apart, so ticks and a backfill
-agree."""
+agree. With the spike size (run.spike_rows: the row >= spike_growth x its level) this can only
+meet a series whose level is not the hour's median (a coarse series: features.coarse_levels)."""
 
 from __future__ import annotations
 

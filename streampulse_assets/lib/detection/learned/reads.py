@@ -296,25 +296,22 @@ def advance(con, state: ModelState, series: Series, spans, h0: int, cols, cfg) -
         learn_hour(state, sid[sel], hour_inputs, spans, np.ones(len(spans)), int(h), cfg)
 
 
-def last_above(con, series: Series, start: datetime, cfg) -> dict[int, int]:
-    """Per series, the minute of its latest stored row at or above the threshold in the quiet
-    period before `start` (run.alerts' seed)."""
-    return _last_where(con, series, start, cfg, "score >= ?", [cfg.threshold])
-
-
-def last_marked(con, series: Series, start: datetime, cfg) -> dict[int, int]:
-    """Per series, the minute of its latest stored row that run.spike_marks marks, in the quiet
-    period before `start` (run.spike_rows' seed)."""
-    where = "score >= ? AND (z < 0 OR viewers >= ?::DOUBLE * level)"
-    return _last_where(con, series, start, cfg, where, [cfg.threshold, cfg.spike_growth])
-
-
-def _last_where(con, series: Series, start: datetime, cfg, where: str, params) -> dict[int, int]:
+def quiet_seeds(con, series: Series, start: datetime, cfg) -> tuple[dict, dict]:
+    """Per series, the minute of its latest stored row in the quiet period before `start` that
+    is at or above the threshold (run.alerts' seed), and of its latest that run.spike_marks
+    marks (run.spike_rows' seed): one scan of those rows for both."""
     lo = start - timedelta(minutes=cfg.quiet_minutes)
     rows = con.execute(
-        f"SELECT {_KEY}, max(epoch_us(ts) // 60000000) AS minute FROM learned_scores "
-        f"WHERE ts >= ? AND ts < ? AND {where} GROUP BY ALL",
-        [lo, start, *params],
+        f"SELECT {_KEY}, max(epoch_us(ts) // 60000000) AS above, "
+        "max(epoch_us(ts) // 60000000) FILTER (WHERE z < 0 OR viewers >= ?::DOUBLE * level) "
+        "AS marked FROM learned_scores WHERE ts >= ? AND ts < ? AND score >= ? GROUP BY ALL",
+        [cfg.spike_growth, lo, start, cfg.threshold],
     ).fetchnumpy()
     sid = series.of(rows["h"])
-    return {int(s): int(m) for s, m in zip(sid, rows["minute"], strict=True) if s >= 0}
+    marked = np.ma.asarray(rows["marked"])  # masked (NULL) where a series marked no row
+    known = sid >= 0
+    with_mark = known & ~np.ma.getmaskarray(marked)
+    return (
+        dict(zip(sid[known].tolist(), np.asarray(rows["above"])[known].tolist(), strict=True)),
+        dict(zip(sid[with_mark].tolist(), marked.data[with_mark].tolist(), strict=True)),
+    )

@@ -137,7 +137,7 @@ def spike_rows(
 
 def spike_marks(score, z, value, level, cfg: LearnedConfig) -> np.ndarray:
     """Rows at or above the threshold that are a drop (z < 0) or a rise to at least
-    `spike_growth` x the level (reads.last_marked asks the same of stored rows)."""
+    `spike_growth` x the level (reads.quiet_seeds asks the same of stored rows)."""
     above = score >= cfg.threshold
     with np.errstate(invalid="ignore"):
         return above & ((z < 0) | (value >= cfg.spike_growth * level))

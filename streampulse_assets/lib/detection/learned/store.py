@@ -44,9 +44,8 @@ from streampulse_assets.lib.detection.learned.reads import (
     column,
     fill_lags,
     lags_before,
-    last_above,
-    last_marked,
     load_state,
+    quiet_seeds,
     read_raw,
     with_history,
 )
@@ -277,12 +276,11 @@ def score_prepared(con, prepared: PreparedWindow, cfg: LearnedConfig = DEFAULT) 
     hours = np.arange(-(-start_m // HOUR), end_m // HOUR)  # hours wholly inside the window
     complete = hours[(hours * HOUR >= start_m) & ((hours + 1) * HOUR <= end_m)]
     scored = score_panel(panel, rows, inputs, state, cfg, complete_hours=complete)
-    seed = last_above(con, series, start, cfg)
-    alert = alerts(sid[rows], minute[rows], scored.score, cfg, seed)
+    above, marked = quiet_seeds(con, series, start, cfg)
+    alert = alerts(sid[rows], minute[rows], scored.score, cfg, above)
     spike = spike_rows(  # an alert on a rise to the size of a spike
-        sid[rows], minute[rows], scored.score, scored.z, viewers[rows], level[rows], cfg,
-        last_marked(con, series, start, cfg),
-    )  # fmt: skip
+        sid[rows], minute[rows], scored.score, scored.z, viewers[rows], level[rows], cfg, marked
+    )
     out = {
         "ts": minutes_to_datetime64(minute[rows]),
         "viewers": viewers[rows],
